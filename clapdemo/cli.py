@@ -1,0 +1,304 @@
+"""`python -m clapdemo <command>`: the pipeline from a terminal.
+
+Each command parses its flags into a small config, calls the library, prints
+what it did. No logic lives here that the app lacks, and no `args` object
+reaches the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from clapdemo.encoders import DEFAULT_AUDIO_ENCODER, DEFAULT_TEXT_ENCODER
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except (ValueError, FileNotFoundError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m clapdemo", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(title="commands")
+    _add_precompute(commands)
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_search(commands)
+    _add_export(commands)
+    _add_encoders(commands)
+    _add_store(commands)
+    return parser
+
+
+# ---------------------------------------------------------------- precompute
+
+def _add_precompute(commands) -> None:
+    p = commands.add_parser("precompute", help="embed a dataset's clips and captions into a store (resumable)",
+                            description="Embed every clip and caption of one dataset split into STORE_DIR. "
+                            "Killed or stopped runs resume: finished clips are skipped.")
+    p.add_argument("--dataset", required=True, choices=["audiocaps", "esc50", "clotho", "folder"],
+                   help="which reader to use for --data-root")
+    p.add_argument("--data-root", required=True, type=Path,
+                   help="the dataset folder (AudioCaps: the folder holding audiocaps/ or audiocaps/ itself)")
+    p.add_argument("--split", default=None,
+                   help="AudioCaps: train/val/test (default test); ESC-50: all, fold4, folds1-3, 1,2,3; "
+                   "folder: all; Clotho: development/validation/evaluation")
+    p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER,
+                   help="audio encoder name, optionally :output (e.g. mn04_as:logits); see `encoders`")
+    p.add_argument("--text-encoder", default=DEFAULT_TEXT_ENCODER,
+                   help="auto (CLIP if the hub answers, else MiniLM), clip, clip:<hub id>, minilm")
+    p.add_argument("--out", required=True, type=Path, help="store directory to create or resume")
+    p.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward pass (default 32)")
+    p.add_argument("--checkpoint-every", type=int, default=256,
+                   help="write a shard to disk every N clips; a killed run loses at most this many (default 256)")
+    p.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
+    p.add_argument("--classes", default=None, help="ESC-50: comma-separated class names to keep")
+    p.add_argument("--exclude-classes", default=None, help="ESC-50: comma-separated class names to leave out")
+    p.add_argument("--template", action="append", default=None,
+                   help="ESC-50: caption template with {} for the class name; repeat for several (default 'the sound of {}')")
+    p.add_argument("--captions-csv", type=Path, default=None, help="folder: CSV with file,caption (default captions.csv)")
+    p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick trial)")
+    p.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
+    p.set_defaults(handler=run_precompute)
+
+
+def dataset_options(args) -> dict:
+    """The reader options a user gave, by dataset kind."""
+    split_list = lambda text: [c.strip() for c in text.split(",") if c.strip()] if text else None  # noqa: E731
+    options: dict = {}
+    if args.dataset == "esc50":
+        if args.classes:
+            options["classes"] = split_list(args.classes)
+        if args.exclude_classes:
+            options["exclude_classes"] = split_list(args.exclude_classes)
+        if args.template:
+            options["templates"] = args.template
+    if args.dataset == "folder" and args.captions_csv:
+        options["csv"] = args.captions_csv
+    return options
+
+
+def run_precompute(args) -> int:
+    from clapdemo.datasets import load_dataset
+    from clapdemo.encoders import load_audio_encoder, load_text_encoder
+    from clapdemo.precompute import precompute
+
+    dataset = load_dataset(args.dataset, args.data_root, args.split, **dataset_options(args))
+    print(f"dataset: {args.dataset} {dataset.split} at {args.data_root}: {dataset.summary()}")
+    for warning in dataset.warnings[:20]:
+        print(f"  warning: {warning}")
+    if args.limit:
+        dataset.clips = dataset.clips.head(args.limit)
+    audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
+    text_encoder = load_text_encoder(args.text_encoder, device=args.device)
+    print_encoders(audio_encoder, text_encoder)
+    report = precompute(dataset, audio_encoder, text_encoder, args.out, batch_size=args.batch_size,
+                        checkpoint_every=args.checkpoint_every, decode_workers=args.workers)
+    print(report.summary())
+    for clip_id, info in list(report.failed.items())[:20]:
+        print(f"  skipped {clip_id}: {info['audio_path']}: {info['error']}")
+    if len(report.failed) > 20:
+        print(f"  ... and {len(report.failed) - 20} more, listed in {Path(args.out) / 'failed.json'}")
+    return 0
+
+
+def print_encoders(audio_encoder, text_encoder) -> None:
+    print(f"audio encoder: {audio_encoder.name} ({audio_encoder.dim}-d, weights {audio_encoder.identity.weights_sha256[:12]})")
+    reason = getattr(text_encoder, "selection_reason", "requested")
+    print(f"text encoder: {text_encoder.name} ({text_encoder.dim}-d, weights {text_encoder.identity.weights_sha256[:12]}; {reason})")
+
+
+# ---------------------------------------------------------------- train
+
+def _add_train(commands) -> None:
+    p = commands.add_parser("train", help="train the audio projection on a store",
+                            description="Train AudioProjection (and the temperature) with the symmetric "
+                            "contrastive loss; keeps the best checkpoint by validation loss.")
+    p.add_argument("--train", required=True, type=Path, help="store with the training clips")
+    p.add_argument("--val", type=Path, default=None,
+                   help="store with validation clips (default: hold out --val-fraction of --train)")
+    p.add_argument("--val-fraction", type=float, default=0.1,
+                   help="share of training clips held out for validation when --val is not given (default 0.1)")
+    p.add_argument("--out", required=True, type=Path, help="run directory: projection.safetensors + run.json")
+    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default from TrainConfig)")
+    p.add_argument("--batch-size", type=int, default=None, help="pairs per step (default from TrainConfig)")
+    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay")
+    p.add_argument("--patience", type=int, default=None, help="early stop after N epochs without improvement")
+    p.add_argument("--no-learn-temperature", action="store_true", help="keep the temperature fixed at its initial value")
+    p.add_argument("--temperature", type=float, default=None, help="initial temperature (CLIP: 0.07)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same weights)")
+    p.set_defaults(handler=run_train)
+
+
+def train_config(args):
+    """Flags -> TrainConfig; flags left out keep the dataclass defaults."""
+    from clapdemo.train import TrainConfig
+
+    given = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
+        "patience": args.patience, "seed": args.seed, "init_temperature": args.temperature,
+    }
+    config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
+    if args.no_learn_temperature:
+        config.learn_temperature = False
+    return config
+
+
+def run_train(args) -> int:
+    from clapdemo.store import load_store
+    from clapdemo.train import split_validation, train
+
+    config = train_config(args)
+    train_set = load_store(args.train)
+    if args.val:
+        val_set = load_store(args.val)
+    else:
+        train_set, val_set = split_validation(train_set, args.val_fraction, config.seed)
+    print(f"train: {train_set.n_clips} clips / {train_set.n_captions} captions; "
+          f"val: {val_set.n_clips} clips / {val_set.n_captions} captions")
+    result = train(config, train_set, val_set, callbacks=[_print_epoch], run_dir=args.out)
+    print(f"best epoch {result.best_epoch}{' (stopped early)' if result.stopped_early else ''}; saved to {args.out}")
+    _print_metrics(result.metrics)
+    return 0
+
+
+def _print_epoch(log) -> None:
+    print(f"epoch {log.epoch:3d}  train loss {log.train_loss:.4f}  val loss {log.val_loss:.4f}  "
+          f"val acc@1 a2t {log.val_a2t_acc1:.3f} t2a {log.val_t2a_acc1:.3f}  1/T {log.logit_scale:.1f}")
+
+
+# ---------------------------------------------------------------- evaluate
+
+def _add_evaluate(commands) -> None:
+    p = commands.add_parser("evaluate", help="retrieval metrics of a trained projection on a store, beside random",
+                            description="accuracy@1/3/10 (course) and R@1/5/10 + mAP@10 (papers), both directions, "
+                            "each beside the exact and the empirical random baseline.")
+    p.add_argument("--run", required=True, type=Path, help="run directory (or projection.safetensors)")
+    p.add_argument("--store", required=True, type=Path, help="store to evaluate on")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="course metric within batches of this many pairs (default: the whole split)")
+    p.add_argument("--json", type=Path, default=None, help="write all metrics to this JSON file")
+    p.set_defaults(handler=run_evaluate)
+
+
+def run_evaluate(args) -> int:
+    from clapdemo.runs import evaluate_run
+
+    metrics = evaluate_run(args.run, args.store, batch_size=args.batch_size)
+    _print_metrics(metrics)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(metrics, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _print_metrics(metrics: dict) -> None:
+    from clapdemo.runs import metrics_table
+
+    if metrics:
+        print(metrics_table(metrics).to_string(index=False))
+
+
+# ---------------------------------------------------------------- search
+
+def _add_search(commands) -> None:
+    p = commands.add_parser("search", help="text -> clips, or an audio file -> captions and similar clips")
+    p.add_argument("--run", required=True, type=Path, help="run directory (or projection.safetensors)")
+    p.add_argument("--store", required=True, type=Path, help="store to search")
+    query = p.add_mutually_exclusive_group(required=True)
+    query.add_argument("--text", help="free-text query, e.g. 'a dog barks'")
+    query.add_argument("--audio", type=Path, help="an audio file: its best captions and nearest clips")
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--labels", default=None, help="with --audio: extra comma-separated candidate captions")
+    p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    p.set_defaults(handler=run_search)
+
+
+def run_search(args) -> int:
+    from clapdemo.runs import open_searcher
+
+    searcher = open_searcher(args.run, args.store, need_audio=args.audio is not None)
+    if args.text:
+        results = {"clips": searcher.text_to_audio(args.text, args.k)}
+    else:
+        labels = tuple(args.labels.split(",")) if args.labels else ()
+        results = {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
+                   "clips": searcher.audio_to_audio(str(args.audio), args.k)}
+    for kind, hits in results.items():
+        print(f"top {len(hits)} {kind}:")
+        for hit in hits:
+            what = hit.caption if kind == "captions" else f"{hit.clip_id}  {hit.audio_path}  {hit.caption}"
+            print(f"  {hit.rank:2d}. {hit.score:.3f}  ({hit.relevance:.0%})  {what}")
+    if args.json:
+        args.json.write_text(json.dumps({k: [h.to_dict() for h in v] for k, v in results.items()}, indent=2))
+    return 0
+
+
+# ---------------------------------------------------------------- export, encoders, store
+
+def _add_export(commands) -> None:
+    p = commands.add_parser("export", help="write a store in the course's pickle layout (write-only)",
+                            description="Writes [{'uniq_id', 'audio_embedding', 'text_embedding'}] as a pickle, "
+                            "one entry per (clip, caption) pair, for code that follows the course. clapdemo never reads it back.")
+    p.add_argument("--store", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the .pkl file to write")
+    p.set_defaults(handler=run_export)
+
+
+def run_export(args) -> int:
+    from clapdemo.export import export_course_pickle
+
+    n = export_course_pickle(args.store, args.out)
+    print(f"wrote {n} entries to {args.out}")
+    return 0
+
+
+def _add_encoders(commands) -> None:
+    p = commands.add_parser("encoders", help="list the audio and text encoders")
+    p.set_defaults(handler=run_encoders)
+
+
+def run_encoders(args) -> int:
+    from clapdemo.encoders import AUDIO_ENCODERS, TEXT_ENCODERS
+
+    print("audio encoders:")
+    for name, spec in AUDIO_ENCODERS.items():
+        print(f"  {name:14s} {spec.description}")
+    print("text encoders:")
+    print(f"  {'auto':14s} CLIP when the hub answers within seconds, else MiniLM (the default)")
+    for name, spec in TEXT_ENCODERS.items():
+        print(f"  {name:14s} {spec.description}")
+    return 0
+
+
+def _add_store(commands) -> None:
+    p = commands.add_parser("store", help="inspect a store")
+    p.add_argument("action", choices=["status", "verify"], help="status: counts; verify: check every shard's checksum")
+    p.add_argument("store", type=Path)
+    p.set_defaults(handler=run_store)
+
+
+def run_store(args) -> int:
+    from clapdemo.store import Store, describe_key
+
+    store = Store(args.store)
+    manifest = store.manifest()
+    print(f"{args.store}: {describe_key(manifest)}; dataset {manifest['dataset']}")
+    if args.action == "verify":
+        problems = store.verify()
+        print("\n".join(problems) if problems else "all shards intact")
+    print(json.dumps(store.status()))
+    return 0

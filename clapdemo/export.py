@@ -1,0 +1,43 @@
+"""Explicit, write-only export of a store to the course's pickle layout.
+
+The course stores `[{"uniq_id", "audio_embedding", "text_embedding"}, ...]` in a
+pickle. clapdemo writes that file on request for people who follow the course,
+and never reads a pickle back (a pickle can run code when loaded).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from clapdemo.store import load_store
+
+
+def course_records(store) -> list[dict]:
+    """One record per (clip, caption) pair, numpy float32 vectors, as the course's loader expects."""
+    embeddings = load_store(store)
+    return [
+        {
+            "uniq_id": embeddings.clip_ids[clip],
+            "audio_embedding": np.asarray(embeddings.audio[clip], dtype=np.float32),
+            "text_embedding": np.asarray(embeddings.text[row], dtype=np.float32),
+            "caption": embeddings.captions[row],
+        }
+        for row, clip in enumerate(embeddings.text_clip)
+    ]
+
+
+def export_course_pickle(store, out) -> int:
+    """Write the course pickle atomically; returns the number of records."""
+    records = course_records(store)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".pkl.tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, out)
+    return len(records)

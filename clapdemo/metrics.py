@@ -1,0 +1,295 @@
+"""Retrieval metrics, both ways, next to what chance would score.
+
+Every metric here comes from one number per (query, relevant item): its rank,
+the count of candidates scoring higher (0 = first place). That needs one
+comparison per candidate instead of a full sort. Ties (scores within 1e-5, the
+float32 rounding of a cosine) are broken in favour of the relevant item: two
+identical captions are both "right".
+Cosine similarity throughout: every function L2-normalises its inputs itself.
+
+Two protocols (see DESIGN.md, "Evaluation protocol"):
+- the course's: paired rows (clip i <-> caption i), accuracy@k both ways, over
+  the whole set or in consecutive batches;
+- the papers' (AudioCaps/Clotho): every caption of every clip; t2a R@k over all
+  captions, a2t R@k a hit if ANY of the clip's captions is in the top k; mAP@10.
+
+Chance levels come two ways, exact formulas (`random_*`) and random rankings
+(`random_empirical_*`, seeded), so a reader can check one against the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_PAD = 1 << 40  # rank given to padding slots: never inside any top k
+_MAP_CUTOFF = 10
+_TIE = 1e-5  # scores this close to the relevant item's count as ties (float32 matmul rounding)
+_CHUNK_ELEMENTS = 1 << 24  # score entries compared per step (bounds memory on large splits)
+
+
+def _normalize(x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def _pair_ranks(audio: np.ndarray, text: np.ndarray, text_clip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of the right answers in both directions, from one pass over the score matrix.
+
+    audio (N, D) and text (M, D) normalised; caption j belongs to clip text_clip[j].
+    Returns a2t (N, m): for each clip, the rank among all M captions of each of
+    its captions (-> _PAD for padding, and whole rows of _PAD for clips without
+    captions); t2a (M,): for each caption, the rank of its clip among all N.
+    A rank is the count of candidates scoring more than _TIE above the right
+    one. The matrix is computed in blocks of clips, so a 50k x 50k split never
+    holds all of it; the right answers' scores come from one einsum, hence the
+    tolerance (a blocked matmul and an einsum may round differently).
+    """
+    own = np.einsum("md,md->m", audio[text_clip], text) + _TIE
+    relevant = _relevant_captions(text_clip, len(audio))
+    own_a2t = np.where(relevant >= 0, own[relevant], np.inf)
+    a2t = np.empty(relevant.shape, dtype=np.int64)
+    t2a = np.zeros(len(text), dtype=np.int64)
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(text) * relevant.shape[1]))
+    for start in range(0, len(audio), step):
+        rows = slice(start, start + step)
+        scores = audio[rows] @ text.T
+        a2t[rows] = (scores[:, None, :] > own_a2t[rows, :, None]).sum(-1)
+        t2a += (scores > own).sum(0)
+    return np.where(relevant >= 0, a2t, _PAD), t2a
+
+
+def _batch_mean(hits: np.ndarray, batch_size: int) -> float:
+    """Average over consecutive batches of the per-batch mean along the last axis
+    (leading axes, e.g. random repeats, are averaged too). The last, partial
+    batch counts as much as a full one, as in a loop over a DataLoader."""
+    n = hits.shape[-1]
+    per_batch = [hits[..., s:s + batch_size].mean(-1) for s in range(0, n, batch_size)]
+    return float(np.mean(per_batch))
+
+
+def _batch_sizes(n: int, batch_size: int | None) -> tuple[int, np.ndarray]:
+    """(batch size actually used, size of the batch each row falls in)."""
+    bs = batch_size or n
+    starts = np.arange(n) // bs * bs
+    return bs, np.minimum(bs, n - starts)
+
+
+def _course_scores(a2t: np.ndarray, t2a: np.ndarray, ks, batch_size: int, prefix: str = "") -> dict:
+    out = {f"{prefix}a2t_acc@{k}": _batch_mean(a2t < k, batch_size) for k in ks}
+    out |= {f"{prefix}t2a_acc@{k}": _batch_mean(t2a < k, batch_size) for k in ks}
+    return out
+
+
+def course_accuracy(audio_emb, text_emb, ks=(1, 3, 10), batch_size: int | None = None) -> dict:
+    """The course's accuracy@k on paired rows: audio row i belongs with text row i.
+
+    a2t_acc@k: share of clips whose own caption is among the k captions most
+    similar to it; t2a_acc@k the same from captions to clips. Candidates are the
+    whole set (batch_size=None) or the rows of the same consecutive batch of
+    `batch_size`; the result is then the mean of per-batch accuracies, the last
+    partial batch included with equal weight (it has fewer candidates, so it
+    is easier; this is what averaging over a DataLoader's batches gives).
+    """
+    a, t = _normalize(audio_emb), _normalize(text_emb)
+    if len(a) != len(t):
+        raise ValueError(f"course_accuracy pairs rows: {len(a)} audio rows vs {len(t)} text rows")
+    bs, _ = _batch_sizes(len(a), batch_size)
+    a2t = np.empty(len(a), dtype=np.int64)
+    t2a = np.empty(len(a), dtype=np.int64)
+    for s in range(0, len(a), bs):
+        rows = slice(s, s + bs)
+        a2t_rows, t2a[rows] = _pair_ranks(a[rows], t[rows], np.arange(len(a[rows])))
+        a2t[rows] = a2t_rows[:, 0]
+    return _course_scores(a2t, t2a, ks, bs)
+
+
+def _relevant_captions(text_clip: np.ndarray, n_clips: int) -> np.ndarray:
+    """(n_clips, max captions per clip) caption indices of each clip, -1 padded."""
+    text_clip = np.asarray(text_clip, dtype=np.int64)
+    counts = np.bincount(text_clip, minlength=n_clips)
+    order = np.argsort(text_clip, kind="stable")
+    slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+    rel = np.full((n_clips, max(1, counts.max(initial=0))), -1, dtype=np.int64)
+    rel[text_clip[order], slot] = order
+    return rel
+
+
+def _average_precision(ranks: np.ndarray, cutoff: int = _MAP_CUTOFF) -> np.ndarray:
+    """AP@cutoff per query from the ranks (Q, m) of its relevant items (padding _PAD).
+
+    AP@10 = sum over relevant items placed in the top 10 of precision at their
+    position, divided by min(#relevant, 10). For one relevant item it is
+    1/position (0 outside the top 10), the DCASE task 6b / LAION-CLAP t2a
+    mAP@10; for AudioCaps/Clotho's 5 captions it divides by 5, like the a2t
+    mAP@10 of Mei et al.'s audio-text_retrieval (also used by LAION-CLAP).
+    Tied relevant items take consecutive positions.
+    """
+    if ranks.shape[1] == 1:  # one relevant item: AP is the reciprocal rank (fast path)
+        return np.where(ranks[:, 0] < cutoff, 1.0 / (ranks[:, 0] + 1), 0.0)
+    ranks = np.sort(ranks, axis=1)
+    r = np.arange(ranks.shape[1])
+    position = np.maximum.accumulate(ranks - r, axis=1) + r  # ties -> consecutive places
+    n_relevant = (ranks < _PAD).sum(1)
+    precision = np.where(position < cutoff, (r + 1) / (position + 1), 0.0)
+    return precision.sum(1) / np.minimum(n_relevant, cutoff)
+
+
+def _retrieval_scores(ranks: np.ndarray, ks, prefix: str) -> dict:
+    """R@k (any relevant item in the top k) and mAP@10 from ranks (Q, m)."""
+    best = ranks.min(1)
+    out = {f"{prefix}_R@{k}": float(np.mean(best < k)) for k in ks}
+    out[f"{prefix}_mAP@{_MAP_CUTOFF}"] = float(np.mean(_average_precision(ranks)))
+    return out
+
+
+def paper_retrieval(audio_emb, text_emb, text_clip, ks=(1, 5, 10)) -> dict:
+    """AudioCaps/Clotho retrieval over all captions.
+
+    t2a: each caption is a query over all clips; its one clip must be in the top k.
+    a2t: each clip (with at least one caption) is a query over all captions; a
+    hit at k if ANY of its captions is in the top k. mAP@10 both ways, see
+    `_average_precision`. Keys: t2a_R@k, a2t_R@k, t2a_mAP@10, a2t_mAP@10.
+    """
+    a, t = _normalize(audio_emb), _normalize(text_emb)
+    text_clip = np.asarray(text_clip, dtype=np.int64)
+    a2t, t2a = _pair_ranks(a, t, text_clip)
+    a2t = a2t[a2t[:, 0] < _PAD]  # clips without captions ask no a2t question
+    return _retrieval_scores(t2a[:, None], ks, "t2a") | _retrieval_scores(a2t, ks, "a2t")
+
+
+# ----------------------------------------------------------------------------- chance
+
+
+def _random_ranks(rng: np.random.Generator, n_relevant: np.ndarray, n_cand: int, repeats: int) -> np.ndarray:
+    """(repeats * Q, m) ranks of relevant items under a uniformly random ordering.
+
+    The places of m relevant items in a random permutation of n_cand are a
+    uniform m-subset: draw m places with replacement and redraw the rows that
+    collide (rare when m << n_cand).
+    """
+    m = int(n_relevant.max())
+    places = rng.integers(0, n_cand, size=(repeats * len(n_relevant), m))
+    while True:
+        s = np.sort(places, axis=1)
+        clash = (s[:, 1:] == s[:, :-1]).any(1)
+        if not clash.any():
+            break
+        places[clash] = rng.integers(0, n_cand, size=(int(clash.sum()), m))
+    valid = np.arange(m) < np.tile(n_relevant, repeats)[:, None]
+    return np.where(valid, places, _PAD)
+
+
+def _chance_hit(n_relevant: np.ndarray, n_cand: int, k: int) -> np.ndarray:
+    """P(at least one of m relevant items in the top k of n) = 1 - C(n-m, k) / C(n, k)."""
+    miss = np.ones(len(n_relevant))
+    for i in range(int(n_relevant.max())):
+        factor = np.clip((n_cand - k - i) / (n_cand - i), 0.0, 1.0)
+        miss *= np.where(i < n_relevant, factor, 1.0)
+    return 1.0 - miss
+
+
+def _chance_ap(n_relevant: np.ndarray, n_cand: int, cutoff: int = _MAP_CUTOFF) -> np.ndarray:
+    """Expected AP@cutoff of a random ordering with m relevant among n, exactly.
+
+    E[precision at place i * relevant at i] = (1/i) * m/n * (1 + (i-1)(m-1)/(n-1)),
+    summed over i = 1..cutoff and divided by min(m, cutoff). For m = 1 this is
+    H(cutoff) / n.
+    """
+    m = n_relevant.astype(np.float64)
+    i = np.arange(1, min(cutoff, n_cand) + 1)[:, None]
+    terms = (m / n_cand) / i * (1 + (i - 1) * (m - 1) / max(n_cand - 1, 1))
+    return terms.sum(0) / np.minimum(m, cutoff)
+
+
+def course_random_baseline(n_pairs: int, ks=(1, 3, 10), batch_size: int | None = None,
+                           repeats: int = 50, seed: int = 0) -> dict:
+    """Chance level of `course_accuracy` on n_pairs rows: exactly min(k, b)/b per batch of
+    b rows (averaged over batches like the metric), and from `repeats` random rankings."""
+    bs, sizes = _batch_sizes(n_pairs, batch_size)
+    out = {}
+    for k in ks:
+        exact = _batch_mean(np.minimum(k, sizes) / sizes, bs)
+        out[f"random_a2t_acc@{k}"] = out[f"random_t2a_acc@{k}"] = exact
+    rng = np.random.default_rng(seed)
+    a2t, t2a = (np.floor(rng.random((repeats, n_pairs)) * sizes).astype(np.int64) for _ in range(2))
+    return out | _course_scores(a2t, t2a, ks, bs, prefix="random_empirical_")
+
+
+def paper_random_baseline(text_clip, n_clips: int, ks=(1, 5, 10), repeats: int = 50, seed: int = 0) -> dict:
+    """Chance level of `paper_retrieval` for this caption->clip layout, exact and empirical."""
+    text_clip = np.asarray(text_clip, dtype=np.int64)
+    per_clip = np.bincount(text_clip, minlength=n_clips)
+    per_clip = per_clip[per_clip > 0]
+    one = np.ones(len(text_clip), dtype=np.int64)
+    n_captions = len(text_clip)
+    out = {}
+    for k in ks:
+        out[f"random_t2a_R@{k}"] = float(_chance_hit(one[:1], n_clips, k)[0])
+        out[f"random_a2t_R@{k}"] = float(_chance_hit(per_clip, n_captions, k).mean())
+    out[f"random_t2a_mAP@{_MAP_CUTOFF}"] = float(_chance_ap(one[:1], n_clips)[0])
+    out[f"random_a2t_mAP@{_MAP_CUTOFF}"] = float(_chance_ap(per_clip, n_captions).mean())
+    rng = np.random.default_rng(seed)
+    t2a = _random_ranks(rng, one, n_clips, repeats)
+    a2t = _random_ranks(rng, per_clip, n_captions, repeats)
+    empirical = _retrieval_scores(t2a, ks, "t2a") | _retrieval_scores(a2t, ks, "a2t")
+    return out | {f"random_empirical_{k}": v for k, v in empirical.items()}
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def zero_shot_accuracy(audio_proj, class_text_emb, labels_idx, ks=(1, 5)) -> dict:
+    """Classification by the nearest class prompt: share of clips whose class is
+    among the k prompts most similar to them, with chance level min(k, C)/C.
+
+    audio_proj: (N, D) projected audio; class_text_emb: (C, D) one prompt per
+    class (e.g. "the sound of a dog"); labels_idx: (N,) true class per clip.
+    """
+    labels = np.asarray(labels_idx, dtype=np.int64)
+    scores = _normalize(audio_proj) @ _normalize(class_text_emb).T
+    own = scores[np.arange(len(labels)), labels] + _TIE
+    ranks = (scores > own[:, None]).sum(1)
+    n_classes = len(class_text_emb)
+    out = {f"zero_shot_acc@{k}": float(np.mean(ranks < k)) for k in ks}
+    return out | {f"random_zero_shot_acc@{k}": min(k, n_classes) / n_classes for k in ks}
+
+
+def first_caption_of_each_clip(text_clip, n_clips: int) -> np.ndarray:
+    """(n_clips,) index of each clip's first caption (in caption order), -1 if it has none."""
+    text_clip = np.asarray(text_clip, dtype=np.int64)
+    first = np.full(n_clips, -1, dtype=np.int64)
+    first[text_clip[::-1]] = np.arange(len(text_clip))[::-1]  # earlier captions written last
+    return first
+
+
+def project_audio(model, audio) -> np.ndarray:
+    """Run `model` (an AudioProjection) over raw audio vectors: (N, text_dim) float32, normalised."""
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return model.embed(torch.as_tensor(np.asarray(audio, dtype=np.float32), device=device)).cpu().numpy()
+
+
+def evaluate(model, embedding_set, course_ks=(1, 3, 10), paper_ks=(1, 5, 10), batch_size: int | None = None,
+             repeats: int = 50, seed: int = 0) -> dict:
+    """Every metric of `model` on `embedding_set`, with chance levels and counts.
+
+    The course metric pairs each clip with its FIRST caption (the course's
+    tables hold one caption per clip); clips without captions are left out of
+    it. The papers' protocol uses all captions. Keys: the course's
+    a2t/t2a_acc@k, the papers' t2a/a2t_R@k and mAP@10, each also prefixed
+    `random_` (exact chance) and `random_empirical_` (random rankings, `repeats`
+    times, seeded), plus n_clips, n_captions, n_course_pairs.
+    """
+    audio = project_audio(model, embedding_set.audio)
+    first = first_caption_of_each_clip(embedding_set.text_clip, embedding_set.n_clips)
+    paired = first >= 0
+    n_pairs = int(paired.sum())
+    return (
+        course_accuracy(audio[paired], embedding_set.text[first[paired]], course_ks, batch_size)
+        | paper_retrieval(audio, embedding_set.text, embedding_set.text_clip, paper_ks)
+        | course_random_baseline(n_pairs, course_ks, batch_size, repeats, seed)
+        | paper_random_baseline(embedding_set.text_clip, embedding_set.n_clips, paper_ks, repeats, seed)
+        | {"n_clips": embedding_set.n_clips, "n_captions": embedding_set.n_captions, "n_course_pairs": n_pairs}
+    )

@@ -1,0 +1,204 @@
+"""Datasets + encoders -> store: batched, overlapped, checkpointed, resumable.
+
+Decoding runs in a small thread pool (soundfile and soxr release the GIL) one
+batch ahead of the encoder, so both cores stay busy. Every `checkpoint_every`
+clips the finished vectors become one shard on disk; a rerun skips clips whose
+shard is safely written, so a killed run loses at most one checkpoint's work.
+Clips that fail to decode are listed in the store's failed.json with the reason
+and the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from clapdemo import __version__
+from clapdemo.audio import AudioError, load_clip
+from clapdemo.store import Store
+
+
+@dataclass
+class PrecomputeReport:
+    """What a precompute run did; also written to the store as report.json."""
+
+    store: str
+    total: int
+    already_done: int = 0
+    computed: int = 0
+    failed: dict = field(default_factory=dict)  # clip_id -> {"audio_path", "error"}
+    missing: list = field(default_factory=list)  # clips the dataset names but has no file for
+    seconds: float = 0.0
+    stopped: bool = False
+
+    def summary(self) -> str:
+        rate = self.computed / self.seconds if self.seconds > 0 else 0.0
+        text = (f"{self.store}: {self.already_done + self.computed}/{self.total} clips embedded "
+                f"({self.computed} now at {rate:.1f} clips/s, {self.already_done} from earlier runs), "
+                f"{len(self.failed)} failed, {len(self.missing)} missing files")
+        if self.stopped:
+            text += " — stopped early; rerun to resume"
+        return text
+
+
+def build_manifest(audio_encoder, text_encoder, dataset) -> dict:
+    """What the store records about how its vectors were made (and is keyed by)."""
+    return {
+        "format_version": 1,
+        "audio_encoder": audio_encoder.identity.to_dict(),
+        "text_encoder": text_encoder.identity.to_dict(),
+        "audio_dim": int(audio_encoder.dim),
+        "text_dim": int(text_encoder.dim),
+        "sample_rate": int(audio_encoder.sample_rate),
+        "clip_seconds": float(audio_encoder.clip_seconds),
+        "dataset": {"name": dataset.name, "split": dataset.split},
+        "created_by": f"clapdemo {__version__}",
+    }
+
+
+def precompute(dataset, audio_encoder, text_encoder, store_dir, *, batch_size: int = 32,
+               checkpoint_every: int = 256, decode_workers: int = 2, progress: bool = True,
+               on_progress: Callable[[int, int], None] | None = None,
+               should_stop: Callable[[], bool] | None = None,
+               select: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> PrecomputeReport:
+    """Embed every clip of `dataset` (and its captions) into the store at `store_dir`.
+
+    Resumes where an earlier run stopped; `select` narrows the clips this
+    process handles (e.g. one shard of N). `on_progress(done, total)` and
+    `should_stop()` let a UI show progress and stop between batches.
+    """
+    store = Store(store_dir)
+    store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
+    for problem in store.verify():
+        print(f"warning: {problem}")
+    clips = dataset.clips if select is None else select(dataset.clips)
+    done = store.done_clip_ids()
+    todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
+    report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
+                              missing=list(dataset.missing))
+    failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
+    start = time.perf_counter()
+    writer = _ShardWriter(store, checkpoint_every)
+    bar = _progress_bar(progress, len(clips), report.already_done)
+    try:
+        for batch, waves in _decoded_batches(todo, audio_encoder, batch_size, decode_workers):
+            ok_rows, ok_waves = _keep_decoded(batch, waves, failed)
+            if ok_rows:
+                audio = audio_encoder.embed(np.stack(ok_waves))
+                writer.add(batch.iloc[ok_rows], audio, text_encoder)
+            if writer.flush_if_full():
+                store.write_failed(failed)
+            report.computed += len(ok_rows)
+            bar.update(len(batch))
+            if on_progress:
+                on_progress(report.already_done + report.computed + len(failed), len(clips))
+            if should_stop and should_stop():
+                report.stopped = True
+                break
+    finally:
+        writer.flush()
+        store.write_failed(failed)
+        bar.close()
+    report.failed = failed
+    report.seconds = time.perf_counter() - start
+    _write_report(store, report)
+    return report
+
+
+class _ShardWriter:
+    """Collects finished clips and writes them as one shard every `every` clips."""
+
+    def __init__(self, store: Store, every: int):
+        self.store, self.every = store, every
+        self.text_cache: dict[str, np.ndarray] = {}
+        self._reset()
+
+    def _reset(self):
+        self.clip_ids, self.audio, self.text, self.text_clip, self.captions = [], [], [], [], []
+
+    def add(self, rows: pd.DataFrame, audio: np.ndarray, text_encoder) -> None:
+        self._embed_new_captions(rows, text_encoder)
+        for (_, row), vector in zip(rows.iterrows(), audio):
+            local = len(self.clip_ids)
+            self.clip_ids.append(str(row["clip_id"]))
+            self.audio.append(vector)
+            for caption in row["captions"]:
+                self.text.append(self.text_cache[caption])
+                self.text_clip.append(local)
+                self.captions.append(caption)
+
+    def _embed_new_captions(self, rows: pd.DataFrame, text_encoder) -> None:
+        """Each distinct caption is embedded once per run (ESC-50 repeats its class prompts)."""
+        new = sorted({c for captions in rows["captions"] for c in captions} - self.text_cache.keys())
+        if new:
+            self.text_cache.update(zip(new, text_encoder.embed(new)))
+
+    def flush_if_full(self) -> bool:
+        if len(self.clip_ids) >= self.every:
+            self.flush()
+            return True
+        return False
+
+    def flush(self) -> None:
+        if not self.clip_ids:
+            return
+        dim = len(next(iter(self.text_cache.values()))) if self.text_cache else 0
+        text = np.stack(self.text) if self.text else np.zeros((0, dim), np.float32)
+        self.store.write_shard(self.clip_ids, np.stack(self.audio), text, np.asarray(self.text_clip), self.captions)
+        self._reset()
+
+
+def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int):
+    """Yield (batch rows, decoded waves or AudioError), decoding the next batches while one is encoded."""
+    def decode(path):
+        try:
+            return load_clip(path, encoder.sample_rate, encoder.clip_seconds)
+        except AudioError as error:
+            return error
+        except Exception as error:  # a decoder crash on one odd file must not end the run
+            return AudioError(path, f"{type(error).__name__}: {error}")
+
+    starts = range(0, len(todo), batch_size)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque = deque()
+        for start in starts:
+            batch = todo.iloc[start : start + batch_size]
+            pending.append((batch, [pool.submit(decode, p) for p in batch["audio_path"]]))
+            if len(pending) > 2:  # keep two batches in flight: bounded memory, overlapped decode
+                rows, futures = pending.popleft()
+                yield rows, [f.result() for f in futures]
+        while pending:
+            rows, futures = pending.popleft()
+            yield rows, [f.result() for f in futures]
+
+
+def _keep_decoded(batch: pd.DataFrame, waves: list, failed: dict) -> tuple[list[int], list[np.ndarray]]:
+    """Split a batch into decoded waves and failures (recorded with their reason)."""
+    ok_rows, ok_waves = [], []
+    for i, (wave, (_, row)) in enumerate(zip(waves, batch.iterrows())):
+        if isinstance(wave, AudioError):
+            failed[str(row["clip_id"])] = {"audio_path": str(row["audio_path"]), "error": wave.problem}
+        else:
+            ok_rows.append(i)
+            ok_waves.append(wave)
+    return ok_rows, ok_waves
+
+
+def _progress_bar(enabled: bool, total: int, initial: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="clip", desc="precompute", disable=not enabled)
+
+
+def _write_report(store: Store, report: PrecomputeReport) -> None:
+    from dataclasses import asdict
+
+    from clapdemo.store import atomic_write_json
+
+    atomic_write_json(store.root / "report.json", asdict(report))

@@ -1,0 +1,116 @@
+"""A trained run on disk, used against a store: evaluate it, search with it.
+
+The CLI and the app both go through these functions, so a number shown in the
+app is the number `python -m clapdemo evaluate` prints.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from clapdemo.embeddings import EmbeddingSet
+from clapdemo.model import FILENAME, load_projection, read_projection_info
+from clapdemo.search import Searcher, check_compatible
+from clapdemo.store import load_store
+
+
+def load_run(run) -> tuple[object, dict]:
+    """(projection model, info) from a run directory or a projection.safetensors file.
+
+    info holds the projection's saved extras (encoders, config, metrics) and,
+    when present, the run.json written beside it."""
+    run = Path(run)
+    file = run if run.suffix == ".safetensors" else run / FILENAME
+    model, _ = load_projection(file)
+    info = dict(read_projection_info(file)["extra"])
+    run_json = file.parent / "run.json"
+    if run_json.is_file():
+        info.setdefault("run", json.loads(run_json.read_text(encoding="utf-8")))
+    return model, info
+
+
+def encoders_of(info: dict) -> dict:
+    """The encoder identities a projection was trained with (saved by train)."""
+    return info.get("encoders") or info.get("run", {}).get("encoders") or {}
+
+
+def evaluate_run(run, store, batch_size: int | None = None) -> dict:
+    """All metrics of the projection at `run` on the store at `store`, beside random."""
+    from clapdemo.metrics import evaluate
+
+    model, info = load_run(run)
+    embeddings = load_store(store) if not isinstance(store, EmbeddingSet) else store
+    check_compatible(embeddings, {"encoders": encoders_of(info)})
+    if embeddings.n_clips == 0:
+        raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")
+    return evaluate(model, embeddings, batch_size=batch_size)
+
+
+def metrics_table(metrics: dict) -> pd.DataFrame:
+    """One row per metric: model, exact random baseline, empirical random baseline, ratio."""
+    rows = []
+    for key, value in metrics.items():
+        if key.startswith("random") or key.startswith("n_"):
+            continue
+        exact = metrics.get(f"random_{key}")
+        rows.append({
+            "metric": key,
+            "model": round(float(value), 4),
+            "random (exact)": None if exact is None else round(float(exact), 4),
+            "random (empirical)": _rounded(metrics.get(f"random_empirical_{key}")),
+            "x random": None if not exact else round(float(value) / float(exact), 1),
+        })
+    return pd.DataFrame(rows)
+
+
+def _rounded(value):
+    return None if value is None else round(float(value), 4)
+
+
+@lru_cache(maxsize=4)
+def cached_audio_encoder(name: str, device: str = "cpu"):
+    """Frozen encoders are read-only, so one loaded copy serves every caller."""
+    from clapdemo.encoders import load_audio_encoder
+
+    return load_audio_encoder(name, device=device)
+
+
+@lru_cache(maxsize=4)
+def cached_text_encoder(name: str, device: str = "cpu"):
+    from clapdemo.encoders import load_text_encoder
+
+    return load_text_encoder(name, device=device)
+
+
+def encoders_for_store(manifest: dict, need_audio: bool = True, need_text: bool = True):
+    """Load the encoders a store was made with, and check they are the same weights."""
+    audio = text = None
+    if need_audio:
+        audio = cached_audio_encoder(manifest["audio_encoder"]["name"])
+        _check_same(audio, manifest["audio_encoder"])
+    if need_text:
+        text = cached_text_encoder(manifest["text_encoder"]["name"])
+        _check_same(text, manifest["text_encoder"])
+    return audio, text
+
+
+def _check_same(encoder, recorded: dict) -> None:
+    if encoder.identity.to_dict() != recorded:
+        raise ValueError(
+            f"the store was made with {recorded['name']} (weights {recorded['weights_sha256'][:12]}, "
+            f"settings {recorded.get('preprocessing')}), but the encoder loaded now differs "
+            f"(weights {encoder.identity.weights_sha256[:12]}); recompute the store with this encoder"
+        )
+
+
+def open_searcher(run, store, need_audio: bool = True, need_text: bool = True) -> Searcher:
+    """A Searcher over `store` with the projection at `run` and the store's own encoders."""
+    model, info = load_run(run)
+    embeddings = load_store(store) if not isinstance(store, EmbeddingSet) else store
+    check_compatible(embeddings, {"encoders": encoders_of(info)})
+    audio_encoder, text_encoder = encoders_for_store(embeddings.meta, need_audio, need_text)
+    return Searcher(embeddings, model, text_encoder=text_encoder, audio_encoder=audio_encoder)

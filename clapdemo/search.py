@@ -1,0 +1,170 @@
+"""Ranking over a store: text -> clips, audio -> captions, audio -> clips.
+
+A `Searcher` projects and L2-normalises the store's vectors once; each query is
+then one matrix-vector product. Scores are cosines; `relevance` is a softmax
+with the model's own temperature over the shown candidates, so it reads as
+"how much the model prefers this one among these" — no fixed absolute threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from clapdemo.audio import load_clip
+from clapdemo.embeddings import EmbeddingSet
+
+
+@dataclass
+class Hit:
+    """One search result."""
+
+    rank: int
+    score: float  # cosine similarity in the joint space
+    relevance: float  # softmax(score * logit_scale) over the shown hits
+    clip_id: str = ""
+    audio_path: str = ""
+    caption: str = ""
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def project_audio(projection, audio: np.ndarray) -> np.ndarray:
+    """Raw audio-encoder vectors -> L2-normalised points in the text space."""
+    import torch
+
+    with torch.inference_mode():
+        return projection.embed(torch.as_tensor(np.asarray(audio, dtype=np.float32))).numpy()
+
+
+def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
+    """Refuse a projection trained on other encoders: its numbers would be meaningless."""
+    for side in ("audio_encoder", "text_encoder"):
+        trained = (projection_meta.get("encoders") or {}).get(side)
+        stored = embeddings.meta.get(side)
+        if trained and stored and trained != stored:
+            raise ValueError(
+                f"the projection was trained with {side.replace('_', ' ')} {trained.get('name')} "
+                f"but the store holds vectors from {stored.get('name')} (or other weights/settings); "
+                "precompute the store with the same encoders, or train a projection on this store"
+            )
+
+
+class Searcher:
+    """Search one store with one trained projection (and the encoders that made the store)."""
+
+    def __init__(self, embeddings: EmbeddingSet, projection, text_encoder=None, audio_encoder=None):
+        self.embeddings = embeddings
+        self.projection = projection
+        self.text_encoder = text_encoder
+        self.audio_encoder = audio_encoder
+        self.audio = project_audio(projection, embeddings.audio)
+        self.pool_captions, first_row = np.unique(np.asarray(embeddings.captions, dtype=object), return_index=True)
+        self.pool_text = normalise(embeddings.text[first_row]) if len(first_row) else np.zeros((0, embeddings.text.shape[1]), np.float32)
+        self.scale = float(projection.scale())  # exp(logit_scale): 1 / temperature
+
+    # ---- queries -------------------------------------------------------------------
+
+    def text_to_audio(self, query: str, k: int = 10) -> list[Hit]:
+        """The k clips whose projected audio lies closest to the query's text vector."""
+        query = (query or "").strip()
+        if not query:
+            raise ValueError("empty query: type a few words, e.g. 'a dog barking'")
+        vector = normalise(self._text_encoder().embed([query]))[0]
+        return self._clip_hits(self.audio @ vector, k)
+
+    def audio_to_text(self, audio, k: int = 10, extra_captions: tuple[str, ...] = ()) -> list[Hit]:
+        """The k captions (store pool plus `extra_captions`, e.g. typed labels) closest to a clip."""
+        vector = self.embed_audio(audio)
+        captions = list(self.pool_captions)
+        texts = self.pool_text
+        extra = [c.strip() for c in extra_captions if c and c.strip()]
+        if extra:
+            captions += extra
+            texts = np.concatenate([texts, normalise(self._text_encoder().embed(extra))])
+        scores = texts @ vector
+        order = _top(scores, k)
+        return [Hit(rank=r + 1, score=float(scores[i]), relevance=p, caption=str(captions[i]))
+                for r, (i, p) in enumerate(zip(order, self._relevance(scores[order])))]
+
+    def audio_to_audio(self, audio, k: int = 10, exclude_clip: str | None = None) -> list[Hit]:
+        """The k store clips nearest to a clip: a file path, a waveform, or a clip id of this store."""
+        if isinstance(audio, str) and audio in self._row_of_clip():
+            exclude_clip = audio
+            vector = self.audio[self._row_of_clip()[audio]]
+        else:
+            vector = self.embed_audio(audio)
+        scores = self.audio @ vector
+        if exclude_clip is not None and exclude_clip in self._row_of_clip():
+            scores = scores.copy()
+            scores[self._row_of_clip()[exclude_clip]] = -np.inf
+        return self._clip_hits(scores, k)
+
+    def embed_audio(self, audio) -> np.ndarray:
+        """A file path or a mono waveform at the encoder's rate -> its normalised joint-space vector."""
+        encoder = self._audio_encoder()
+        if isinstance(audio, (str, bytes)) or hasattr(audio, "__fspath__"):
+            wave = load_clip(audio, encoder.sample_rate, encoder.clip_seconds)
+        else:
+            from clapdemo.audio import fit_length
+
+            wave = fit_length(np.asarray(audio, dtype=np.float32), int(encoder.sample_rate * encoder.clip_seconds))
+        return project_audio(self.projection, encoder.embed(wave[None]))[0]
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def _clip_hits(self, scores: np.ndarray, k: int) -> list[Hit]:
+        e = self.embeddings
+        order = _top(scores, k)
+        order = order[np.isfinite(scores[order])]
+        return [
+            Hit(rank=r + 1, score=float(scores[i]), relevance=p, clip_id=e.clip_ids[i], audio_path=e.audio_paths[i],
+                caption=self._first_caption(i), label=e.labels[i] if e.labels else "")
+            for r, (i, p) in enumerate(zip(order, self._relevance(scores[order])))
+        ]
+
+    def _relevance(self, scores: np.ndarray) -> list[float]:
+        if len(scores) == 0:
+            return []
+        logits = scores * self.scale
+        p = np.exp(logits - logits.max())
+        return (p / p.sum()).tolist()
+
+    def _first_caption(self, row: int) -> str:
+        if not hasattr(self, "_caption_of_clip"):
+            self._caption_of_clip = {}
+            for caption, clip in zip(self.embeddings.captions, self.embeddings.text_clip):
+                self._caption_of_clip.setdefault(int(clip), caption)
+        return self._caption_of_clip.get(row, "")
+
+    def _row_of_clip(self) -> dict[str, int]:
+        if not hasattr(self, "_rows"):
+            self._rows = {c: i for i, c in enumerate(self.embeddings.clip_ids)}
+        return self._rows
+
+    def _text_encoder(self):
+        if self.text_encoder is None:
+            raise ValueError("this searcher has no text encoder; load the one the store was made with")
+        return self.text_encoder
+
+    def _audio_encoder(self):
+        if self.audio_encoder is None:
+            raise ValueError("this searcher has no audio encoder; load the one the store was made with")
+        return self.audio_encoder
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest scores, best first (argpartition, then sort only those k)."""
+    k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]

@@ -1,0 +1,275 @@
+"""The embedding store: precomputed vectors on disk, resumable, atomic, safe formats only.
+
+Layout of a store directory:
+
+    manifest.json            format version, encoder identities, dims, dataset, settings
+    clips.parquet            the dataset table (clip order, paths, captions, labels)
+    shards/<name>.safetensors  audio (n, da), text (m, dt), text_clip (m,) for a group of clips
+    shards/<name>.json       sidecar written last: sha256 of the shard and its clip ids
+    failed.json              clips that could not be embedded, with the reason
+
+A shard counts only once its sidecar exists and its sha256 matches, so a run
+killed at any moment leaves either a whole shard or none, and a damaged shard
+is recomputed instead of being read as data. Shard names are unique per writer,
+so several processes can fill one store without clashing. Nothing here
+unpickles: arrays are safetensors, tables parquet, metadata JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clapdemo.embeddings import EmbeddingSet
+
+FORMAT_VERSION = 1
+
+
+class StoreMismatch(ValueError):
+    """The store on disk was made by other encoders or settings than the ones asked for."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, then rename: readers see old or new, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Store:
+    """One directory of precomputed embeddings for one dataset split and one pair of encoders."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    # ---- creation and identity -------------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def shard_dir(self) -> Path:
+        return self.root / "shards"
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def manifest(self) -> dict:
+        if not self.exists():
+            raise FileNotFoundError(f"{self.root}: not an embedding store (no manifest.json); run `python -m clapdemo precompute --out {self.root}` first")
+        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+
+    @staticmethod
+    def key_of(manifest: dict) -> dict:
+        """What vectors depend on: reusing a store whose key differs would mix stale vectors."""
+        return {k: manifest[k] for k in ("format_version", "audio_encoder", "text_encoder")}
+
+    def create_or_check(self, manifest: dict, clips: pd.DataFrame) -> None:
+        """Start a store, or check that an existing one was made the same way (then resume)."""
+        if self.exists():
+            old = self.manifest()
+            if self.key_of(old) != self.key_of(manifest):
+                raise StoreMismatch(
+                    f"{self.root} holds embeddings from {describe_key(old)}, not {describe_key(manifest)}; "
+                    "choose another --out directory (or delete this one) to compute new ones"
+                )
+            self._merge_clips(clips)
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.shard_dir.mkdir(exist_ok=True)
+        self._write_clips(clips)
+        atomic_write_json(self.manifest_path, manifest)
+
+    def clips(self) -> pd.DataFrame:
+        return pd.read_parquet(self.root / "clips.parquet")
+
+    def _write_clips(self, clips: pd.DataFrame) -> None:
+        table = clips.copy()
+        table["captions"] = table["captions"].map(list)
+        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".parquet.tmp")
+        os.close(fd)
+        table.to_parquet(tmp, index=False)
+        os.replace(tmp, self.root / "clips.parquet")
+
+    def _merge_clips(self, clips: pd.DataFrame) -> None:
+        """A rerun on a grown dataset adds the new clips at the end; known clips keep their place."""
+        old = self.clips()
+        new = clips[~clips["clip_id"].isin(set(old["clip_id"]))]
+        if len(new):
+            self._write_clips(pd.concat([old, new], ignore_index=True))
+
+    # ---- writing ---------------------------------------------------------------
+
+    def write_shard(self, clip_ids: list[str], audio: np.ndarray, text: np.ndarray,
+                    text_clip: np.ndarray, captions: list[str]) -> Path:
+        """Persist one group of finished clips; atomic, checksummed, uniquely named."""
+        from safetensors.numpy import save
+
+        name = f"shard-{uuid.uuid4().hex[:16]}"
+        data = save(
+            {
+                "audio": np.ascontiguousarray(audio, dtype=np.float32),
+                "text": np.ascontiguousarray(text, dtype=np.float32),
+                "text_clip": np.ascontiguousarray(text_clip, dtype=np.int64),
+            },
+            metadata={"clip_ids": json.dumps(clip_ids), "captions": json.dumps(captions)},
+        )
+        shard_path = self.shard_dir / f"{name}.safetensors"
+        atomic_write_bytes(shard_path, data)
+        atomic_write_json(self.shard_dir / f"{name}.json", {"sha256": sha256_bytes(data), "clip_ids": clip_ids})
+        return shard_path
+
+    def failed(self) -> dict[str, dict]:
+        path = self.root / "failed.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def write_failed(self, failed: dict[str, dict]) -> None:
+        atomic_write_json(self.root / "failed.json", failed)
+
+    # ---- reading ---------------------------------------------------------------
+
+    def _sidecars(self) -> list[Path]:
+        return sorted(self.shard_dir.glob("shard-*.json")) if self.shard_dir.is_dir() else []
+
+    def done_clip_ids(self) -> set[str]:
+        """Clips whose vectors are safely on disk (sidecar present; checksums are checked on load)."""
+        done: set[str] = set()
+        for sidecar in self._sidecars():
+            try:
+                done.update(json.loads(sidecar.read_text(encoding="utf-8"))["clip_ids"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+        return done
+
+    def verify(self) -> list[str]:
+        """Check every shard against its checksum; quarantine bad ones so their clips get recomputed.
+
+        Returns the problems found (empty when the store is sound)."""
+        problems = []
+        for sidecar in self._sidecars():
+            problem = self._check_shard(sidecar)
+            if problem:
+                problems.append(problem)
+                self._quarantine(sidecar)
+        return problems
+
+    def _check_shard(self, sidecar: Path) -> str | None:
+        shard = sidecar.with_suffix(".safetensors")
+        try:
+            expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
+        except (json.JSONDecodeError, KeyError, OSError) as error:
+            return f"{sidecar}: unreadable sidecar ({error})"
+        if not shard.is_file():
+            return f"{shard}: missing (its sidecar exists)"
+        if sha256_bytes(shard.read_bytes()) != expected:
+            return f"{shard}: checksum mismatch (damaged or half-written); its clips will be recomputed"
+        return None
+
+    def _quarantine(self, sidecar: Path) -> None:
+        bad = self.root / "corrupt"
+        bad.mkdir(exist_ok=True)
+        for path in (sidecar, sidecar.with_suffix(".safetensors")):
+            if path.exists():
+                os.replace(path, bad / path.name)
+
+    def load(self, verify: bool = True) -> EmbeddingSet:
+        """All finished clips in dataset order, with their captions' vectors."""
+        from safetensors.numpy import load as st_load
+
+        if verify:
+            for problem in self.verify():
+                warnings.warn(problem)
+        manifest = self.manifest()
+        audio_rows: dict[str, np.ndarray] = {}
+        caption_rows: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for sidecar in self._sidecars():
+            data_bytes = sidecar.with_suffix(".safetensors").read_bytes()
+            arrays = st_load(data_bytes)
+            meta = _safetensors_metadata(data_bytes)
+            ids, captions = json.loads(meta["clip_ids"]), json.loads(meta["captions"])
+            for i, clip_id in enumerate(ids):
+                if clip_id in audio_rows:  # the same clip written twice (two writers): first wins
+                    continue
+                audio_rows[clip_id] = arrays["audio"][i]
+                rows = np.flatnonzero(arrays["text_clip"] == i)
+                caption_rows[clip_id] = [(captions[j], arrays["text"][j]) for j in rows]
+        return self._assemble(manifest, audio_rows, caption_rows)
+
+    def _assemble(self, manifest, audio_rows, caption_rows) -> EmbeddingSet:
+        table = self.clips()
+        table = table[table["clip_id"].isin(audio_rows.keys())].reset_index(drop=True)
+        da, dt = manifest["audio_dim"], manifest["text_dim"]
+        audio = np.stack([audio_rows[c] for c in table["clip_id"]]) if len(table) else np.zeros((0, da), np.float32)
+        texts, text_clip, captions = [], [], []
+        for row, clip_id in enumerate(table["clip_id"]):
+            for caption, vector in caption_rows[clip_id]:
+                texts.append(vector)
+                text_clip.append(row)
+                captions.append(caption)
+        labels = table["label"].astype(str).tolist() if "label" in table.columns else None
+        return EmbeddingSet(
+            audio=audio,
+            text=np.stack(texts) if texts else np.zeros((0, dt), np.float32),
+            text_clip=np.asarray(text_clip, dtype=np.int64),
+            clip_ids=table["clip_id"].astype(str).tolist(),
+            audio_paths=table["audio_path"].astype(str).tolist(),
+            captions=captions,
+            labels=labels,
+            meta=manifest,
+        )
+
+    def status(self) -> dict:
+        """Counts a user wants to see: how many clips done, missing, failed."""
+        table = self.clips() if (self.root / "clips.parquet").is_file() else pd.DataFrame({"clip_id": []})
+        done = self.done_clip_ids() & set(table["clip_id"])
+        failed = self.failed()
+        return {
+            "clips": len(table),
+            "done": len(done),
+            "failed": len(failed),
+            "missing": len(table) - len(done) - len(set(failed) - done),
+            "shards": len(self._sidecars()),
+        }
+
+
+def _safetensors_metadata(data: bytes) -> dict:
+    """The JSON header's __metadata__ (safetensors.numpy.load drops it)."""
+    header_len = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+
+
+def describe_key(manifest: dict) -> str:
+    audio, text = manifest["audio_encoder"], manifest["text_encoder"]
+    return (f"audio encoder {audio['name']} (weights {audio['weights_sha256'][:12]}) and "
+            f"text encoder {text['name']} (weights {text['weights_sha256'][:12]})")
+
+
+def load_store(path) -> EmbeddingSet:
+    """Shortcut: the EmbeddingSet of the store at `path`."""
+    return Store(path).load()

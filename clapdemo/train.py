@@ -1,0 +1,301 @@
+"""Train an `AudioProjection` on precomputed vectors: one screen of loop, like nanoGPT's.
+
+Everything lives in memory as tensors; an epoch is a seeded permutation of
+(clip, caption) pairs cut into batches, so there is no DataLoader and no
+per-sample Python. The same seed gives bit-identical weights (on one machine,
+with one thread count). After every epoch: validation loss and accuracy@1 both
+ways, the callbacks (a live loss curve, a Stop button), early stopping on the
+validation loss; the best state so far is kept and, with a run directory,
+written there atomically, so an interrupted run still has its best checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from clapdemo.embeddings import EmbeddingSet
+from clapdemo.losses import contrastive_loss
+from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_clip
+from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
+
+CAPTION_SAMPLING = ("random", "all")
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field lands in run.json next to the checkpoint.
+
+    epochs:            most passes over the training clips.
+    batch_size:        pairs per contrastive batch (each pair's negatives are the other B-1).
+    lr:                AdamW learning rate.
+    weight_decay:      AdamW decay on the weight matrix only (not on bias or logit scale,
+                       as open_clip does).
+    learn_temperature: train the logit scale too (see ProjectionConfig).
+    init_temperature:  starting temperature (0.07 -> logit multiplier 14.3).
+    max_logit_scale:   cap on the logit multiplier (CLIP: 100).
+    seed:              seeds the weight init, the caption draws and the batch order.
+    patience:          stop after this many epochs without a lower validation loss
+                       (training loss when there is no validation set); 0 = never.
+    device:            "cpu", "cuda", ...; the data are moved there once.
+    caption_sampling:  "random": each epoch every clip appears once, with one of its
+                       captions drawn by the seeded RNG (AudioCaps train has one, test five);
+                       "all": every (clip, caption) pair once per epoch.
+    standardize_audio: standardise audio inputs with the training set's per-dimension
+                       mean and std, stored in the model (see AudioProjection).
+    """
+
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    learn_temperature: bool = True
+    init_temperature: float = 0.07
+    max_logit_scale: float = 100.0
+    seed: int = 0
+    patience: int = 10
+    device: str = "cpu"
+    caption_sampling: str = "random"
+    standardize_audio: bool = True
+
+    def __post_init__(self):
+        if self.caption_sampling not in CAPTION_SAMPLING:
+            raise ValueError(f"caption_sampling={self.caption_sampling!r}; choose one of {CAPTION_SAMPLING}")
+        if self.batch_size < 2 or self.epochs < 1:
+            raise ValueError(f"need batch_size >= 2 and epochs >= 1, got {self.batch_size} and {self.epochs}")
+
+
+@dataclass
+class EpochLog:
+    """One epoch, as callbacks and run.json see it (epochs count from 1).
+
+    val_* are None without a validation set. logit_scale is the multiplier used,
+    exp(clamped log-scale) = 1/temperature. seconds: wall time, validation included.
+    """
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+    val_a2t_acc1: float | None
+    val_t2a_acc1: float | None
+    logit_scale: float
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    """What `train` returns.
+
+    model:         the best state (lowest monitored loss), on the CPU, in eval mode.
+    history:       one EpochLog per epoch run.
+    best_epoch:    epoch of that state.
+    stopped_early: True when the run ended before cfg.epochs (see stop_reason).
+    metrics:       `metrics.evaluate` of the best model on the validation set ({} without one).
+    stop_reason:   "finished", "early_stopping" or "callback".
+    """
+
+    model: AudioProjection
+    config: TrainConfig
+    history: list[EpochLog]
+    best_epoch: int
+    stopped_early: bool
+    metrics: dict
+    stop_reason: str = "finished"
+    run_dir: Path | None = None
+
+
+Callback = Callable[[EpochLog], object]
+
+
+def train(
+    cfg: TrainConfig,
+    train_set: EmbeddingSet,
+    val_set: EmbeddingSet | None = None,
+    callbacks: Iterable[Callback] = (),
+    run_dir: str | os.PathLike | None = None,
+) -> RunResult:
+    """Fit a projection from `train_set`'s audio to its text vectors.
+
+    callbacks: callables given each EpochLog after the epoch ends; one that
+    returns a truthy value stops the run there (the epoch's result is kept).
+    A Stop button: `callbacks=[lambda log: stop_event.is_set()]`.
+    run_dir: where projection.safetensors (best state) and run.json go,
+    rewritten atomically after each improvement and once at the end.
+    """
+    _check_compatible(train_set, val_set)
+    device = torch.device(cfg.device)
+    rng = torch.Generator().manual_seed(cfg.seed)
+    audio = torch.as_tensor(train_set.audio, dtype=torch.float32, device=device)
+    text = F.normalize(torch.as_tensor(train_set.text, dtype=torch.float32, device=device), dim=-1)
+    text_ids = _caption_ids(train_set.captions).to(device)
+    sampler = _PairSampler(train_set.text_clip, train_set.n_clips, cfg.caption_sampling)
+    val = _Validation(val_set, cfg.batch_size, device) if val_set is not None else None
+
+    pcfg = ProjectionConfig(train_set.audio.shape[1], train_set.text.shape[1], cfg.learn_temperature,
+                            cfg.init_temperature, cfg.max_logit_scale)
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+        torch.manual_seed(cfg.seed)
+        model = AudioProjection(pcfg)
+    if cfg.standardize_audio:
+        model.set_input_stats(audio[sampler.clips_with_captions].cpu())
+    model.to(device)
+    no_decay = [model.linear.bias] + ([model.logit_scale] if cfg.learn_temperature else [])
+    optimizer = torch.optim.AdamW(
+        [{"params": [model.linear.weight], "weight_decay": cfg.weight_decay},
+         {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+
+    history: list[EpochLog] = []
+    best_loss, best_epoch, best_state, stale, stop_reason = math.inf, 0, None, 0, "finished"
+    for epoch in range(1, cfg.epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        clips, caps = sampler.epoch(rng)
+        losses = []
+        for batch in torch.randperm(len(clips), generator=rng).to(device).split(cfg.batch_size):
+            c, j = clips[batch], caps[batch]
+            loss = contrastive_loss(model(audio[c]), text[j], model.scale(), c, text_ids[j])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        train_loss = float(np.mean(losses))
+        val_loss, a2t, t2a = val.run(model) if val else (None, None, None)
+        log = EpochLog(epoch, train_loss, val_loss, a2t, t2a, model.scale().item(), time.perf_counter() - start)
+        history.append(log)
+
+        monitored = val_loss if val else train_loss
+        if monitored < best_loss:
+            best_loss, best_epoch, stale = monitored, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if run_dir is not None:
+                _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, "running", {})
+        else:
+            stale += 1
+        if any([bool(cb(log)) for cb in callbacks]):  # a list: every callback sees every epoch
+            stop_reason = "callback"
+            break
+        if cfg.patience and stale >= cfg.patience:
+            stop_reason = "early_stopping"
+            break
+
+    model.load_state_dict(best_state)
+    model = model.cpu().eval()
+    metrics = evaluate(model, val_set) if val_set is not None else {}
+    if run_dir is not None:
+        _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, stop_reason, metrics)
+    return RunResult(model, cfg, history, best_epoch, stop_reason != "finished", metrics, stop_reason,
+                     Path(run_dir) if run_dir is not None else None)
+
+
+class _PairSampler:
+    """The (clip, caption) pairs of one epoch, as two index tensors."""
+
+    def __init__(self, text_clip: np.ndarray, n_clips: int, mode: str):
+        text_clip = np.asarray(text_clip, dtype=np.int64)
+        counts = np.bincount(text_clip, minlength=n_clips)
+        self.mode = mode
+        self.order = torch.as_tensor(np.argsort(text_clip, kind="stable"))  # captions grouped by clip
+        self.clips_with_captions = torch.as_tensor(np.flatnonzero(counts))
+        self.first = torch.as_tensor((np.cumsum(counts) - counts)[counts > 0])
+        self.count = torch.as_tensor(counts[counts > 0])
+        self.all_pairs = (torch.as_tensor(text_clip), torch.arange(len(text_clip)))
+        if len(self.clips_with_captions) < 2:
+            raise ValueError("training needs at least two clips with captions")
+
+    def epoch(self, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.mode == "all":
+            return self.all_pairs
+        pick = (torch.rand(len(self.count), generator=rng, dtype=torch.float64) * self.count).long()
+        return self.clips_with_captions, self.order[self.first + pick]
+
+
+class _Validation:
+    """Validation pairs (each clip with its first caption, as the course metric pairs
+    them): loss over consecutive batches of the training batch size, and acc@1 both
+    ways over the whole set."""
+
+    def __init__(self, val_set: EmbeddingSet, batch_size: int, device: torch.device):
+        first = first_caption_of_each_clip(val_set.text_clip, val_set.n_clips)
+        clips = np.flatnonzero(first >= 0)
+        self.audio = torch.as_tensor(val_set.audio[clips], dtype=torch.float32, device=device)
+        self.text = F.normalize(torch.as_tensor(val_set.text[first[clips]], dtype=torch.float32, device=device), -1)
+        self.text_ids = _caption_ids([val_set.captions[j] for j in first[clips]]).to(device)
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def run(self, model: AudioProjection) -> tuple[float, float, float]:
+        model.eval()
+        emb = model.embed(self.audio)
+        total = 0.0
+        for s in range(0, len(emb), self.batch_size):
+            rows = slice(s, s + self.batch_size)
+            batch_loss = contrastive_loss(emb[rows], self.text[rows], model.scale(), text_ids=self.text_ids[rows])
+            total += batch_loss.item() * len(emb[rows])
+        acc = course_accuracy(emb.cpu().numpy(), self.text.cpu().numpy(), ks=(1,))
+        return total / len(emb), acc["a2t_acc@1"], acc["t2a_acc@1"]
+
+
+def _caption_ids(captions: list[str]) -> torch.Tensor:
+    """One integer per distinct caption string: equal captions are not each other's negatives."""
+    return torch.as_tensor(np.unique(np.asarray(captions, dtype=object), return_inverse=True)[1].reshape(-1))
+
+
+def _provenance(meta: dict) -> dict:
+    """The parts of a store manifest that say what produced the vectors."""
+    return {k: v for k, v in meta.items() if "encoder" in k or k in ("dataset", "split")}
+
+
+def _check_compatible(train_set: EmbeddingSet, val_set: EmbeddingSet | None) -> None:
+    if val_set is None:
+        return
+    if train_set.audio.shape[1] != val_set.audio.shape[1] or train_set.text.shape[1] != val_set.text.shape[1]:
+        raise ValueError(f"train vectors are {train_set.audio.shape[1]}->{train_set.text.shape[1]} wide, "
+                         f"validation {val_set.audio.shape[1]}->{val_set.text.shape[1]}: embed both splits "
+                         "with the same encoders")
+    enc_train = {k: v for k, v in _provenance(train_set.meta).items() if "encoder" in k}
+    enc_val = {k: v for k, v in _provenance(val_set.meta).items() if "encoder" in k}
+    if enc_train and enc_val and enc_train != enc_val:
+        raise ValueError(f"train and validation vectors come from different encoders ({enc_train} vs {enc_val}); "
+                         "re-embed one split")
+
+
+def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, status, metrics) -> None:
+    """projection.safetensors (the best state, which `model` holds now) then run.json, each atomic."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    provenance = _provenance(train_set.meta)
+    save_projection(model, model.config, run_dir, extra={"best_epoch": best_epoch, "train_config": asdict(cfg),
+                                                         "data": provenance})
+    run = {
+        "format": "clapdemo.run",
+        "format_version": 1,
+        "status": status,
+        "config": asdict(cfg),
+        "projection": asdict(model.config),
+        "data": provenance,
+        "n_train_clips": train_set.n_clips,
+        "n_train_captions": train_set.n_captions,
+        "n_val_clips": val_set.n_clips if val_set is not None else 0,
+        "monitor": "val_loss" if val_set is not None else "train_loss",
+        "best_epoch": best_epoch,
+        "history": [asdict(log) for log in history],
+        "metrics": metrics,
+    }
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix="run.json", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(run, f, indent=1, allow_nan=False)
+        os.replace(tmp, run_dir / "run.json")
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
