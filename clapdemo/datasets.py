@@ -376,7 +376,7 @@ def _read_audiocaps_course(root: Path, split: str, audio_dir) -> Dataset:
         if per_caption is None:
             raise FileNotFoundError(f"{root}: neither audiocaps_{split}_new.tsv nor audiocaps_{split}.tsv found")
         clips = _course_clips_from_captions(per_caption, warnings)
-    base = root if root.name == "audiocaps" and not (root / "audiocaps").is_dir() else root
+    base = root.parent if root.name == "audiocaps" and not (root / "audiocaps").is_dir() else root
     folders = [Path(audio_dir) / split, Path(audio_dir)] if audio_dir else [
         base / "audiocaps" / "audio" / split, root / "audio" / split, root / "audio"]
     index = _AudioIndex(folders)

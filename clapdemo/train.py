@@ -16,7 +16,7 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -170,6 +170,9 @@ def train(
             losses.append(loss.item())
         train_loss = float(np.mean(losses))
         val_loss, a2t, t2a = val.run(model) if val else (None, None, None)
+        if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (train loss {train_loss}, "
+                                     f"val loss {val_loss}); lower lr (now {cfg.lr})")
         log = EpochLog(epoch, train_loss, val_loss, a2t, t2a, model.scale().item(), time.perf_counter() - start)
         history.append(log)
 

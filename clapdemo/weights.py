@@ -63,6 +63,12 @@ WEIGHTS: dict[str, WeightFile] = {
         WeightFile("mn10_as", "mn10_as_mAP_471.pt", _EFFICIENTAT_RELEASE + "mn10_as_mAP_471.pt", None, "MIT"),
         WeightFile("mn40_as_ext", "mn40_as_ext_mAP_487.pt", _EFFICIENTAT_RELEASE + "mn40_as_ext_mAP_487.pt",
                    None, "MIT"),
+        # LAION-CLAP HTSAT-tiny, non-fusion, trained on LAION-Audio-630k + AudioSet (clapdemo.encoders.laion).
+        WeightFile("laion_clap_630k_audioset", "630k-audioset-best.pt",
+                   "https://huggingface.co/lukewys/laion_clap/resolve/main/630k-audioset-best.pt", None, "CC0-1.0"),
+        # PANNs CNN14 AudioSet tagging (mAP .431), Zenodo record 3987831 (clapdemo.encoders.laion).
+        WeightFile("panns_cnn14", "Cnn14_mAP=0.431.pth",
+                   "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1", None, "CC-BY-4.0"),
     ]
 }
 

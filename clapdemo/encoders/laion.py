@@ -320,18 +320,18 @@ def _preprocessing(config: LaionAudioConfig, output: str) -> dict:
 
 def _load(config: LaionAudioConfig, name: str, weights_name: str, output: str, device: str,
           checkpoint, random_weights: bool) -> LaionAudioEncoder:
-    """Stages as in open_clip: check output -> build -> resolve checkpoint -> load strictly -> freeze."""
+    """Stages as in open_clip: check output -> resolve checkpoint -> build -> load strictly -> freeze."""
     if output not in ("projected", "embedding"):
         raise ValueError(f"{name}: unknown output {output!r}; valid: projected, embedding")
     projected = output == "projected"
-    tower = build_audio_tower(config, projected)
     if random_weights:
         import warnings
 
         warnings.warn(f"{name}: weights are RANDOM (random_weights=True); vectors carry no meaning", stacklevel=3)
-        sha = "random"
+        tower, sha = build_audio_tower(config, projected), "random"
     else:
         path, sha = _resolve_checkpoint(checkpoint, weights_name)
+        tower = build_audio_tower(config, projected)
         _load_weights(tower, path)
     identity = EncoderIdentity(f"{name}:{output}", sha, _preprocessing(config, output))
     return LaionAudioEncoder(tower, config, identity, projected, device=device)
