@@ -34,8 +34,9 @@ def load_run(run) -> tuple[object, dict]:
 
 
 def encoders_of(info: dict) -> dict:
-    """The encoder identities a projection was trained with (saved by train)."""
-    return info.get("encoders") or info.get("run", {}).get("encoders") or {}
+    """The encoder identities a projection was trained with (saved by train as "data")."""
+    data = info.get("data") or info.get("run", {}).get("data") or {}
+    return {k: v for k, v in data.items() if k.endswith("_encoder")}
 
 
 def evaluate_run(run, store, batch_size: int | None = None) -> dict:
