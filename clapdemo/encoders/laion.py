@@ -173,13 +173,15 @@ def build_audio_tower(config: LaionAudioConfig, projected: bool):
     """
     import torch.nn as nn
 
+    import warnings
+
     modules = clap_modules()
-    if config.model_type == "HTSAT":
-        branch = modules.htsat.create_htsat_model(config)
-    elif config.model_type == "PANN":
-        branch = modules.pann_model.create_pann_model(config)
-    else:
+    create = {"HTSAT": modules.htsat.create_htsat_model, "PANN": modules.pann_model.create_pann_model}
+    if config.model_type not in create:
         raise ValueError(f"unknown LAION audio model_type {config.model_type!r}; valid: HTSAT, PANN")
+    with warnings.catch_warnings():  # HTSAT calls torch.meshgrid without `indexing`: not ours to fix
+        warnings.filterwarnings("ignore", message="torch.meshgrid", category=UserWarning)
+        branch = create[config.model_type](config)
 
     class ClapAudioTower(nn.Module):
         """waveform (batch, samples) -> pooled embedding, then CLAP's audio projection if `projected`."""
@@ -302,8 +304,10 @@ class LaionAudioEncoder:
         waveforms = np.asarray(waveforms, dtype=np.float32)
         if waveforms.ndim != 2:
             raise ValueError(f"{self.name}: expected (batch, samples) mono audio, got shape {waveforms.shape}")
-        fitted = np.stack([_fit_length(w, self.config.clip_samples) for w in waveforms]) if len(waveforms) else \
-            np.zeros((0, self.config.clip_samples), np.float32)
+        samples = self.config.clip_samples
+        fitted = np.zeros((len(waveforms), samples), np.float32)
+        for row, waveform in zip(fitted, waveforms):
+            row[:] = _fit_length(waveform, samples)
         fitted = _quantise_int16(fitted)
         out = []
         with torch.inference_mode():
