@@ -19,12 +19,10 @@ def contrastive_loss(
         L2-normalised here, so callers may pass raw projections.
     logit_scale: the multiplier itself, i.e. exp(log-scale) = 1/temperature, as
         open_clip passes it; `AudioProjection.scale()` gives it, already clamped.
-    audio_ids, text_ids: optional (B,) integer ids. Two rows with the same audio
-        id (one clip, two captions) or the same text id (one caption string on
-        two clips) are both right answers, so they must not push each other
-        apart: those off-diagonal logits are set to -inf (left out of the
-        softmax). With no duplicates nothing is masked and this is exactly the
-        course formula.
+    audio_ids, text_ids: optional (B,) integer ids of each row's clip and caption.
+        See `_not_negatives`: duplicates are left out of the softmax (logit -inf),
+        never pushed apart. With all ids distinct nothing is masked and this is
+        exactly the course formula:
 
     logits = scale * a @ t.T; targets = arange(B);
     loss = (CE(logits, targets) + CE(logits.T, targets)) / 2
@@ -32,12 +30,25 @@ def contrastive_loss(
     a = F.normalize(audio_emb, dim=-1)
     t = F.normalize(text_emb, dim=-1)
     logits = logit_scale * a @ t.T
-    same = torch.zeros_like(logits, dtype=torch.bool)
-    if audio_ids is not None:
-        same |= audio_ids[:, None] == audio_ids[None, :]
-    if text_ids is not None:
-        same |= text_ids[:, None] == text_ids[None, :]
-    same.fill_diagonal_(False)
-    logits = logits.masked_fill(same, float("-inf"))
+    a2t = logits.masked_fill(_not_negatives(logits, audio_ids, text_ids, text_ids), float("-inf"))
+    t2a = logits.T.masked_fill(_not_negatives(logits, audio_ids, text_ids, audio_ids), float("-inf"))
     targets = torch.arange(len(logits), device=logits.device)
-    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+    return (F.cross_entropy(a2t, targets) + F.cross_entropy(t2a, targets)) / 2
+
+
+def _not_negatives(logits, audio_ids, text_ids, candidates) -> torch.Tensor:
+    """(B, B) True where candidate j must not count as a negative for query i (never i itself):
+
+    - j shares the query's clip or caption: it is another right answer
+      (one clip with two captions, or one caption string on two clips);
+    - j repeats a candidate already in the row (same id as an earlier column):
+      each distinct candidate is counted once, so a batch holding every pair
+      twice gives the loss of the batch holding each once.
+    """
+    mask = torch.zeros_like(logits, dtype=torch.bool)
+    for ids in (audio_ids, text_ids):
+        if ids is not None:
+            mask |= ids[:, None] == ids[None, :]
+    if candidates is not None:
+        mask |= torch.triu(candidates[:, None] == candidates[None, :], diagonal=1).any(0)  # an earlier column has it
+    return mask.fill_diagonal_(False)

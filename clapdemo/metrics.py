@@ -293,3 +293,15 @@ def evaluate(model, embedding_set, course_ks=(1, 3, 10), paper_ks=(1, 5, 10), ba
         | paper_random_baseline(embedding_set.text_clip, embedding_set.n_clips, paper_ks, repeats, seed)
         | {"n_clips": embedding_set.n_clips, "n_captions": embedding_set.n_captions, "n_course_pairs": n_pairs}
     )
+
+
+def query_ranks(audio_emb, text_emb, text_clip) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query ranks (0 = first place) as `paper_retrieval` counts them, for best/worst lists.
+
+    a2t (n_clips,): for each clip, the best rank among all captions of any of
+    its own captions (-1 for a clip without captions); t2a (n_captions,): for
+    each caption, the rank of its clip among all clips.
+    """
+    a2t, t2a = _pair_ranks(_normalize(audio_emb), _normalize(text_emb), np.asarray(text_clip, dtype=np.int64))
+    best = a2t.min(1)
+    return np.where(best >= _PAD, -1, best), t2a

@@ -104,6 +104,8 @@ def save_projection(
     """
     from safetensors.torch import save_file
 
+    if config != model.config:
+        raise ValueError(f"save_projection: config {config} is not the model's own {model.config}")
     target = _file(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -130,7 +132,8 @@ def read_projection_info(path: str | os.PathLike) -> dict:
 
     target = _file(path)
     if not target.is_file():
-        raise FileNotFoundError(f"{target}: no projection file here; train one or pass the path to a projection.safetensors")
+        raise FileNotFoundError(f"{target}: no projection file here; "
+                                "train one or pass the path to a projection.safetensors")
     try:
         with safe_open(str(target), framework="pt") as f:
             metadata = f.metadata() or {}

@@ -133,6 +133,7 @@ def train(
     rewritten atomically after each improvement and once at the end.
     """
     _check_compatible(train_set, val_set)
+    callbacks = list(callbacks)
     device = torch.device(cfg.device)
     rng = torch.Generator().manual_seed(cfg.seed)
     audio = torch.as_tensor(train_set.audio, dtype=torch.float32, device=device)
@@ -147,7 +148,7 @@ def train(
         torch.manual_seed(cfg.seed)
         model = AudioProjection(pcfg)
     if cfg.standardize_audio:
-        model.set_input_stats(audio[sampler.clips_with_captions].cpu())
+        model.set_input_stats(audio[sampler.clips_with_captions.to(device)])
     model.to(device)
     no_decay = [model.linear.bias] + ([model.logit_scale] if cfg.learn_temperature else [])
     optimizer = torch.optim.AdamW(
@@ -159,7 +160,7 @@ def train(
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
         model.train()
-        clips, caps = sampler.epoch(rng)
+        clips, caps = (x.to(device) for x in sampler.epoch(rng))
         losses = []
         for batch in torch.randperm(len(clips), generator=rng).to(device).split(cfg.batch_size):
             c, j = clips[batch], caps[batch]
@@ -169,14 +170,14 @@ def train(
             optimizer.step()
             losses.append(loss.item())
         train_loss = float(np.mean(losses))
-        val_loss, a2t, t2a = val.run(model) if val else (None, None, None)
+        val_loss, a2t, t2a = val.run(model) if val is not None else (None, None, None)
         if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
             raise FloatingPointError(f"training diverged at epoch {epoch} (train loss {train_loss}, "
                                      f"val loss {val_loss}); lower lr (now {cfg.lr})")
         log = EpochLog(epoch, train_loss, val_loss, a2t, t2a, model.scale().item(), time.perf_counter() - start)
         history.append(log)
 
-        monitored = val_loss if val else train_loss
+        monitored = val_loss if val is not None else train_loss
         if monitored < best_loss:
             best_loss, best_epoch, stale = monitored, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -302,3 +303,14 @@ def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, sta
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def split_validation(embeddings: EmbeddingSet, fraction: float = 0.1, seed: int = 0) -> tuple[EmbeddingSet, EmbeddingSet]:
+    """(train, validation): a seeded `fraction` of the clips (at least one), with all their captions, held out."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction {fraction} must be between 0 and 1")
+    if embeddings.n_clips < 3:
+        raise ValueError(f"only {embeddings.n_clips} clips embedded: need at least 3 to hold some out for validation")
+    order = np.random.default_rng(seed).permutation(embeddings.n_clips)
+    n_val = min(embeddings.n_clips - 2, max(1, round(fraction * embeddings.n_clips)))
+    return embeddings.subset(np.sort(order[n_val:])), embeddings.subset(np.sort(order[:n_val]))

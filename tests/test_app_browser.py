@@ -1,0 +1,381 @@
+"""End to end in a real browser: `python app.py` on a free port, driven by headless Chromium.
+
+Visits every tab of the app with a small ESC-50 subset (7 classes, real clips):
+precompute, a training run whose loss curve is seen growing while it runs (and
+which a second browser session can neither see nor stop), evaluation against
+the random baseline, a text search, an upload, the UMAP plot; then bad input
+on an app pointed at a wrong data folder. Screenshots go to
+test-output/browser/ (always one at the end of each test, and one named
+FAILED-<step> when a step fails). With CLAPDEMO_SAVE_SCREENSHOT=1 the Train
+tab is also saved as assets/screenshot.png for the README.
+
+Needs Debian's chromium at /usr/bin/chromium and the Python package playwright
+(never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ESC50, REPO, WEIGHTS
+
+CHROMIUM = Path(os.environ.get("CLAPDEMO_CHROMIUM", "/usr/bin/chromium"))
+OUT = REPO / "test-output" / "browser"
+CLASSES = ("dog", "rain", "rooster", "cat", "church_bells", "siren", "chainsaw")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def small_esc50(tmp_path_factory) -> Path:
+    """ESC-50 restricted to a few classes: esc50.csv plus copies of their clips (~57 files, ~11 MB).
+
+    Copies, not symlinks: the app serves clips only from inside its data folder."""
+    root = tmp_path_factory.mktemp("esc50-small")
+    (root / "audio").mkdir()
+    with open(ESC50 / "esc50.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["category"] in CLASSES]
+    with open(root / "esc50.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        shutil.copy(ESC50 / "audio" / row["filename"], root / "audio" / row["filename"])
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def app_server(data_root, cache: Path, log_name: str):
+    """`python app.py --port P` in a subprocess; yields its URL once it answers."""
+    port = _free_port()
+    env = dict(os.environ, CLAPDEMO_DATA_ROOT=str(data_root), CLAPDEMO_CACHE=str(cache),
+               CLAPDEMO_WEIGHTS_DIR=str(WEIGHTS), CLAPDEMO_TEXT_ENCODER="minilm", HF_HUB_OFFLINE="1",
+               TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+    env.pop("CLAPDEMO_PROJECTION", None)
+    OUT.mkdir(parents=True, exist_ok=True)
+    log = open(OUT / log_name, "w")
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {proc.returncode}; see {OUT / log_name}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"app.py did not answer on {url} within 120 s; see {OUT / log_name}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class Shots:
+    """Numbered screenshots of one page; `step` also saves one when the step fails."""
+
+    def __init__(self, page, prefix: str):
+        self.page, self.prefix, self.n = page, prefix, 0
+
+    def save(self, name: str, full_page: bool = True) -> Path:
+        self.n += 1
+        path = OUT / f"{self.prefix}-{self.n:02d}-{name}.png"
+        with contextlib.suppress(Exception):
+            self.page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    @contextlib.contextmanager
+    def step(self, name: str):
+        try:
+            yield
+        except BaseException:
+            self.save(f"FAILED-{name}")
+            raise
+
+
+def _open(browser, url: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.locator("#header").get_by_text("Text encoder").wait_for()
+    return context, page
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _plot_points(page, elem_id: str) -> list[int]:
+    """Points per trace of the plotly figure inside #elem_id (empty list: no figure yet)."""
+    return page.evaluate(
+        """id => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+                   return gd && gd.data ? gd.data.map(t => (t.x || []).length) : []; }""", elem_id)
+
+
+def _curve(page) -> tuple[int, int] | None:
+    """(points, last epoch) of the loss curve's first trace, None before it has any."""
+    return page.evaluate(
+        """() => { const gd = document.querySelector('#loss-curve .js-plotly-plot');
+                   if (!gd || !gd.data || !gd.data.length || !gd.data[0].x || !gd.data[0].x.length) return null;
+                   const x = gd.data[0].x; return [x.length, x[x.length - 1]]; }""")
+
+
+def _table(page, elem_id: str) -> list[list[str]]:
+    """A gradio Dataframe as rows of cell texts, the header first (its body cells carry
+    data-testid="cell-<row>-<col>")."""
+    return page.evaluate(
+        """id => {
+            const root = document.querySelector('#' + id);
+            const head = Array.from(root.querySelectorAll('[role=columnheader]')).map(c => c.innerText.trim());
+            const rows = [];
+            for (const cell of root.querySelectorAll('[data-testid^="cell-"]')) {
+                const m = cell.getAttribute('data-testid').match(/^cell-(\\d+)-(\\d+)$/);
+                if (!m) continue;
+                (rows[+m[1]] = rows[+m[1]] || [])[+m[2]] = cell.innerText.trim();
+            }
+            return [head, ...rows.filter(r => r)];
+        }""", elem_id)
+
+
+def _wait_table(page, elem_id: str, text: str, timeout: float = 60) -> list[list[str]]:
+    """The table once one of its body cells contains `text`."""
+    return _wait_until(lambda: (rows := _table(page, elem_id)) and any(text in c for r in rows[1:] for c in r if c)
+                       and rows, timeout, f"{text!r} in #{elem_id}")
+
+
+def _wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _toast(page, text: str, timeout: float = 30_000) -> None:
+    page.locator('[data-testid="toast-body"]').filter(has_text=text).first.wait_for(timeout=timeout)
+
+
+def _close_toasts(page) -> None:
+    for close in page.locator('[data-testid="toast-close"]').all():
+        with contextlib.suppress(Exception):
+            close.click(timeout=1000)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
+    timings: dict[str, float] = {}
+    start = time.monotonic()
+    with app_server(small_esc50, tmp_path / "cache", "app-e2e.log") as url:
+        timings["server up"] = time.monotonic() - start
+        context, page = _open(browser, url)
+        shots = Shots(page, "e2e")
+        try:
+            with shots.step("first-open"):
+                header = page.locator("#header").inner_text()
+                assert "mn04_as" in header and "minilm" in header, header
+                assert "shipped with the app" in header, header
+                page.locator("#data-summary").get_by_text("clips").wait_for()
+                assert "57 clips" in page.locator("#data-summary").inner_text()
+                assert page.locator("#example-0 audio").count() == 1 or page.locator("#example-0").is_visible()
+                shots.save("data")
+
+            with shots.step("precompute"):
+                t = time.monotonic()
+                page.locator("#precompute").click()
+                page.locator("#precompute-log").get_by_text("clips embedded").wait_for(timeout=180_000)
+                progress = page.locator("#precompute-progress progress")
+                assert progress.get_attribute("value") == progress.get_attribute("max") == "57"
+                assert "57/57 clips" in page.locator("#header").inner_text()
+                timings["precompute"] = time.monotonic() - t
+                shots.save("precomputed")
+
+            with shots.step("train-live-curve"):
+                _tab(page, "Train")
+                page.locator("#epochs input").fill("3000")
+                page.locator("#batch-size input").fill("16")
+                page.locator("#patience input").fill("0")
+                t = time.monotonic()
+                page.locator("#train-start").click()
+                page.locator("#train-status").get_by_text("Training (").wait_for()
+                first = _wait_until(lambda: _curve(page), 60, "a first point on the curve")
+                later = _wait_until(lambda: (c := _curve(page)) and c[1] > first[1] and c, 60, "the curve to grow")
+                assert "Training (" in page.locator("#train-status").inner_text(), "the run ended before we saw it grow"
+                assert later[0] >= first[0] and later[1] > first[1], (first, later)  # (points, last epoch)
+                names = page.evaluate("() => document.querySelector('#loss-curve .js-plotly-plot').data.map(t => t.name)")
+                assert {"train loss", "validation loss"} <= set(names), names
+                shots.save("training")
+
+            with shots.step("second-session-isolated"):
+                other_context, other = _open(browser, url)
+                _tab(other, "Train")
+                assert "shipped with the app" in other.locator("#header").inner_text()
+                assert _plot_points(other, "loss-curve") == []
+                other.locator("#train-stop").click()
+                other.locator("#train-status").get_by_text("No train is running in this session").wait_for()
+                Shots(other, "e2e-second-session").save("train-tab")
+                other_context.close()
+                assert "Training (" in page.locator("#train-status").inner_text() or \
+                    "Done:" in page.locator("#train-status").inner_text()
+
+            with shots.step("train-stop"):
+                page.locator("#train-stop").click()
+                page.locator("#train-status").get_by_text("Done:").wait_for(timeout=120_000)
+                status = page.locator("#train-status").inner_text()
+                assert "stopped by you" in status or "finished all epochs" in status, status
+                timings["training"] = time.monotonic() - t
+                _wait_table(page, "train-metrics", "a2t_acc@1")
+                page.locator("#use-run").click()
+                page.locator("#header").get_by_text("trained in this session").wait_for()
+                path = shots.save("trained", full_page=False)
+                if os.environ.get("CLAPDEMO_SAVE_SCREENSHOT") == "1":
+                    shutil.copy(path, REPO / "assets" / "screenshot.png")
+
+            with shots.step("evaluate"):
+                _tab(page, "Evaluate")
+                page.locator("#evaluate").click()
+                rows = _wait_table(page, "eval-table", "a2t_acc@1")
+                head = rows[0]
+                model_col, random_col = head.index("model"), head.index("random (exact)")
+                by_metric = {r[0]: r for r in rows[1:] if r}
+                for metric in ("a2t_acc@1", "t2a_acc@1", "a2t_acc@3"):
+                    model, chance = float(by_metric[metric][model_col]), float(by_metric[metric][random_col])
+                    assert model > chance, (metric, model, chance)
+                _wait_until(lambda: len(_plot_points(page, "eval-plot")) >= 2, 30, "model and random bars")
+                _wait_table(page, "eval-extremes", "worst")
+                shots.save("evaluate")
+
+            with shots.step("search"):
+                _tab(page, "Search")
+                page.locator("#query textarea, #query input").first.fill("dog barking")
+                page.locator("#search").click()
+                rows = _wait_table(page, "search-results", "the sound of dog")
+                assert len(rows) >= 2 and rows[1][rows[0].index("label")] == "dog", rows
+                assert page.locator("#hit-0").is_visible()
+                shots.save("search")
+
+            with shots.step("upload"):
+                _tab(page, "Upload")
+                clip = next((small_esc50 / "audio").glob("*-A-0.flac"))  # a dog
+                page.locator("#upload-audio input[type=file]").set_input_files(str(clip))
+                page.locator("#upload-labels textarea, #upload-labels input").first.fill("a barking dog, a car horn")
+                time.sleep(1.0)  # let the upload settle
+                page.locator("#describe").click()
+                _wait_table(page, "upload-captions", "the sound of")
+                _wait_table(page, "upload-clips", clip.stem)
+                shots.save("upload")
+
+            with shots.step("joint-space"):
+                _tab(page, "Joint space")
+                page.locator("#umap-lines input").check()
+                t = time.monotonic()
+                page.locator("#umap").click()
+                _wait_until(lambda: len(_plot_points(page, "umap-plot")) >= 2, 150, "the UMAP plot")
+                names = page.evaluate("() => document.querySelector('#umap-plot .js-plotly-plot').data.map(t => t.name)")
+                assert {"audio", "text", "true pairs"} <= set(names), names
+                timings["umap"] = time.monotonic() - t
+                shots.save("umap")
+
+            with shots.step("data-tab-again"):
+                _tab(page, "Data & embeddings")
+                page.locator("#show-dataset").click()
+                page.locator("#store-status").get_by_text("57/57 clips embedded").wait_for()
+        finally:
+            shots.save("end")
+            context.close()
+    timings["total"] = time.monotonic() - start
+    print("timings (s):", {k: round(v, 1) for k, v in timings.items()})
+
+
+def test_bad_input_gets_a_message(browser, tmp_path):
+    """A wrong data folder shows the empty state; an empty query, training with no
+    embeddings and a non-audio upload each get a visible message; the app keeps working."""
+    with app_server(tmp_path / "no-such-folder", tmp_path / "cache", "app-bad-input.log") as url:
+        context, page = _open(browser, url)
+        shots = Shots(page, "bad-input")
+        try:
+            with shots.step("empty-state"):
+                empty = page.locator("#data-empty").inner_text()
+                assert "Dataset folder not found" in empty and "no-such-folder" in empty and "--data-root" in empty
+                assert "no-such-folder` not found" in page.locator("#header").inner_text() or \
+                    "no-such-folder not found" in page.locator("#header").inner_text()
+                shots.save("empty-state")
+
+            with shots.step("empty-query"):
+                _tab(page, "Search")
+                page.locator("#search").click()
+                _toast(page, "Type what you want to hear")
+                shots.save("empty-query", full_page=False)  # toasts are fixed-position: viewport shot
+                _close_toasts(page)
+
+            with shots.step("train-without-embeddings"):
+                _tab(page, "Train")
+                page.locator("#train-start").click()
+                _toast(page, "No embeddings yet")
+                _close_toasts(page)
+
+            with shots.step("non-audio-upload"):
+                _tab(page, "Upload")
+                bogus = tmp_path / "notes.wav"
+                bogus.write_text("this is not audio\n" * 50)
+                page.locator("#upload-audio input[type=file]").set_input_files(str(bogus))
+                time.sleep(1.0)
+                page.locator("#describe").click()
+                _toast(page, "notes")
+                shots.save("non-audio", full_page=False)  # toasts are fixed-position: viewport shot
+                _close_toasts(page)
+
+            with shots.step("still-working"):
+                _tab(page, "Data & embeddings")
+                page.locator("#show-dataset").click()
+                page.locator("#data-summary").get_by_text("Dataset folder not found").wait_for()
+                assert "Text encoder" in page.locator("#header").inner_text()
+        finally:
+            shots.save("end")
+            context.close()

@@ -1,0 +1,207 @@
+"""Training on synthetic pairs: it learns, it is reproducible, it stops, it leaves a usable run directory."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from clapdemo.embeddings import EmbeddingSet
+from clapdemo.model import AudioProjection, ProjectionConfig, load_projection, read_projection_info, save_projection
+from clapdemo.train import EpochLog, TrainConfig, _PairSampler, train
+
+AUDIO_DIM, TEXT_DIM = 24, 16
+META = {"audio_encoder": {"name": "synthetic-audio"}, "text_encoder": {"name": "synthetic-text"}, "dataset": "toy"}
+
+
+def _synthetic(n_clips: int, seed: int, captions_per_clip: int = 1, noise: float = 0.3) -> EmbeddingSet:
+    """text = audio @ W + noise, W shared by every split (fixed seed)."""
+    w = np.random.default_rng(123).standard_normal((AUDIO_DIM, TEXT_DIM)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    audio = (rng.standard_normal((n_clips, AUDIO_DIM)) * 2 + 1).astype(np.float32)
+    text_clip = np.repeat(np.arange(n_clips), captions_per_clip)
+    text = audio[text_clip] @ w + noise * rng.standard_normal((len(text_clip), TEXT_DIM)).astype(np.float32)
+    return EmbeddingSet(audio, text.astype(np.float32), text_clip, [f"c{i}" for i in range(n_clips)],
+                        [""] * n_clips, [f"caption {seed} {j}" for j in range(len(text_clip))], meta=dict(META))
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _synthetic(600, seed=1), _synthetic(150, seed=2, captions_per_clip=3)
+
+
+FAST = dict(epochs=12, batch_size=64, lr=1e-2, patience=0)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny batches gain nothing from two threads, and on a busy 2-core machine OpenMP's
+    thread hand-offs make them 10x slower; restore the setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_learns_the_map(data):
+    train_set, val_set = data
+    result = train(TrainConfig(**FAST), train_set, val_set)
+    first, last = result.history[0], result.history[-1]
+    assert last.val_a2t_acc1 > 0.9 and last.val_t2a_acc1 > 0.9
+    assert last.train_loss < first.train_loss and last.val_loss < first.val_loss
+    assert result.metrics["a2t_acc@1"] > 0.9 and result.metrics["t2a_R@1"] > 0.9
+    assert result.metrics["random_a2t_acc@1"] == pytest.approx(1 / 150)
+    assert result.best_epoch == int(np.argmin([h.val_loss for h in result.history])) + 1
+    assert not result.stopped_early and result.stop_reason == "finished"
+
+
+def test_same_seed_same_weights_other_seed_other_weights(data):
+    train_set, val_set = data
+    cfg = TrainConfig(**(FAST | {"epochs": 3}))
+    a, b = train(cfg, train_set, val_set), train(cfg, train_set, val_set)
+    c = train(TrainConfig(**(FAST | {"epochs": 3, "seed": 1})), train_set, val_set)
+    for key, value in a.model.state_dict().items():
+        assert torch.equal(value, b.model.state_dict()[key]), key
+    assert [h.train_loss for h in a.history] == [h.train_loss for h in b.history]
+    assert not torch.equal(a.model.linear.weight, c.model.linear.weight)
+
+
+def test_training_does_not_touch_the_global_rng(data):
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    train(TrainConfig(**(FAST | {"epochs": 1})), *data)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_early_stopping_on_validation_loss(data):
+    train_set, _ = data
+    unrelated = _synthetic(100, seed=3)
+    unrelated.text = np.random.default_rng(4).standard_normal(unrelated.text.shape).astype(np.float32)
+    result = train(TrainConfig(epochs=60, batch_size=64, lr=1e-2, patience=3), train_set, unrelated)
+    val_losses = [h.val_loss for h in result.history]
+    assert result.stopped_early and result.stop_reason == "early_stopping"
+    assert len(result.history) == result.best_epoch + 3 < 60
+    assert result.best_epoch == int(np.argmin(val_losses)) + 1
+
+
+def test_callback_stops_after_the_current_epoch_and_all_callbacks_see_it(data):
+    seen, also_seen = [], []
+    stop = threading.Event()
+
+    def stop_at_three(log: EpochLog) -> bool:
+        seen.append(log)
+        if log.epoch == 3:
+            stop.set()  # what a Stop button does
+        return stop.is_set()
+
+    result = train(TrainConfig(**FAST), *data, callbacks=[stop_at_three, also_seen.append])
+    assert [log.epoch for log in seen] == [1, 2, 3] == [log.epoch for log in also_seen]
+    assert len(result.history) == 3 and result.stopped_early and result.stop_reason == "callback"
+    assert all(log.seconds > 0 and log.logit_scale > 1 for log in seen)
+
+
+def test_run_dir_holds_best_checkpoint_and_run_json(data, tmp_path):
+    result = train(TrainConfig(**(FAST | {"epochs": 4})), *data, run_dir=tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["projection.safetensors", "run.json"]
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["best_epoch"] == result.best_epoch and run["status"] == "finished"
+    assert run["config"]["batch_size"] == 64 and run["projection"]["audio_dim"] == AUDIO_DIM
+    assert run["data"] == META and run["monitor"] == "val_loss"
+    assert len(run["history"]) == 4 and run["history"][0]["epoch"] == 1
+    assert run["metrics"]["a2t_acc@1"] == result.metrics["a2t_acc@1"]
+    model, config = load_projection(tmp_path / "run")
+    x = torch.as_tensor(data[1].audio)
+    assert torch.equal(model(x), result.model(x)) and torch.equal(model.scale(), result.model.scale())
+    assert read_projection_info(tmp_path / "run")["extra"]["best_epoch"] == result.best_epoch
+
+
+def test_interrupted_run_keeps_its_best_checkpoint(data, tmp_path):
+    def crash(log: EpochLog):
+        if log.epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**FAST), *data, callbacks=[crash], run_dir=tmp_path)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["status"] == "running" and 1 <= run["best_epoch"] <= 3
+    model, _ = load_projection(tmp_path / "projection.safetensors")
+    assert read_projection_info(tmp_path)["extra"]["best_epoch"] == run["best_epoch"]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_fixed_temperature_stays_fixed(data):
+    result = train(TrainConfig(**(FAST | {"epochs": 2, "learn_temperature": False, "init_temperature": 0.05})), *data)
+    assert result.model.scale().item() == pytest.approx(20.0, rel=1e-6)
+    learned = train(TrainConfig(**(FAST | {"epochs": 2})), *data)
+    assert learned.model.scale().item() != pytest.approx(1 / 0.07, rel=1e-4)
+
+
+def test_random_caption_sampling_takes_each_clip_once_with_one_of_its_captions():
+    text_clip = np.array([2, 0, 2, 1, 2, 0])  # clip 3 has no caption and is left out
+    sampler = _PairSampler(text_clip, n_clips=4, mode="random")
+    drawn = set()
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(50):
+        clips, caps = sampler.epoch(rng)
+        assert clips.tolist() == [0, 1, 2]
+        assert (torch.as_tensor(text_clip)[caps] == clips).all()
+        drawn.update(caps.tolist())
+    assert drawn == set(range(6))
+    clips, caps = _PairSampler(text_clip, 4, "all").epoch(rng)
+    assert caps.tolist() == list(range(6)) and clips.tolist() == text_clip.tolist()
+
+
+def test_all_captions_mode_trains(data):
+    _, val_set = data
+    result = train(TrainConfig(**(FAST | {"epochs": 3, "caption_sampling": "all"})), val_set)
+    assert len(result.history) == 3 and result.metrics == {} and result.history[0].val_loss is None
+
+
+def test_mismatched_validation_set_is_refused(data):
+    train_set, val_set = data
+    other = _synthetic(20, seed=5)
+    other.meta = {**META, "audio_encoder": {"name": "another"}}
+    with pytest.raises(ValueError, match="different encoders"):
+        train(TrainConfig(**FAST), train_set, other)
+    with pytest.raises(ValueError, match="caption_sampling"):
+        TrainConfig(caption_sampling="every")
+
+
+# ----------------------------------------------------------------------------- the projection file
+
+
+def test_projection_round_trip(tmp_path):
+    config = ProjectionConfig(6, 4, learn_temperature=False, init_temperature=0.1)
+    model = AudioProjection(config)
+    model.set_input_stats(torch.randn(50, 6) * 3 + 2)
+    path = save_projection(model, config, tmp_path / "p.safetensors", extra={"note": "x"})
+    loaded, loaded_config = load_projection(path)
+    x = torch.randn(5, 6)
+    assert loaded_config == config and not loaded.logit_scale.requires_grad
+    assert torch.equal(loaded(x), model(x)) and torch.equal(loaded.embed(x), model.embed(x))
+    assert read_projection_info(path)["extra"] == {"note": "x"}
+
+
+def test_load_refuses_damaged_or_foreign_files(tmp_path):
+    config = ProjectionConfig(6, 4)
+    path = save_projection(AudioProjection(config), config, tmp_path)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(ValueError, match="(?s)foreign.safetensors.*not a clapdemo projection"):
+        load_projection(foreign)
+    bad = tmp_path / "bad.safetensors"
+    tensors = {k: v for k, v in AudioProjection(config).state_dict().items() if k != "linear.bias"}
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    save_file(tensors, str(bad), metadata=metadata)
+    with pytest.raises(ValueError, match="(?s)bad.safetensors.*linear.bias"):
+        load_projection(bad)
+    with pytest.raises(FileNotFoundError, match="missing"):
+        load_projection(tmp_path / "missing")
