@@ -8,6 +8,7 @@ with the model's own temperature over the shown candidates, so it reads as
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -69,7 +70,7 @@ class Searcher:
         self.audio = project_audio(projection, embeddings.audio)
         self.pool_captions, first_row = np.unique(np.asarray(embeddings.captions, dtype=object), return_index=True)
         self.pool_text = normalise(embeddings.text[first_row]) if len(first_row) else np.zeros((0, embeddings.text.shape[1]), np.float32)
-        self.scale = float(projection.scale())  # exp(logit_scale): 1 / temperature
+        self.scale = projection.scale().item()  # exp(logit_scale): 1 / temperature
 
     # ---- queries -------------------------------------------------------------------
 
@@ -97,15 +98,16 @@ class Searcher:
 
     def audio_to_audio(self, audio, k: int = 10, exclude_clip: str | None = None) -> list[Hit]:
         """The k store clips nearest to a clip: a file path, a waveform, or a clip id of this store."""
-        if isinstance(audio, str) and audio in self._row_of_clip():
-            exclude_clip = audio
-            vector = self.audio[self._row_of_clip()[audio]]
+        rows = self._row_of_clip()
+        if isinstance(audio, str) and audio in rows:
+            exclude_clip, vector = audio, self.audio[rows[audio]]
         else:
             vector = self.embed_audio(audio)
+            exclude_clip = exclude_clip or self._clip_of_path(audio)
         scores = self.audio @ vector
-        if exclude_clip is not None and exclude_clip in self._row_of_clip():
+        if exclude_clip is not None and exclude_clip in rows:  # a clip is not "like itself"
             scores = scores.copy()
-            scores[self._row_of_clip()[exclude_clip]] = -np.inf
+            scores[rows[exclude_clip]] = -np.inf
         return self._clip_hits(scores, k)
 
     def embed_audio(self, audio) -> np.ndarray:
@@ -144,6 +146,14 @@ class Searcher:
             for caption, clip in zip(self.embeddings.captions, self.embeddings.text_clip):
                 self._caption_of_clip.setdefault(int(clip), caption)
         return self._caption_of_clip.get(row, "")
+
+    def _clip_of_path(self, audio) -> str | None:
+        """The store's clip id for a file path that is one of its clips (else None)."""
+        if not isinstance(audio, (str, os.PathLike)):
+            return None
+        if not hasattr(self, "_clip_by_path"):
+            self._clip_by_path = {os.path.realpath(p): c for p, c in zip(self.embeddings.audio_paths, self.embeddings.clip_ids)}
+        return self._clip_by_path.get(os.path.realpath(audio))
 
     def _row_of_clip(self) -> dict[str, int]:
         if not hasattr(self, "_rows"):

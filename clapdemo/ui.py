@@ -259,7 +259,8 @@ def _projection_file(projection: str | Path) -> Path:
 def _html_progress(done: int, total: int, label: str, seconds: float | None = None) -> str:
     total = max(total, 0)
     extra = f" · {seconds:.0f} s" if seconds is not None else ""
-    return (f'<div class="clap-progress"><progress value="{done}" max="{max(total, 1)}"></progress>'
+    return (f'<div class="clap-progress" style="display:flex;align-items:center;gap:0.75em">'
+            f'<progress value="{done}" max="{max(total, 1)}" style="width:40%;height:1.1em"></progress>'
             f'<span class="clap-progress-text">{html.escape(label)}: {done} / {total}{extra}</span></div>')
 
 
@@ -479,7 +480,9 @@ class Handlers:
         return (f"Store `{folder.name}`: {st['done']}/{st['clips']} clips embedded, {st['failed']} failed ({state}).")
 
     def precompute(self, session: Session, kind: str, split: str):
-        """`python -m clapdemo precompute`: embed the split into its store; yields (progress, status, header)."""
+        """`python -m clapdemo precompute`: embed the split into its store.
+
+        Yields (progress bar, log, header, store status, Evaluate's store list)."""
         from clapdemo.precompute import precompute
 
         if is_running(session.jobs.get("precompute")):
@@ -502,7 +505,7 @@ class Handlers:
             for _ in watch(job):
                 done, total = job.progress
                 yield (_html_progress(done, total, "clips embedded", job.seconds),
-                       f"Embedding {dataset.n_clips} clips into `{folder.name}`…", gr.skip())
+                       f"Embedding {dataset.n_clips} clips into `{folder.name}`…", gr.skip(), gr.skip(), gr.skip())
             if job.error:
                 raise job.error
             report = job.result
@@ -514,7 +517,12 @@ class Handlers:
                              f"{', '.join(report.missing[:5])}")
             done = report.already_done + report.computed
             yield (_html_progress(done + len(report.failed), report.total, "clips embedded", report.seconds),
-                   "  \n".join(lines) + "  \n" + self.store_status(kind, split), self.header(session))
+                   "  \n".join(lines), self.header(session), self.store_status(kind, split),
+                   self.store_choices(session))
+
+    def store_choices(self, session: Session):
+        """The Evaluate tab's store list, with this session's active store selected."""
+        return gr.update(choices=self.known_stores(), value=session.store_dir)
 
     def stop(self, session: Session, name: str) -> str:
         job = session.jobs.get(name)
@@ -642,8 +650,9 @@ class Handlers:
         order = rows[np.argsort(a2t[rows], kind="stable")]
         picks = [("best", i) for i in order[:N_EXTREMES]] + [("worst", i) for i in order[::-1][:N_EXTREMES]]
         records, players = [], []
-        for kind, i in picks:
-            top = searcher.audio_to_text(emb.audio_paths[i], k=1)[0].caption
+        best_caption = np.argmax(searcher.audio[[i for _, i in picks]] @ searcher.pool_text.T, axis=1)
+        for (kind, i), top in zip(picks, best_caption):
+            top = searcher.pool_captions[top]  # the store's own vector: no re-encoding of the clip
             records.append({"query": f"{kind}: clip {emb.clip_ids[i]}", "direction": "audio→text",
                             "rank of right answer": int(a2t[i]) + 1, "right answer": first.get(int(i), ""),
                             "model's top answer": top})
@@ -685,6 +694,8 @@ class Handlers:
         if not path:
             raise gr.Error("Upload an audio file or record one with the microphone first.")
         size_mb = os.path.getsize(path) / 1e6
+        if size_mb == 0:
+            raise gr.Error(f"{Path(path).name} is empty (0 bytes): upload a recording with sound in it.", duration=None)
         if size_mb > s.max_upload_mb:
             raise gr.Error(f"{Path(path).name} is {size_mb:.0f} MB; uploads are limited to {s.max_upload_mb:g} MB "
                            "(CLAPDEMO_MAX_UPLOAD_MB).", duration=None)
@@ -847,7 +858,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 train_metrics = gr.Dataframe(_empty(*METRIC_COLUMNS), label="validation metrics of the best epoch", interactive=False,
                                              elem_id="train-metrics")
 
-            with gr.Tab("Evaluate", id="evaluate"):
+            with gr.Tab("Evaluate", id="evaluate") as eval_tab:
                 with gr.Row():
                     eval_store = gr.Dropdown([], label="evaluate on store (default: the active one)",
                                              allow_custom_value=False, elem_id="eval-store", scale=3)
@@ -904,7 +915,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         # ---- wiring ----------------------------------------------------------------------
         def on_load(s):
             s, text = h.init_session(s)
-            return s, text, gr.update(choices=h.known_stores(), value=s.store_dir)
+            return s, text, h.store_choices(s)
 
         demo.load(on_load, [session], [session, header, eval_store])
         data_outputs = [data_summary, examples, *example_players, store_status]
@@ -912,8 +923,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             demo.load(h.show_dataset, [session, kind, split], data_outputs)
         kind.change(lambda x: gr.update(choices=SPLITS[x], value=SPLITS[x][0]), [kind], [split])
         show.click(h.show_dataset, [session, kind, split], data_outputs)
-        precompute_btn.click(h.precompute, [session, kind, split], [precompute_progress, precompute_log, header],
-                             **long_job)
+        precompute_btn.click(h.precompute, [session, kind, split],
+                             [precompute_progress, precompute_log, header, store_status, eval_store], **long_job)
         precompute_stop.click(lambda s: h.stop(s, "precompute"), [session], [precompute_log], concurrency_limit=None)
 
         train_btn.click(h.train, [session, epochs, batch_size, lr, weight_decay, learn_t, patience, val_fraction],
@@ -922,7 +933,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         use_run.click(h.use_last_run, [session], [train_status, header])
         use_shipped.click(h.use_shipped, [session], [train_status, header])
 
-        eval_refresh.click(lambda s: gr.update(choices=h.known_stores(), value=s.store_dir), [session], [eval_store])
+        eval_refresh.click(h.store_choices, [session], [eval_store])
+        eval_tab.select(h.store_choices, [session], [eval_store])
         eval_btn.click(h.evaluate, [session, eval_store],
                        [eval_note, eval_table, eval_papers, eval_plot, eval_extremes, *extreme_players])
 

@@ -273,12 +273,14 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 _wait_table(page, "train-metrics", "a2t_acc@1")
                 page.locator("#use-run").click()
                 page.locator("#header").get_by_text("trained in this session").wait_for()
-                path = shots.save("trained", full_page=False)
+                path = shots.save("trained")
                 if os.environ.get("CLAPDEMO_SAVE_SCREENSHOT") == "1":
                     shutil.copy(path, REPO / "assets" / "screenshot.png")
 
             with shots.step("evaluate"):
                 _tab(page, "Evaluate")
+                _wait_until(lambda: "esc50-all" in page.locator("#eval-store input").input_value(), 30,
+                            "the active store in Evaluate's store list")
                 page.locator("#evaluate").click()
                 rows = _wait_table(page, "eval-table", "a2t_acc@1")
                 head = rows[0]

@@ -1,0 +1,288 @@
+"""The app's handlers without a browser: settings, messages for bad input, per-session isolation.
+
+The handlers run on a 16-clip ESC-50 subset (real clips, the offline encoders);
+the browser test (test_app_browser.py) drives the same code through the page.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import ESC50, REPO
+from clapdemo.ui import DEFAULT_PROJECTION, Handlers, Session, Settings, guess_dataset_kind, launch_options
+
+CLASSES = ("dog", "rain", "rooster", "cat")
+
+
+@pytest.fixture(scope="module")
+def tiny_esc50(tmp_path_factory) -> Path:
+    """Four clips each of four classes, copied with their esc50.csv rows."""
+    root = tmp_path_factory.mktemp("esc50-tiny")
+    (root / "audio").mkdir()
+    with open(ESC50 / "esc50.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["category"] in CLASSES]
+    rows = [r for c in CLASSES for r in [x for x in rows if x["category"] == c][:4]]
+    with open(root / "esc50.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        shutil.copy(ESC50 / "audio" / row["filename"], root / "audio" / row["filename"])
+    return root
+
+
+@pytest.fixture(scope="module")
+def handlers(tiny_esc50, tmp_path_factory) -> Handlers:
+    cache = tmp_path_factory.mktemp("cache")
+    return Handlers(Settings.from_env(["--data-root", str(tiny_esc50), "--cache", str(cache),
+                                       "--text-encoder", "minilm"], env={}))
+
+
+def _drain(generator):
+    last = None
+    for last in generator:
+        pass
+    return last
+
+
+@pytest.fixture(scope="module")
+def ready(handlers, tiny_esc50):
+    """A session whose store is half precomputed by the library, then finished by the app."""
+    from clapdemo.datasets import load_dataset
+    from clapdemo.precompute import precompute
+
+    audio, text = handlers.encoders()
+    folder = handlers.store_dir("esc50", "all")
+    precompute(load_dataset("esc50", tiny_esc50, "all"), audio, text, folder, progress=False,
+               select=lambda clips: clips.head(8))
+    session, _ = handlers.init_session(Session())
+    assert session.store_dir == str(folder)  # the half-done store is picked up on page load
+    progress, log, header, status, stores = _drain(handlers.precompute(session, "esc50", "all"))
+    assert "16/16 clips embedded, 0 failed (complete)" in status
+    assert stores["value"] == str(folder) and str(folder) in [path for _, path in stores["choices"]]
+    return session, log, header
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def test_settings_come_from_env_and_flags_override(tmp_path):
+    (tmp_path / "esc50.csv").write_text("filename,fold,target,category\n")
+    env = {"CLAPDEMO_DATA_ROOT": str(tmp_path), "CLAPDEMO_CACHE": str(tmp_path / "c"),
+           "CLAPDEMO_TEXT_ENCODER": "minilm", "CLAPDEMO_MAX_UPLOAD_SECONDS": "30"}
+    s = Settings.from_env([], env=env)
+    assert s.data_root == tmp_path and s.cache == tmp_path / "c" and s.text_encoder == "minilm"
+    assert s.dataset == "esc50" and "guessed" in s.why["CLAPDEMO_DATASET"]
+    assert s.projection == DEFAULT_PROJECTION and s.max_upload_seconds == 30
+    flagged = Settings.from_env(["--data-root", str(tmp_path / "other"), "--dataset", "folder", "--port", "7861"],
+                                env=env)
+    assert flagged.data_root == tmp_path / "other" and flagged.dataset == "folder" and flagged.port == 7861
+    assert flagged.why["CLAPDEMO_DATA_ROOT"] == "from --data-root"
+
+
+def test_dataset_kind_is_guessed_from_the_folder(tmp_path):
+    assert guess_dataset_kind(tmp_path)[0] == "folder"
+    (tmp_path / "meta").mkdir()
+    (tmp_path / "meta" / "esc50.csv").write_text("")
+    assert guess_dataset_kind(tmp_path)[0] == "esc50"
+    other = tmp_path / "clotho"
+    other.mkdir()
+    (other / "clotho_captions_evaluation.csv").write_text("")
+    assert guess_dataset_kind(other)[0] == "clotho"
+
+
+def test_no_or_wrong_data_root_shows_what_to_point_it_at(tmp_path):
+    none = Handlers(Settings.from_env([], env={}))
+    assert "CLAPDEMO_DATA_ROOT" in none.settings.data_problem and "--data-root" in none.settings.data_problem
+    wrong = Handlers(Settings.from_env(["--data-root", str(tmp_path / "nope")], env={}))
+    assert "not found" in wrong.settings.data_problem and "nope" in wrong.settings.data_problem
+    summary, *_ = wrong.show_dataset(Session(), "esc50", "all")
+    assert "nope" in summary
+    with pytest.raises(gr.Error, match="not found"):
+        wrong.load_dataset("esc50", "all")
+
+
+def test_launch_allows_only_the_data_root_and_the_cache(tmp_path):
+    s = Settings.from_env(["--data-root", str(tmp_path / "data"), "--cache", str(tmp_path / "cache"), "--port", "7870"],
+                          env={"CLAPDEMO_MAX_UPLOAD_MB": "5"})
+    options = launch_options(s)
+    assert options["allowed_paths"] == sorted({str(tmp_path / "cache"), str(tmp_path / "data")})
+    assert options["max_file_size"] == 5 * 1024 * 1024 and options["server_port"] == 7870
+
+
+def test_importing_app_loads_no_model():
+    code = ("import sys, app, gradio; assert isinstance(app.demo, gradio.Blocks); "
+            "heavy = [m for m in ('torch', 'clapdemo.encoders.efficientat', 'clapdemo.encoders.text', 'umap') "
+            "if m in sys.modules]; print(heavy); assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- header and data
+
+
+def test_header_names_encoders_dataset_store_and_projection(handlers, ready):
+    session, _, _ = ready
+    text = handlers.header(session)
+    assert "mn04_as" in text and "`minilm`" in text and "requested" in text
+    assert "esc50" in text and str(handlers.settings.data_root) in text
+    assert "16/16 clips" in text
+    assert "shipped with the app" in text and "trained on esc50 all" in text
+
+
+def test_half_done_store_resumes(ready):
+    _, log, header = ready
+    assert "16/16 clips embedded" in log and "8 now" in log and "8 from earlier runs" in log
+    assert "16/16" in header
+
+
+def test_show_dataset_counts_and_players(handlers):
+    summary, table, *players, status = handlers.show_dataset(Session(), "esc50", "all")
+    assert "16 clips, 16 captions, 0 missing" in summary
+    assert list(table["label"][:1]) == ["dog"]
+    assert all(p["visible"] and Path(p["value"]).is_file() for p in players)
+    with pytest.raises(gr.Error, match="split"):
+        handlers.load_dataset("esc50", "fold-nine")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_empty_query_gets_a_message(handlers, ready):
+    session, _, _ = ready
+    for query in ("", "   ", None):
+        with pytest.raises(gr.Error, match="Type what you want to hear"):
+            handlers.search(session, query, 5)
+
+
+def test_nothing_works_before_embeddings_but_says_why(handlers):
+    fresh = Session(projection=str(DEFAULT_PROJECTION))
+    with pytest.raises(gr.Error, match="No embeddings yet"):
+        _drain(handlers.train(fresh, 5, 16, 1e-3, 1e-4, True, 0, 0.2))
+    with pytest.raises(gr.Error, match="No embeddings yet"):
+        handlers.search(fresh, "dog barking", 5)
+    with pytest.raises(gr.Error, match="No embeddings yet"):
+        handlers.evaluate(fresh, None)
+
+
+def test_uploads_that_are_not_usable_audio_get_messages(handlers, tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all\n" * 20)
+    with pytest.raises(gr.Error, match="not an audio file"):
+        handlers.check_upload(str(text))
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(gr.Error, match="empty"):
+        handlers.check_upload(str(empty))
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, dtype=np.float32), 16000)
+    with pytest.raises(gr.Error, match="silent"):
+        handlers.check_upload(str(silent))
+    hour = tmp_path / "hour.wav"  # one hour at 1 kHz, 8 bit: 3.6 MB
+    sf.write(hour, np.full(3600 * 1000, 0.1, dtype=np.float32), 1000, subtype="PCM_U8")
+    with pytest.raises(gr.Error, match="60 min long"):
+        handlers.check_upload(str(hour))
+    with pytest.raises(gr.Error, match="Upload an audio file"):
+        handlers.check_upload(None)
+
+
+def test_upload_over_the_size_cap_is_refused(tiny_esc50, tmp_path):
+    small = Handlers(Settings.from_env(["--data-root", str(tiny_esc50)], env={"CLAPDEMO_MAX_UPLOAD_MB": "0.01"}))
+    clip = next((tiny_esc50 / "audio").glob("*.flac"))
+    with pytest.raises(gr.Error, match="limited to 0.01 MB"):
+        small.check_upload(str(clip))
+
+
+def test_bad_training_settings_get_a_message(handlers, ready):
+    session, _, _ = ready
+    with pytest.raises(gr.Error, match="batch_size"):
+        _drain(handlers.train(session, 5, 1, 1e-3, 1e-4, True, 0, 0.2))
+    with pytest.raises(gr.Error, match="validation share"):
+        _drain(handlers.train(session, 5, 16, 1e-3, 1e-4, True, 0, 1.5))
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def test_search_finds_dogs(handlers, ready):
+    session, _, _ = ready
+    note, table, *players = handlers.search(session, "dog barking", 3)
+    assert len(table) == 3 and table["label"].iloc[0] == "dog"
+    assert players[0]["visible"] and players[0]["value"].endswith(".flac")
+    assert not players[-1]["visible"]  # only three hits, five players
+
+
+def test_upload_gives_captions_with_typed_labels_and_neighbours(handlers, ready, tiny_esc50):
+    session, _, _ = ready
+    clip = sorted((tiny_esc50 / "audio").glob("*-A-0.flac"))[0]  # a dog
+    note, captions, clips, *players = handlers.describe_upload(session, str(clip), "a barking dog, a car horn", 10)
+    assert set(captions["caption"]) >= {"the sound of dog", "a barking dog", "a car horn"}
+    assert captions["caption"].iloc[0] in ("the sound of dog", "a barking dog")
+    assert clips["clip"].iloc[0] == clip.stem and clips["score"].iloc[0] == pytest.approx(1.0, abs=1e-3)
+    assert "Best caption" in note
+
+
+def test_evaluate_beats_random_and_lists_best_and_worst(handlers, ready):
+    session, _, _ = ready
+    note, course, papers, fig, extremes, *players = handlers.evaluate(session, None)
+    row = course.set_index("metric").loc["a2t_acc@1"]
+    assert row["model"] > row["random (exact)"] > 0
+    assert {"a2t_R@1", "t2a_mAP@10"} <= set(papers["metric"])
+    assert [t.name for t in fig.data][:2] == ["model", "random (exact)"]
+    assert extremes["query"].str.startswith("best").any() and extremes["query"].str.startswith("worst").any()
+    assert sum(p["visible"] for p in players) == 6
+
+
+def test_two_sessions_do_not_see_or_stop_each_others_training(handlers, ready):
+    a, _, _ = ready
+    b, _ = handlers.init_session(Session())
+    run = handlers.train(a, 100000, 8, 1e-3, 1e-4, True, 0, 0.25)
+    next(run)  # A is training now, in its own thread
+    assert handlers.stop(b, "train") == "No train is running in this session."
+    assert "train" not in b.jobs and b.last_run is None
+    job = a.jobs["train"]
+    deadline = time.monotonic() + 30
+    while not job.events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.running and job.events, "A's training should be running"
+    assert handlers.stop(a, "train").startswith("Stopping")
+    plot, status, metrics = _drain(run)
+    assert "stopped by you" in status and len(metrics) > 0
+    assert a.last_run and Path(a.last_run, "projection.safetensors").is_file()
+    assert b.last_run is None and b.projection == str(DEFAULT_PROJECTION)
+    message, header = handlers.use_last_run(a)
+    assert "trained in this session" in header and "shipped with the app" in handlers.header(b)
+    handlers.use_shipped(a)
+    with pytest.raises(gr.Error, match="Nothing trained"):
+        handlers.use_last_run(b)
+
+
+def test_joint_space_is_cached_per_store_and_projection(handlers, ready, monkeypatch):
+    from clapdemo import plots
+
+    session, _, _ = ready
+    calls = []
+
+    def fake_umap(points, seed=0, n_neighbors=15):  # the real one compiles numba for ~20 s
+        calls.append(len(points))
+        return np.asarray(points, dtype=np.float32)[:, :2]
+
+    monkeypatch.setattr(plots, "umap_2d", fake_umap)
+    note, fig = _drain(handlers.joint_space(session, "class", True))
+    assert calls == [16 + 4]  # 16 clips, 4 distinct captions
+    names = {t.name for t in fig.data}
+    assert {"dog (audio)", "dog (text)", "true pairs"} <= names
+    note, fig = _drain(handlers.joint_space(session, "modality", False))
+    assert calls == [20], "the layout should come from the .npy cache the second time"
+    assert {t.name for t in fig.data} == {"audio", "text"}
+    assert list(Path(session.store_dir, "umap").glob("*.npy"))
