@@ -23,9 +23,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args) or 0
-    except (ValueError, FileNotFoundError, KeyError) as error:
+    except Exception as error:
+        if not _is_user_error(error):
+            raise  # a bug: keep the traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _is_user_error(error: Exception) -> bool:
+    """Errors whose message already says what is wrong and what to do: bad input, a full disk,
+    a busy store (OSError covers StoreWriteError and StoreBusy), a missing weight file."""
+    from clapdemo.weights import WeightsError
+
+    return isinstance(error, (ValueError, OSError, KeyError, WeightsError))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,8 +106,7 @@ def run_precompute(args) -> int:
 
     dataset = load_dataset(args.dataset, args.data_root, args.split, **dataset_options(args))
     print(f"dataset: {args.dataset} {dataset.split} at {args.data_root}: {dataset.summary()}")
-    for warning in dataset.warnings[:20]:
-        print(f"  warning: {warning}")
+    _print_some("warning", dataset.warnings, "in the dataset's tables")
     if args.limit:
         dataset.clips = dataset.clips.head(args.limit)
     audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
@@ -106,11 +115,21 @@ def run_precompute(args) -> int:
     report = precompute(dataset, audio_encoder, text_encoder, args.out, batch_size=args.batch_size,
                         checkpoint_every=args.checkpoint_every, decode_workers=args.workers)
     print(report.summary())
-    for clip_id, info in list(report.failed.items())[:20]:
-        print(f"  skipped {clip_id}: {info['audio_path']}: {info['error']}")
-    if len(report.failed) > 20:
-        print(f"  ... and {len(report.failed) - 20} more, listed in {Path(args.out) / 'failed.json'}")
+    _print_some("skipped", [f"{c}: {i['audio_path']}: {i['error']}" for c, i in report.failed.items()],
+                f"listed in {Path(args.out) / 'failed.json'}")
+    _print_some("missing", [f"{c}: named in the table, no audio file found" for c in report.missing],
+                f"listed in {Path(args.out) / 'report.json'}")
+    _print_some("flagged", [f"{c}: {i['audio_path']}: {'; '.join(i['notes'])}" for c, i in report.flagged.items()],
+                f"listed in {Path(args.out) / 'report.json'}")
     return 0
+
+
+def _print_some(kind: str, lines: list[str], where: str, limit: int = 20) -> None:
+    """The first `limit` lines, then how many more and where they all are."""
+    for line in lines[:limit]:
+        print(f"  {kind} {line}")
+    if len(lines) > limit:
+        print(f"  ... and {len(lines) - limit} more, {where}")
 
 
 def print_encoders(audio_encoder, text_encoder) -> None:
@@ -300,5 +319,7 @@ def run_store(args) -> int:
     if args.action == "verify":
         problems = store.verify()
         print("\n".join(problems) if problems else "all shards intact")
+        for path in store.leftovers():
+            print(f"leftover from a killed run (never read; delete when no precompute runs): {path}")
     print(json.dumps(store.status()))
     return 0

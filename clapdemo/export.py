@@ -32,12 +32,15 @@ def course_records(store) -> list[dict]:
 
 
 def export_course_pickle(store, out) -> int:
-    """Write the course pickle atomically; returns the number of records."""
+    """Write the course pickle atomically (a full disk leaves no half file); returns the number of records."""
     records = course_records(store)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".pkl.tmp")
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, out)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return len(records)

@@ -51,10 +51,13 @@ def loss_curve(history: Iterable, title: str = "Training", max_points: int = 100
         if any(v is not None for v in column(key)):
             fig.add_scatter(x=epochs, y=column(key), name=name, mode="lines", yaxis="y2",
                             line=dict(color=colour, dash="dot"))
+    losses = [v for key in ("train_loss", "val_loss") for v in column(key) if v is not None and v > 0]
+    log_scale = bool(losses) and max(losses) / min(losses) > 100  # long runs: see the tail move
     fig.update_layout(
         title=f"{title}: {n_epochs} epoch{'s' if n_epochs != 1 else ''}" if rows else f"{title}: no epochs yet",
         xaxis=dict(title="epoch", rangemode="tozero"),
-        yaxis=dict(title="contrastive loss", rangemode="tozero"),
+        yaxis=dict(title="contrastive loss" + (" (log scale)" if log_scale else ""),
+                   type="log" if log_scale else "linear", **({} if log_scale else {"rangemode": "tozero"})),
         yaxis2=dict(title="accuracy@1", overlaying="y", side="right", range=[0, 1.02], showgrid=False),
         **_LAYOUT,
     )

@@ -5,7 +5,10 @@ batch ahead of the encoder, so both cores stay busy. Every `checkpoint_every`
 clips the finished vectors become one shard on disk; a rerun skips clips whose
 shard is safely written, so a killed run loses at most one checkpoint's work.
 Clips that fail to decode are listed in the store's failed.json with the reason
-and the run goes on.
+and the run goes on; silent or clipped clips are embedded and listed in the
+report as flagged. One process per job and store: a second one is refused
+(`StoreBusy`). A disk that fills up or a folder that turns out read-only stops
+the run with `StoreWriteError`; the shards already written stay valid.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from clapdemo import __version__
-from clapdemo.audio import AudioError, load_clip
-from clapdemo.store import Store
+from clapdemo.audio import AudioError, fit_length, load_audio, sound_warnings
+from clapdemo.store import Store, StoreWriteError
 
 
 @dataclass
@@ -34,6 +37,7 @@ class PrecomputeReport:
     computed: int = 0
     failed: dict = field(default_factory=dict)  # clip_id -> {"audio_path", "error"}
     missing: list = field(default_factory=list)  # clips the dataset names but has no file for
+    flagged: dict = field(default_factory=dict)  # clip_id -> {"audio_path", "notes"}: embedded, but odd
     seconds: float = 0.0
     stopped: bool = False
 
@@ -42,6 +46,8 @@ class PrecomputeReport:
         text = (f"{self.store}: {self.already_done + self.computed}/{self.total} clips embedded "
                 f"({self.computed} now at {rate:.1f} clips/s, {self.already_done} from earlier runs), "
                 f"{len(self.failed)} failed, {len(self.missing)} missing files")
+        if self.flagged:
+            text += f", {len(self.flagged)} flagged (silent or clipped, embedded anyway)"
         if self.stopped:
             text += " — stopped early; rerun to resume"
         return text
@@ -66,14 +72,25 @@ def precompute(dataset, audio_encoder, text_encoder, store_dir, *, batch_size: i
                checkpoint_every: int = 256, decode_workers: int = 2, progress: bool = True,
                on_progress: Callable[[int, int], None] | None = None,
                should_stop: Callable[[], bool] | None = None,
-               select: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> PrecomputeReport:
+               select: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+               job: str = "all") -> PrecomputeReport:
     """Embed every clip of `dataset` (and its captions) into the store at `store_dir`.
 
     Resumes where an earlier run stopped; `select` narrows the clips this
     process handles (e.g. one shard of N). `on_progress(done, total)` and
     `should_stop()` let a UI show progress and stop between batches.
+    `job` names the lock this run holds on the store (see `Store.lock`): a
+    second process with the same job is refused with `StoreBusy`; processes
+    that each fill a different part of one store pass different jobs.
     """
     store = Store(store_dir)
+    with store.lock(job):
+        return _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, checkpoint_every,
+                                  decode_workers, progress, on_progress, should_stop, select)
+
+
+def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, checkpoint_every,
+                       decode_workers, progress, on_progress, should_stop, select) -> PrecomputeReport:
     store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
     for problem in store.verify():
         print(f"warning: {problem}")
@@ -87,8 +104,8 @@ def precompute(dataset, audio_encoder, text_encoder, store_dir, *, batch_size: i
     writer = _ShardWriter(store, checkpoint_every)
     bar = _progress_bar(progress, len(clips), report.already_done)
     try:
-        for batch, waves in _decoded_batches(todo, audio_encoder, batch_size, decode_workers):
-            ok_rows, ok_waves = _keep_decoded(batch, waves, failed)
+        for batch, decoded in _decoded_batches(todo, audio_encoder, batch_size, decode_workers):
+            ok_rows, ok_waves = _keep_decoded(batch, decoded, failed, report.flagged)
             if ok_rows:
                 audio = audio_encoder.embed(np.stack(ok_waves))
                 writer.add(batch.iloc[ok_rows], audio, text_encoder)
@@ -101,14 +118,28 @@ def precompute(dataset, audio_encoder, text_encoder, store_dir, *, batch_size: i
             if should_stop and should_stop():
                 report.stopped = True
                 break
+    except StoreWriteError:
+        raise  # the disk refused a write: nothing more can be saved, and what is saved is intact
+    except BaseException:
+        _save_finished(writer, store, failed)  # Ctrl-C or a crash: keep the clips already embedded
+        raise
     finally:
-        writer.flush()
-        store.write_failed(failed)
         bar.close()
+    writer.flush()
+    store.write_failed(failed)
     report.failed = failed
     report.seconds = time.perf_counter() - start
     _write_report(store, report)
     return report
+
+
+def _save_finished(writer: "_ShardWriter", store: Store, failed: dict) -> None:
+    """Write the clips embedded so far while another error is on its way up (which must win)."""
+    try:
+        writer.flush()
+        store.write_failed(failed)
+    except Exception:
+        pass
 
 
 class _ShardWriter:
@@ -155,10 +186,13 @@ class _ShardWriter:
 
 
 def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int):
-    """Yield (batch rows, decoded waves or AudioError), decoding the next batches while one is encoded."""
+    """Yield (batch rows, [(wave, notes) or AudioError]), decoding the next batches while one is encoded."""
+    n_samples = int(round(encoder.clip_seconds * encoder.sample_rate))
+
     def decode(path):
         try:
-            return load_clip(path, encoder.sample_rate, encoder.clip_seconds)
+            wave = load_audio(path, encoder.sample_rate, encoder.clip_seconds)
+            return fit_length(wave, n_samples), sound_warnings(wave)
         except AudioError as error:
             return error
         except Exception as error:  # a decoder crash on one odd file must not end the run
@@ -178,15 +212,19 @@ def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int)
             yield rows, [f.result() for f in futures]
 
 
-def _keep_decoded(batch: pd.DataFrame, waves: list, failed: dict) -> tuple[list[int], list[np.ndarray]]:
-    """Split a batch into decoded waves and failures (recorded with their reason)."""
+def _keep_decoded(batch: pd.DataFrame, decoded: list, failed: dict, flagged: dict) -> tuple[list[int], list[np.ndarray]]:
+    """Split a batch into decoded waves and failures (recorded with their reason); note odd clips."""
     ok_rows, ok_waves = [], []
-    for i, (wave, (_, row)) in enumerate(zip(waves, batch.iterrows())):
-        if isinstance(wave, AudioError):
-            failed[str(row["clip_id"])] = {"audio_path": str(row["audio_path"]), "error": wave.problem}
-        else:
-            ok_rows.append(i)
-            ok_waves.append(wave)
+    for i, (item, (_, row)) in enumerate(zip(decoded, batch.iterrows())):
+        clip_id, path = str(row["clip_id"]), str(row["audio_path"])
+        if isinstance(item, AudioError):
+            failed[clip_id] = {"audio_path": path, "error": item.problem}
+            continue
+        wave, notes = item
+        if notes:
+            flagged[clip_id] = {"audio_path": path, "notes": notes}
+        ok_rows.append(i)
+        ok_waves.append(wave)
     return ok_rows, ok_waves
 
 

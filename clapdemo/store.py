@@ -7,22 +7,32 @@ Layout of a store directory:
     shards/<name>.safetensors  audio (n, da), text (m, dt), text_clip (m,) for a group of clips
     shards/<name>.json       sidecar written last: sha256 of the shard and its clip ids
     failed.json              clips that could not be embedded, with the reason
+    locks/                   lock files of running precompute jobs (see `Store.lock`)
 
 A shard counts only once its sidecar exists and its sha256 matches, so a run
 killed at any moment leaves either a whole shard or none, and a damaged shard
-is recomputed instead of being read as data. Shard names are unique per writer,
-so several processes can fill one store without clashing. Nothing here
-unpickles: arrays are safetensors, tables parquet, metadata JSON.
+is recomputed instead of being read as data (`load` checks every shard it
+reads). Shard names are unique per writer, so several processes can fill one
+store without clashing; a second process running the *same* job is refused
+(`StoreBusy`). A write that fails (disk full, read-only folder) raises
+`StoreWriteError` naming the file and what to do, and leaves every file saved
+before untouched. Nothing here unpickles: arrays are safetensors, tables
+parquet, metadata JSON.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
+import socket
 import tempfile
+import time
 import uuid
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -37,20 +47,61 @@ class StoreMismatch(ValueError):
     """The store on disk was made by other encoders or settings than the ones asked for."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+class StoreWriteError(OSError):
+    """A store file could not be written (disk full, read-only, no permission).
+
+    An OSError (with the original errno) whose message names the file, says
+    why in words and what to do; files written before are left as they were."""
+
+    def __init__(self, path, error: OSError):
+        super().__init__(f"{path}: cannot write: {_why(error)} Everything saved before is intact; "
+                         "rerun the same command to resume.")
+        self.errno, self.filename = error.errno, str(path)
+
+
+class StoreBusy(OSError):
+    """Another process (or app session) is running the same precompute job on this store."""
+
+
+def _why(error: OSError) -> str:
+    """An OSError in words, with the fix a user can apply."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full (or over quota). Free some space or choose another --out."
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"the folder is read-only for this user ({error.strerror or error}). "
+                "Fix its permissions or choose another --out.")
+    return f"{error.strerror or error}. Check the disk and the folder."
+
+
+@contextmanager
+def _writing(path):
+    """Turn any OSError while writing `path` into a StoreWriteError that says what to do."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        yield
+    except StoreWriteError:
         raise
+    except OSError as error:
+        raise StoreWriteError(path, error) from error
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, then rename: readers see old or new, never half.
+
+    On any failure (a full disk in the middle of the write) the temp file is
+    removed and `path` keeps its old content."""
+    path = Path(path)
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -91,20 +142,70 @@ class Store:
         return {k: manifest[k] for k in ("format_version", "audio_encoder", "text_encoder")}
 
     def create_or_check(self, manifest: dict, clips: pd.DataFrame) -> None:
-        """Start a store, or check that an existing one was made the same way (then resume)."""
-        if self.exists():
-            old = self.manifest()
-            if self.key_of(old) != self.key_of(manifest):
-                raise StoreMismatch(
-                    f"{self.root} holds embeddings from {describe_key(old)}, not {describe_key(manifest)}; "
-                    "choose another --out directory (or delete this one) to compute new ones"
-                )
-            self._merge_clips(clips)
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.shard_dir.mkdir(exist_ok=True)
-        self._write_clips(clips)
-        atomic_write_json(self.manifest_path, manifest)
+        """Start a store, or check that an existing one was made the same way (then resume).
+
+        Serialised with other processes by a short lock: two jobs starting on a
+        new store never interleave its creation (the manifest is written last)."""
+        with self._setup_lock():
+            if self.exists():
+                old = self.manifest()
+                if self.key_of(old) != self.key_of(manifest):
+                    raise StoreMismatch(
+                        f"{self.root} holds embeddings from {describe_key(old)}, not {describe_key(manifest)}; "
+                        "choose another --out directory (or delete this one) to compute new ones"
+                    )
+                self._merge_clips(clips)
+                return
+            with _writing(self.shard_dir):
+                self.shard_dir.mkdir(parents=True, exist_ok=True)
+            self._write_clips(clips)
+            atomic_write_json(self.manifest_path, manifest)
+
+    # ---- locking ---------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, job: str = "all"):
+        """Hold the store for one precompute `job` while the block runs; `StoreBusy` if taken.
+
+        The key is the job, not the store: today every precompute is the job
+        "all"; processes filling one store in parts (e.g. "shard-1-of-4") can
+        take different keys and run side by side. The lock is `flock` on
+        locks/<job>.lock, which the kernel drops when its process ends, even by
+        SIGKILL, so a killed run never leaves a stale lock behind. While held,
+        the file names its holder (pid, host, start time) for the message.
+        """
+        path = self.root / "locks" / f"{job}.lock"
+        with _writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "unknown process"
+                raise StoreBusy(
+                    f"{self.root}: another precompute is already running job {job!r} on this store "
+                    f"({holder}). Wait for it to finish or stop it, then rerun: finished clips are kept."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started "
+                          f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing drops the flock
+
+    @contextmanager
+    def _setup_lock(self):
+        """A short blocking lock around creating the store or extending its clip table."""
+        path = self.root / "locks" / "setup.lock"
+        with _writing(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def clips(self) -> pd.DataFrame:
         return pd.read_parquet(self.root / "clips.parquet")
@@ -112,10 +213,15 @@ class Store:
     def _write_clips(self, clips: pd.DataFrame) -> None:
         table = clips.copy()
         table["captions"] = table["captions"].map(list)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".parquet.tmp")
-        os.close(fd)
-        table.to_parquet(tmp, index=False)
-        os.replace(tmp, self.root / "clips.parquet")
+        target = self.root / "clips.parquet"
+        with _writing(target):
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".clips.parquet.", suffix=".tmp")
+            os.close(fd)
+            try:
+                table.to_parquet(tmp, index=False)
+                os.replace(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
 
     def _merge_clips(self, clips: pd.DataFrame) -> None:
         """A rerun on a grown dataset adds the new clips at the end; known clips keep their place."""
@@ -163,8 +269,8 @@ class Store:
         for sidecar in self._sidecars():
             try:
                 done.update(json.loads(sidecar.read_text(encoding="utf-8"))["clip_ids"])
-            except (json.JSONDecodeError, KeyError):
-                continue
+            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError):
+                continue  # a damaged sidecar: its clips are not done (verify quarantines it)
         return done
 
     def verify(self) -> list[str]:
@@ -173,43 +279,67 @@ class Store:
         Returns the problems found (empty when the store is sound)."""
         problems = []
         for sidecar in self._sidecars():
-            problem = self._check_shard(sidecar)
+            problem = self._read_shard(sidecar)[1]
             if problem:
                 problems.append(problem)
                 self._quarantine(sidecar)
         return problems
 
-    def _check_shard(self, sidecar: Path) -> str | None:
+    def _read_shard(self, sidecar: Path) -> tuple[bytes | None, str | None]:
+        """(the shard's bytes, None) when they match the sidecar's sha256, else (None, the problem)."""
         shard = sidecar.with_suffix(".safetensors")
         try:
             expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
-        except (json.JSONDecodeError, KeyError, OSError) as error:
-            return f"{sidecar}: unreadable sidecar ({error})"
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError) as error:
+            return None, f"{sidecar}: unreadable sidecar ({error}); its clips will be recomputed"
         if not shard.is_file():
-            return f"{shard}: missing (its sidecar exists)"
-        if sha256_bytes(shard.read_bytes()) != expected:
-            return f"{shard}: checksum mismatch (damaged or half-written); its clips will be recomputed"
-        return None
+            return None, f"{shard}: missing (its sidecar exists); its clips will be recomputed"
+        data = shard.read_bytes()
+        if sha256_bytes(data) != expected:
+            return None, f"{shard}: checksum mismatch (damaged or half-written); its clips will be recomputed"
+        return data, None
 
     def _quarantine(self, sidecar: Path) -> None:
-        bad = self.root / "corrupt"
-        bad.mkdir(exist_ok=True)
-        for path in (sidecar, sidecar.with_suffix(".safetensors")):
-            if path.exists():
-                os.replace(path, bad / path.name)
+        """Move a bad shard and its sidecar to corrupt/ (kept for inspection, never read).
 
-    def load(self, verify: bool = True) -> EmbeddingSet:
-        """All finished clips in dataset order, with their captions' vectors."""
+        Best effort: a reader without write access (a store on read-only
+        media) still skips the shard, it just cannot move it."""
+        bad = self.root / "corrupt"
+        try:
+            bad.mkdir(exist_ok=True)
+            for path in (sidecar, sidecar.with_suffix(".safetensors")):
+                if path.exists():
+                    os.replace(path, bad / path.name)
+        except OSError:
+            pass
+
+    def leftovers(self) -> list[Path]:
+        """Files a killed run can leave behind: temp files, and shards whose sidecar never came.
+
+        Never read as data (a shard counts only through its sidecar); safe to
+        delete once no precompute is running on the store."""
+        found = [p for p in self.root.glob(".*.tmp")]
+        if self.shard_dir.is_dir():
+            found += self.shard_dir.glob(".*.tmp")
+            found += [p for p in self.shard_dir.glob("shard-*.safetensors") if not p.with_suffix(".json").exists()]
+        return sorted(found)
+
+    def load(self) -> EmbeddingSet:
+        """All finished clips in dataset order, with their captions' vectors.
+
+        Every shard is checked against its sha256 as it is read; a damaged one
+        is skipped with a warning (and quarantined), never read as data."""
         from safetensors.numpy import load as st_load
 
-        if verify:
-            for problem in self.verify():
-                warnings.warn(problem)
         manifest = self.manifest()
         audio_rows: dict[str, np.ndarray] = {}
         caption_rows: dict[str, list[tuple[str, np.ndarray]]] = {}
         for sidecar in self._sidecars():
-            data_bytes = sidecar.with_suffix(".safetensors").read_bytes()
+            data_bytes, problem = self._read_shard(sidecar)
+            if problem:
+                warnings.warn(problem)
+                self._quarantine(sidecar)
+                continue
             arrays = st_load(data_bytes)
             meta = _safetensors_metadata(data_bytes)
             ids, captions = json.loads(meta["clip_ids"]), json.loads(meta["captions"])

@@ -274,8 +274,18 @@ def _check_compatible(train_set: EmbeddingSet, val_set: EmbeddingSet | None) -> 
 
 
 def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, status, metrics) -> None:
-    """projection.safetensors (the best state, which `model` holds now) then run.json, each atomic."""
-    run_dir = Path(run_dir)
+    """projection.safetensors (the best state, which `model` holds now) then run.json, each atomic.
+
+    A failed write (disk full, read-only folder) raises an OSError that says so;
+    the checkpoint saved before stays whole and readable."""
+    try:
+        _write_run_files(Path(run_dir), model, cfg, train_set, val_set, history, best_epoch, status, metrics)
+    except OSError as error:
+        raise OSError(error.errno, f"{run_dir}: cannot save the checkpoint ({error.strerror or error}); "
+                      "the one saved before is intact. Free some space or choose another --out") from error
+
+
+def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, best_epoch, status, metrics) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     provenance = _provenance(train_set.meta)
     save_projection(model, model.config, run_dir, extra={"best_epoch": best_epoch, "train_config": asdict(cfg),

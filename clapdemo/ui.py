@@ -37,7 +37,6 @@ from clapdemo.jobs import Job, is_running, watch
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECTION = REPO / "assets" / "projection"
-STYLE = REPO / "assets" / "style.css"
 DATASET_KINDS = ("esc50", "audiocaps", "clotho", "folder")
 SPLITS = {
     "esc50": ["all", "fold1", "fold2", "fold3", "fold4", "fold5", "folds1-3"],
@@ -109,9 +108,9 @@ class Settings:
         root = pick(args.data_root, "CLAPDEMO_DATA_ROOT", None, "--data-root")
         kind = pick(args.dataset, "CLAPDEMO_DATASET", None, "--dataset")
         settings = cls(
-            data_root=Path(root).expanduser().absolute() if root else None,
-            cache=Path(pick(args.cache, "CLAPDEMO_CACHE", str(Path.home() / ".cache" / "clapdemo"), "--cache")).expanduser().absolute(),
-            projection=Path(pick(args.projection, "CLAPDEMO_PROJECTION", str(DEFAULT_PROJECTION), "--projection")).expanduser().absolute(),
+            data_root=_abs(root) if root else None,
+            cache=_abs(pick(args.cache, "CLAPDEMO_CACHE", Path.home() / ".cache" / "clapdemo", "--cache")),
+            projection=_abs(pick(args.projection, "CLAPDEMO_PROJECTION", DEFAULT_PROJECTION, "--projection")),
             text_encoder=pick(args.text_encoder, "CLAPDEMO_TEXT_ENCODER", "auto", "--text-encoder"),
             audio_encoder=pick(args.audio_encoder, "CLAPDEMO_AUDIO_ENCODER", "mn04_as", "--audio-encoder"),
             max_upload_mb=float(env.get("CLAPDEMO_MAX_UPLOAD_MB", 20)),
@@ -173,14 +172,12 @@ def guess_dataset_kind(root: Path) -> tuple[str, str]:
 
 
 def launch_options(settings: Settings) -> dict:
-    """Keyword arguments for `demo.launch`: tight file access, upload cap, port, css."""
+    """Keyword arguments for `demo.launch`: tight file access, upload cap, port."""
     allowed = [str(settings.cache)]
     if settings.data_root is not None:
         allowed += [str(settings.data_root), str(settings.data_root.resolve())]
     options = dict(allowed_paths=sorted(set(allowed)), max_file_size=int(settings.max_upload_mb * 1024 * 1024),
                    show_error=True)
-    if STYLE.is_file():
-        options["css_paths"] = [str(STYLE)]
     if settings.port:
         options["server_port"] = settings.port
     if settings.host:
@@ -264,21 +261,17 @@ def _html_progress(done: int, total: int, label: str, seconds: float | None = No
             f'<span class="clap-progress-text">{html.escape(label)}: {done} / {total}{extra}</span></div>')
 
 
-def _empty_figure(text: str):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper", font=dict(size=14))
-    fig.update_layout(template="plotly_white", xaxis=dict(visible=False), yaxis=dict(visible=False), height=300)
-    return fig
-
-
 METRIC_COLUMNS = ("metric", "model", "random (exact)", "random (empirical)", "x random")
 
 
-def _empty(*columns: str) -> pd.DataFrame:
-    """An empty table with its headers, shown before the first result."""
-    return pd.DataFrame(columns=list(columns))
+def _table(elem_id: str, label: str | None, *columns: str) -> gr.Dataframe:
+    """A read-only table showing its headers before the first result."""
+    return gr.Dataframe(pd.DataFrame(columns=list(columns)), label=label, show_label=label is not None,
+                        interactive=False, elem_id=elem_id, max_height=420)
+
+
+def _abs(path) -> Path:
+    return Path(path).expanduser().absolute()
 
 
 def _audio_update(path: str | None = None, label: str = ""):
@@ -499,8 +492,9 @@ class Handlers:
             return precompute(dataset, audio, text, folder, progress=False, on_progress=on_progress,
                               should_stop=job.stop.is_set)
 
-        job = session.jobs["precompute"] = Job("precompute", work).start()
+        job = session.jobs["precompute"] = Job("precompute", work)
         job.progress = (0, dataset.n_clips)
+        job.start()
         with user_errors("Precompute"):
             for _ in watch(job):
                 done, total = job.progress
@@ -545,6 +539,8 @@ class Handlers:
             raise gr.Error("This session is already training; press Stop first.")
         store = self._need_store(session)
         with user_errors("Training settings"):
+            if None in (epochs, batch_size, lr, weight_decay, patience, val_fraction):
+                raise ValueError("fill in every field (epochs, batch size, learning rate, ...)")
             cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
                               weight_decay=float(weight_decay), learn_temperature=bool(learn_temperature),
                               patience=int(patience))
@@ -823,7 +819,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                                         allow_custom_value=True, elem_id="dataset-split")
                     show = gr.Button("Show dataset", elem_id="show-dataset")
                 data_summary = gr.Markdown(elem_id="data-summary")
-                examples = gr.Dataframe(_empty("clip_id", "label", "captions", "file"), label="first clips", interactive=False, elem_id="data-examples", max_height=260)
+                examples = _table("data-examples", "first clips", "clip_id", "label", "captions", "file")
                 with gr.Row():
                     example_players = [gr.Audio(label="example", visible=False, interactive=False,
                                                 elem_id=f"example-{i}") for i in range(N_EXAMPLES)]
@@ -855,8 +851,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     use_shipped = gr.Button("Use the shipped projection", elem_id="use-shipped")
                 train_status = gr.Markdown(elem_id="train-status")
                 train_plot = gr.Plot(label="loss curve", elem_id="loss-curve")
-                train_metrics = gr.Dataframe(_empty(*METRIC_COLUMNS), label="validation metrics of the best epoch", interactive=False,
-                                             elem_id="train-metrics")
+                train_metrics = _table("train-metrics", "validation metrics of the best epoch", *METRIC_COLUMNS)
 
             with gr.Tab("Evaluate", id="evaluate") as eval_tab:
                 with gr.Row():
@@ -865,12 +860,12 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     eval_refresh = gr.Button("↻ stores", elem_id="eval-refresh", scale=0)
                     eval_btn = gr.Button("Evaluate the active projection", variant="primary", elem_id="evaluate")
                 eval_note = gr.Markdown(elem_id="eval-note")
-                eval_table = gr.Dataframe(_empty(*METRIC_COLUMNS), label="accuracy@k (course protocol) beside random", interactive=False,
-                                          elem_id="eval-table")
+                eval_table = _table("eval-table", "accuracy@k (course protocol) beside random", *METRIC_COLUMNS)
                 eval_plot = gr.Plot(label="model vs random", elem_id="eval-plot")
-                eval_papers = gr.Dataframe(_empty(*METRIC_COLUMNS), label="R@k and mAP@10 over all captions (papers' protocol)",
-                                           interactive=False, elem_id="eval-papers")
-                eval_extremes = gr.Dataframe(_empty("query", "direction", "rank of right answer", "right answer", "model's top answer"), label="best and worst queries", interactive=False, elem_id="eval-extremes")
+                eval_papers = _table("eval-papers", "R@k and mAP@10 over all captions (papers' protocol)",
+                                     *METRIC_COLUMNS)
+                eval_extremes = _table("eval-extremes", "best and worst queries", "query", "direction",
+                                       "rank of right answer", "right answer", "model's top answer")
                 with gr.Row():
                     extreme_players = [gr.Audio(visible=False, interactive=False, elem_id=f"extreme-{i}")
                                        for i in range(2 * N_EXTREMES)]
@@ -882,7 +877,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     search_btn = gr.Button("Search", variant="primary", elem_id="search")
                 gr.Examples([["dog barking"], ["rain falling on a roof"], ["a rooster crowing"]], inputs=[query])
                 search_note = gr.Markdown(elem_id="search-note")
-                search_table = gr.Dataframe(_empty("rank", "score", "relevance", "clip", "label", "caption"), interactive=False, elem_id="search-results")
+                search_table = _table("search-results", None, "rank", "score", "relevance", "clip", "label", "caption")
                 search_players = [gr.Audio(visible=False, interactive=False, elem_id=f"hit-{i}")
                                   for i in range(N_PLAYERS)]
 
@@ -897,8 +892,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                         upload_btn = gr.Button("Describe this clip", variant="primary", elem_id="describe")
                 upload_note = gr.Markdown(elem_id="upload-note")
                 with gr.Row():
-                    upload_captions = gr.Dataframe(_empty("rank", "caption", "score", "relevance", "yours"), label="top captions", interactive=False, elem_id="upload-captions")
-                    upload_clips = gr.Dataframe(_empty("rank", "clip", "score", "label", "caption"), label="nearest clips", interactive=False, elem_id="upload-clips")
+                    upload_captions = _table("upload-captions", "top captions", "rank", "caption", "score",
+                                             "relevance", "yours")
+                    upload_clips = _table("upload-clips", "nearest clips", "rank", "clip", "score", "label", "caption")
                 with gr.Row():
                     upload_players = [gr.Audio(visible=False, interactive=False, elem_id=f"near-{i}")
                                       for i in range(N_EXTREMES)]

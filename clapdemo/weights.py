@@ -12,6 +12,9 @@ Weights are never part of the repository. `find_weights(name)` looks, in order:
    name).
 
 A file whose sha256 does not match the table is refused, wherever it was found.
+`read_state_dict` opens a weight file without unpickling arbitrary objects:
+safetensors, or `torch.load(weights_only=True)`, which refuses a pickle that
+would run code when loaded.
 A table entry with `sha256=None` means "hash not known yet": the file is used
 and its hash is recorded by the caller (`EncoderIdentity.weights_sha256`), but
 nothing is verified. Fill in the hash once someone has the official file.
@@ -28,7 +31,7 @@ from urllib.request import urlopen
 
 __all__ = [
     "WeightFile", "WEIGHTS", "ENV_DIR", "WeightsError", "WeightsNotFound", "WeightsHashMismatch",
-    "sha256_file", "cache_dir", "find_weights", "find_weights_with_hash",
+    "sha256_file", "cache_dir", "find_weights", "find_weights_with_hash", "read_state_dict",
 ]
 
 ENV_DIR = "CLAPDEMO_WEIGHTS_DIR"
@@ -183,3 +186,29 @@ def find_weights(name: str, download: bool = True) -> Path:
     when it is nowhere on disk and cannot be downloaded.
     """
     return find_weights_with_hash(name, download)[0]
+
+
+def read_state_dict(path: str | Path) -> dict:
+    """The tensors of a weight file, never unpickling arbitrary objects.
+
+    `.safetensors` is read as such; anything else with `torch.load(...,
+    weights_only=True)`, whose restricted unpickler refuses any object that is
+    not a tensor or a plain container (a pickle that would run code when loaded).
+    """
+    import torch
+
+    path = Path(path)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # pickle.UnpicklingError, a damaged zip, a foreign header
+        raise WeightsError(
+            f"{path}: not a plain file of tensors ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+            "clapdemo never unpickles arbitrary objects; use the official weight file, or convert this one "
+            "where you trust it with safetensors.torch.save_file(state_dict, 'file.safetensors')."
+        ) from err

@@ -42,6 +42,8 @@ def test_loss_curve_thins_long_runs_but_keeps_the_last_epoch():
     assert len(train.x) <= 200 and train.x[0] == 1 and train.x[-1] == 5000
     assert train.mode == "lines"  # no per-point markers on a long run
     assert "5000 epochs" in fig.layout.title.text
+    assert fig.layout.yaxis.type == "log"  # 2.0 down to 0.0004: a linear axis would hide the tail
+    assert plots.loss_curve(_history(5)).layout.yaxis.type == "linear"
 
 
 def test_metrics_vs_random_groups_model_exact_and_empirical():

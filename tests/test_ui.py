@@ -207,6 +207,8 @@ def test_bad_training_settings_get_a_message(handlers, ready):
     session, _, _ = ready
     with pytest.raises(gr.Error, match="batch_size"):
         _drain(handlers.train(session, 5, 1, 1e-3, 1e-4, True, 0, 0.2))
+    with pytest.raises(gr.Error, match="fill in every field"):
+        _drain(handlers.train(session, None, 16, 1e-3, 1e-4, True, 0, 0.2))
     with pytest.raises(gr.Error, match="validation share"):
         _drain(handlers.train(session, 5, 16, 1e-3, 1e-4, True, 0, 1.5))
 
