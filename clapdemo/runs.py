@@ -19,18 +19,25 @@ from clapdemo.store import load_store
 
 
 def load_run(run) -> tuple[object, dict]:
-    """(projection model, info) from a run directory or a projection.safetensors file.
+    """(projection model, info) from a run directory or a projection.safetensors file."""
+    model, _ = load_projection(_projection_file(run))
+    return model, load_run_info(run)
 
-    info holds the projection's saved extras (encoders, config, metrics) and,
-    when present, the run.json written beside it."""
-    run = Path(run)
-    file = run if run.suffix == ".safetensors" else run / FILENAME
-    model, _ = load_projection(file)
+
+def load_run_info(run) -> dict:
+    """The projection's saved extras (encoders as "data", config, best epoch) and, when
+    present, the run.json written beside it (as "run"); reads no weights."""
+    file = _projection_file(run)
     info = dict(read_projection_info(file)["extra"])
     run_json = file.parent / "run.json"
     if run_json.is_file():
         info.setdefault("run", json.loads(run_json.read_text(encoding="utf-8")))
-    return model, info
+    return info
+
+
+def _projection_file(run) -> Path:
+    run = Path(run)
+    return run if run.suffix == ".safetensors" else run / FILENAME
 
 
 def encoders_of(info: dict) -> dict:

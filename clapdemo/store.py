@@ -54,9 +54,12 @@ class StoreWriteError(OSError):
     why in words and what to do; files written before are left as they were."""
 
     def __init__(self, path, error: OSError):
-        super().__init__(f"{path}: cannot write: {_why(error)} Everything saved before is intact; "
+        super().__init__(error.errno, f"{path}: cannot write: {_why(error)} Everything saved before is intact; "
                          "rerun the same command to resume.")
-        self.errno, self.filename = error.errno, str(path)
+        self.path = str(path)
+
+    def __str__(self) -> str:
+        return self.strerror  # the message alone, without "[Errno 28]"
 
 
 class StoreBusy(OSError):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import html
 import os
 import re
@@ -119,6 +120,11 @@ class Settings:
             host=args.host,
             why=why,
         )
+        trained_with = _encoders_of_projection(settings.projection)
+        for side, setting in (("text_encoder", "CLAPDEMO_TEXT_ENCODER"), ("audio_encoder", "CLAPDEMO_AUDIO_ENCODER")):
+            if why[setting] == "default" and trained_with.get(side):
+                setattr(settings, side, trained_with[side])
+                why[setting] = f"the one the active projection was trained with (set {setting} to change it)"
         if kind:
             settings.dataset = str(kind).strip().lower()
         elif settings.data_root is not None and settings.data_root.is_dir():
@@ -136,6 +142,21 @@ class Settings:
         if self.dataset not in DATASET_KINDS:
             return f"**Unknown dataset kind** `{self.dataset}`; CLAPDEMO_DATASET must be one of {', '.join(DATASET_KINDS)}."
         return None
+
+
+def _encoders_of_projection(projection: Path) -> dict[str, str]:
+    """{"audio_encoder": name, "text_encoder": name} the active projection was trained with.
+
+    With no encoder asked for, the app uses these: otherwise "auto" would pick
+    CLIP wherever the hub answers (a Space) and the shipped MiniLM projection
+    would not fit it, so Search would fail before anyone trained."""
+    run_json = (projection if projection.is_dir() else projection.parent) / "run.json"
+    try:  # run.json, not the weights: importing the app must stay free of torch
+        data = json.loads(run_json.read_text(encoding="utf-8")).get("data", {})
+    except (OSError, ValueError):
+        return {}
+    names = {side: (data.get(side) or {}).get("name") for side in ("audio_encoder", "text_encoder")}
+    return {side: name for side, name in names.items() if name and not name.startswith("clip:random")}
 
 
 def _arg_parser() -> argparse.ArgumentParser:

@@ -230,7 +230,7 @@ def test_disk_full_mid_run_is_a_clear_error_and_saved_shards_stay_valid(mn04, mi
     refuse_writes(monkeypatch, out, errno.ENOSPC, after=2)  # the third shard finds the disk full
     flags = ["--checkpoint-every", "4", "--batch-size", "4"]
     code = cli.main(["precompute", "--dataset", "esc50", "--data-root", str(root), "--out", str(out), *flags])
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()[-1]  # (after the progress bar)
     assert code == 1
     assert err.startswith(f"error: {out / 'shards'}/shard-") and "cannot write: the disk is full" in err
     assert "Everything saved before is intact; rerun the same command to resume." in err
@@ -272,7 +272,7 @@ def test_read_only_store_is_a_clear_error_and_nothing_changes(mn04, minilm, monk
     capsys.readouterr()
 
     code = cli.main([*base, "--limit", "12"])
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()[-1]
     assert code == 1, how
     assert err.startswith(f"error: {out}") and "cannot write: the folder is read-only for this user" in err, how
     assert "choose another --out" in err
@@ -314,7 +314,9 @@ def test_cli_says_the_store_is_busy(mn04, minilm, monkeypatch, tmp_path, capsys)
     use_fixture_encoders(monkeypatch, mn04, minilm)
     with Store(out).lock("all"):
         code = cli.main(["precompute", "--dataset", "esc50", "--data-root", str(root), "--out", str(out)])
-    assert code == 1 and f"already running job 'all' on this store (pid {os.getpid()}" in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert code == 1 and err.startswith(f"error: {out}: another precompute is already running job 'all' on this "
+                                        f"store (pid {os.getpid()} on ")
 
 
 # ----------------------------------------------------------------------------- training

@@ -1,0 +1,164 @@
+"""Files from outside: weight files with the wrong hash, pickles that would run code, and a
+source scan that keeps every unpickling call out of the product (the course export only writes)."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from clapdemo import cli, weights
+from clapdemo.weights import WeightsError, read_state_dict
+from conftest import ESC50, REPO, WEIGHTS
+
+# ----------------------------------------------------------------------------- the source scan
+
+# Calls that unpickle (or may): never in clapdemo/ or app.py.
+UNPICKLING = {"pickle.load", "pickle.loads", "pickle.Unpickler", "cPickle.load", "cPickle.loads",
+              "dill.load", "dill.loads", "joblib.load", "marshal.load", "marshal.loads", "shelve.open"}
+UNPICKLING_NAMES = {"read_pickle"}  # pandas.read_pickle, df.read_pickle, ...
+MODULES = {"pickle", "cPickle", "dill", "joblib", "marshal", "shelve"}
+
+
+def _dotted(node: ast.AST) -> str:
+    """'torch.load' for torch.load, 'np.load' for np.load, '' for anything fancier."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def _keyword_is(call: ast.Call, name: str, value) -> bool:
+    return any(k.arg == name and isinstance(k.value, ast.Constant) and k.value.value is value for k in call.keywords)
+
+
+def unpickling_calls(source: str, filename: str) -> list[str]:
+    """'file:line: what' for each way `source` could unpickle data."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        where = f"{filename}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.ImportFrom) and node.module in MODULES:
+            loads = [a.name for a in node.names if "load" in a.name.lower() or a.name in ("Unpickler", "open")]
+            if loads:
+                found.append(f"{where}: from {node.module} import {', '.join(loads)}")
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        last = name.rsplit(".", 1)[-1]
+        if name in UNPICKLING or last in UNPICKLING_NAMES:
+            found.append(f"{where}: {name}(...) unpickles")
+        elif name in ("torch.load", "torch.serialization.load") and not _keyword_is(node, "weights_only", True):
+            found.append(f"{where}: {name}(...) without weights_only=True")
+        elif name in ("np.load", "numpy.load") and not _keyword_is(node, "allow_pickle", False):
+            found.append(f"{where}: {name}(...) without an explicit allow_pickle=False")
+        if _keyword_is(node, "allow_pickle", True):
+            found.append(f"{where}: allow_pickle=True")
+    return found
+
+
+def product_sources() -> list[Path]:
+    return sorted((REPO / "clapdemo").rglob("*.py")) + [REPO / "app.py"]
+
+
+def test_nothing_in_the_product_unpickles():
+    problems = []
+    for path in product_sources():
+        problems += unpickling_calls(path.read_text(encoding="utf-8"), str(path.relative_to(REPO)))
+    assert not problems, "unpickling in the product (see DESIGN.md, 'Never unpickle'):\n" + "\n".join(problems)
+
+
+def test_the_scan_catches_each_way_to_unpickle():
+    planted = "\n".join([
+        "import pickle, torch, numpy as np, pandas as pd",
+        "pickle.load(f)",
+        "pickle.loads(b)",
+        "torch.load(p)",
+        "torch.load(p, weights_only=False)",
+        "np.load(p)",
+        "np.load(p, allow_pickle=True)",
+        "pd.read_pickle(p)",
+        "from pickle import loads",
+        "torch.load(p, map_location='cpu', weights_only=True)",  # fine
+        "np.load(p, allow_pickle=False)",  # fine
+        "pickle.dump(x, f)",  # fine: writing
+    ])
+    found = unpickling_calls(planted, "planted.py")
+    assert sorted(int(f.split(":")[1]) for f in found) == [2, 3, 4, 5, 6, 7, 7, 8, 9]
+
+
+def test_the_course_pickle_export_is_write_only():
+    source = (REPO / "clapdemo" / "export.py").read_text(encoding="utf-8")
+    assert "pickle.dump(" in source and unpickling_calls(source, "export.py") == []
+    importers = [p for p in product_sources() if "import pickle" in p.read_text(encoding="utf-8")]
+    assert [p.name for p in importers] == ["export.py"]
+
+
+# ----------------------------------------------------------------------------- hostile weight files
+
+
+class _RunsCodeWhenUnpickled:
+    """Unpickling this creates the file `marker`: a stand-in for any code an attacker would run."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def trap(tmp_path) -> tuple[Path, Path]:
+    """(a torch checkpoint whose pickle runs code on load, the file that code would create)."""
+    marker = tmp_path / "code ran"
+    path = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(2), "payload": _RunsCodeWhenUnpickled(marker)}, path)
+    torch.load(path, weights_only=False)  # the trap is real: plain unpickling runs it (a test-made file)
+    assert marker.exists()
+    marker.unlink()
+    return path, marker
+
+
+def test_a_pickle_that_runs_code_is_refused_without_running_it(trap):
+    path, marker = trap
+    with pytest.raises(WeightsError) as err:
+        read_state_dict(path)
+    assert str(err.value).startswith(f"{path}: not a plain file of tensors")
+    assert "never unpickles arbitrary objects" in str(err.value) and "safetensors" in str(err.value)
+    assert not marker.exists()
+
+
+def test_an_encoder_given_such_a_weight_file_refuses_it(trap, tmp_path, monkeypatch):
+    """mn10_as's hash is not known yet (used unverified): weights_only=True is what stops the payload."""
+    from clapdemo.encoders import load_audio_encoder
+
+    path, marker = trap
+    folder = tmp_path / "weights dir"
+    folder.mkdir()
+    shutil.copy(path, folder / weights.WEIGHTS["mn10_as"].filename)
+    monkeypatch.setenv(weights.ENV_DIR, str(folder))
+    with pytest.raises(Exception, match="[Ww]eights only load failed|not a plain file of tensors"):
+        load_audio_encoder("mn10_as")
+    assert not marker.exists()
+
+
+def test_cli_refuses_a_weight_file_with_the_wrong_sha256(tmp_path, monkeypatch, capsys):
+    """The hash check (tests/test_weights.py has the details), seen from the command line."""
+    folder = tmp_path / "weights dir"
+    folder.mkdir()
+    bad = folder / weights.WEIGHTS["mn04_as"].filename
+    data = bytearray((WEIGHTS / bad.name).read_bytes())
+    data[1000] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setenv(weights.ENV_DIR, str(folder))
+    code = cli.main(["precompute", "--dataset", "esc50", "--data-root", str(ESC50), "--out", str(tmp_path / "s"),
+                     "--audio-encoder", "mn04_as", "--text-encoder", "minilm"])
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith(f"error: {bad} has the wrong sha256 for mn04_as")
+    assert "Delete it" in err and not (tmp_path / "s").exists()
