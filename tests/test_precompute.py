@@ -120,9 +120,9 @@ def test_a_store_made_by_other_encoders_is_not_reused(small_esc50, mn04, minilm,
 
     small_esc50.clips = small_esc50.clips.head(4)
     precompute(small_esc50, mn04, minilm, tmp_path / "store", progress=False)
-    logits = load_audio_encoder("mn04_as:logits")
+    other_output = load_audio_encoder("mn04_as:head")
     with pytest.raises(StoreMismatch, match="choose another --out"):
-        precompute(small_esc50, logits, minilm, tmp_path / "store", progress=False)
+        precompute(small_esc50, other_output, minilm, tmp_path / "store", progress=False)
 
 
 def test_course_pickle_export_has_the_course_layout(esc50_store, tmp_path):
