@@ -295,9 +295,10 @@ class Store:
             expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError) as error:
             return None, f"{sidecar}: unreadable sidecar ({error}); its clips will be recomputed"
-        if not shard.is_file():
+        try:
+            data = shard.read_bytes()
+        except OSError:
             return None, f"{shard}: missing (its sidecar exists); its clips will be recomputed"
-        data = shard.read_bytes()
         if sha256_bytes(data) != expected:
             return None, f"{shard}: checksum mismatch (damaged or half-written); its clips will be recomputed"
         return data, None

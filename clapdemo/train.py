@@ -123,6 +123,7 @@ def train(
     val_set: EmbeddingSet | None = None,
     callbacks: Iterable[Callback] = (),
     run_dir: str | os.PathLike | None = None,
+    init: Callable[[AudioProjection], None] | None = None,
 ) -> RunResult:
     """Fit a projection from `train_set`'s audio to its text vectors.
 
@@ -131,6 +132,8 @@ def train(
     A Stop button: `callbacks=[lambda log: stop_event.is_set()]`.
     run_dir: where projection.safetensors (best state) and run.json go,
     rewritten atomically after each improvement and once at the end.
+    init: called once with the new model (input statistics already set, still on the
+    CPU) to start from known weights instead of the seeded random ones.
     """
     _check_compatible(train_set, val_set)
     callbacks = list(callbacks)
@@ -149,6 +152,8 @@ def train(
         model = AudioProjection(pcfg)
     if cfg.standardize_audio:
         model.set_input_stats(audio[sampler.clips_with_captions.to(device)])
+    if init is not None:
+        init(model)
     model.to(device)
     no_decay = [model.linear.bias] + ([model.logit_scale] if cfg.learn_temperature else [])
     optimizer = torch.optim.AdamW(

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -156,6 +157,12 @@ def test_five_random_kills_then_resume_equal_an_uninterrupted_run(mn04, minilm, 
                 if kill == 2:
                     with pytest.raises(StoreBusy, match=rf"already running job 'all'.*pid {proc.pid}"):
                         precompute(load_dataset("esc50", root), mn04, minilm, out, progress=False)
+                if kill == 3:  # a reader during the run sees whole shards only: no warning, right vectors
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error")
+                        partial = load_store(out)
+                    expected = load_store(reference)
+                    assert_same_store(partial, expected.subset([expected.clip_ids.index(c) for c in partial.clip_ids]))
                 time.sleep(rng.uniform(0.0, 0.5))
             assert proc.poll() is None, f"run {kill} finished before its kill"
         finally:
