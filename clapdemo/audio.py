@@ -82,6 +82,12 @@ def load_clip(path, sample_rate: int, seconds: float) -> np.ndarray:
     return fit_length(load_audio(path, sample_rate, seconds), int(round(seconds * sample_rate)))
 
 
+# Resampling a full-scale clip overshoots by a few percent (band-limited ringing): 93 of the
+# 414 ESC-50 clips peak at 1.01-1.04 after 44.1 -> 32 kHz. Only well beyond that is a file
+# itself louder than full scale (a float file with gain applied).
+OVER_FULL_SCALE = 1.1
+
+
 def sound_warnings(wave: np.ndarray) -> list[str]:
     """What is odd about a decoded (unpadded) clip that still gets embedded: silence, clipping.
 
@@ -96,7 +102,7 @@ def sound_warnings(wave: np.ndarray) -> list[str]:
     clipped = float(np.mean(np.abs(wave) >= _FULL_SCALE))
     if clipped > CLIPPING_SHARE:
         notes.append(f"clipped: {clipped:.0%} of its samples at full scale")
-    if peak > 1.0 + 1e-3:
+    if peak > OVER_FULL_SCALE:
         notes.append(f"louder than full scale (peak {peak:.2f}); embedded as is")
     return notes
 

@@ -343,6 +343,8 @@ def _add_report(commands) -> None:
                    "to the sweep (a plumbing row, marked as such)")
     p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER, help="EfficientAT model (default mn04_as)")
     p.add_argument("--seeds", type=int, default=None, help="training seeds per row (default 3)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="training processes side by side (default: 2, or 1 with --quick)")
     p.set_defaults(handler=run_report)
 
 
@@ -355,5 +357,7 @@ def run_report(args) -> int:
     config.clip_tokenizer = args.clip_tokenizer
     if args.seeds:
         config.seeds = tuple(range(args.seeds))
+    if args.workers:
+        config.workers = args.workers
     report(config)
     return 0

@@ -329,26 +329,34 @@ def _write_cache(folder: Path, key: dict, arrays: dict[str, np.ndarray]) -> None
 
 
 class TextBank:
-    """L2-normalised text vectors of (template, class) prompts, per text encoder, embedded once."""
+    """L2-normalised text vectors of (template, class) prompts per text encoder, each embedded once.
 
-    def __init__(self, encoders: dict, classes: list[str]):
+    `vectors` pre-fills the cache (worker processes get the parent's, and no encoders)."""
+
+    def __init__(self, encoders: dict, classes: list[str], vectors: dict | None = None):
         self.encoders = encoders
         self.classes = classes
-        self._cache: dict[tuple[str, str], np.ndarray] = {}
+        self.cache: dict[tuple[str, str], np.ndarray] = dict(vectors or {})
 
     def vectors(self, encoder: str, template: str) -> np.ndarray:
         """(n_classes, dim) for one template."""
-        if (encoder, template) not in self._cache:
-            vectors = self.encoders[encoder].embed([template.format(c) for c in self.classes])
-            self._cache[(encoder, template)] = _normalise(vectors)
-        return self._cache[(encoder, template)]
+        if (encoder, template) not in self.cache:
+            self.cache[(encoder, template)] = _normalise(self.encoders[encoder].embed([template.format(c) for c in self.classes]))
+        return self.cache[(encoder, template)]
 
     def class_vectors(self, encoder: str, templates) -> np.ndarray:
         """(n_classes, dim): the templates' vectors averaged per class, normalised (prompt ensembling)."""
         return _normalise(np.mean([self.vectors(encoder, t) for t in templates], axis=0))
 
-    def texts(self, encoder: str, texts: list[str]) -> np.ndarray:
-        return _normalise(self.encoders[encoder].embed(list(texts)))
+    def label_matrix(self, encoder: str) -> np.ndarray:
+        """(527, dim): the AudioSet label names through LABEL_TEMPLATE, normalised."""
+        key = (encoder, "audioset:" + LABEL_TEMPLATE)
+        if key not in self.cache:
+            from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
+
+            texts = [LABEL_TEMPLATE.format(label.lower()) for label in AUDIOSET_LABELS]
+            self.cache[key] = _normalise(self.encoders[encoder].embed(texts))
+        return self.cache[key]
 
 
 def _normalise(x) -> np.ndarray:
@@ -375,6 +383,23 @@ def _training_set(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray):
                         captions, [clips.classes[clips.label[r]] for r in rows], meta)
 
 
+def label_bridge_init(label_matrix: np.ndarray) -> Callable:
+    """An `init` for `train` that makes the projection of AudioSet probabilities p equal p @ label_matrix:
+    each clip lands on the probability-weighted mean of its AudioSet label names' text vectors.
+
+    The model standardises its input, z = (p - mean) / std, so W = (label_matrix * std).T, b = mean @ label_matrix."""
+    import torch
+
+    labels = torch.as_tensor(label_matrix, dtype=torch.float32)
+
+    def init(model) -> None:
+        with torch.no_grad():
+            model.linear.weight.copy_((labels * model.audio_std[:, None]).T)
+            model.linear.bias.copy_(model.audio_mean @ labels)
+
+    return init
+
+
 def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, cfg: ReportConfig):
     """Train a projection on the clips at `rows` (early stopping on a held-out share of them).
 
@@ -387,7 +412,8 @@ def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, c
     tcfg = TrainConfig(epochs=cfg.max_epochs, batch_size=max(2, v.batch_size or n_pairs), lr=v.lr,
                        weight_decay=v.weight_decay, learn_temperature=v.learn_temperature, seed=seed,
                        patience=cfg.patience, caption_sampling=v.caption_sampling)
-    result = train(tcfg, train_set, val_set)
+    init = label_bridge_init(bank.label_matrix(v.text_encoder)) if v.init == "labels" else None
+    result = train(tcfg, train_set, val_set, init=init)
     return result.model, result
 
 
@@ -415,23 +441,81 @@ def zero_shot_scores(audio_proj: np.ndarray, labels: np.ndarray, class_vectors: 
             | {f"all_{k}": v for k, v in among_all.items()})
 
 
-def run_zero_shot(clips: Clips, bank: TextBank, v: Variant, splits: list[np.ndarray], seeds, cfg: ReportConfig,
-                  topk_curve: bool = False) -> dict:
-    """Train per (seed, split) on the seen classes; score the unseen clips. Aggregated over splits and seeds."""
+# Jobs run in worker processes (or inline): each gets the clips, the text vectors and the config once.
+_WORKER: dict = {}
+
+
+def _init_worker(clips: Clips, classes: list[str], vectors: dict, cfg: ReportConfig) -> None:
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    _WORKER.update(clips=clips, bank=TextBank({}, classes, vectors), cfg=cfg)
+
+
+def _zero_shot_job(job) -> dict:
+    """Train on the seen classes of one split with one seed; score the unseen clips."""
+    v, seed, i, unseen, ks = job
+    clips, bank, cfg = _WORKER["clips"], _WORKER["bank"], _WORKER["cfg"]
+    test = np.flatnonzero(np.isin(clips.label, unseen))
+    train_rows = np.flatnonzero(~np.isin(clips.label, unseen))
+    start = time.perf_counter()
+    model, result = fit(clips, bank, v, train_rows, seed, cfg)
+    audio = project(model, clips.features(v.output, v.window)[test])
+    scores = zero_shot_scores(audio, clips.label[test], bank.class_vectors(v.text_encoder, v.templates_for_test),
+                              unseen, ks)
+    return {"seed": seed, "split": i, "epochs": len(result.history), "best_epoch": result.best_epoch,
+            "seconds": time.perf_counter() - start, "logit_scale": model.scale().item(), "n_test": len(test), **scores}
+
+
+def _retrieval_job(job) -> dict:
+    """Train on every class's clips outside one fold; the course metrics on the fold."""
+    from clapdemo.metrics import course_accuracy, course_random_baseline, zero_shot_accuracy
+
+    v, seed, f = job
+    clips, bank, cfg = _WORKER["clips"], _WORKER["bank"], _WORKER["cfg"]
+    ks = tuple(range(1, 11))
+    fold = stratified_folds(clips.label, cfg.retrieval_folds, seed)
+    test, train_rows = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+    model, _ = fit(clips, bank, v, train_rows, seed, cfg)
+    audio = project(model, clips.features(v.output, v.window)[test])
+    labels = clips.label[test]
+    course = course_accuracy(audio, bank.vectors(v.text_encoder, v.templates_for_test[0])[labels], ks)
+    chance = course_random_baseline(len(test), ks, repeats=20, seed=seed)
+    classify = zero_shot_accuracy(audio, bank.class_vectors(v.text_encoder, v.templates_for_test), labels, (1, 5))
+    return {"seed": seed, "fold": f, "n_test": len(test), **course,
+            **{k: chance[k] for k in chance if not k.startswith("random_empirical_")},
+            **{f"empirical_{k}": chance[f"random_empirical_{k}"] for k in course},
+            "classify50_acc@1": classify["zero_shot_acc@1"], "classify50_acc@5": classify["zero_shot_acc@5"]}
+
+
+class Runner:
+    """Runs jobs inline (workers=1) or in a pool of spawned processes, one torch thread each."""
+
+    def __init__(self, cfg: ReportConfig, clips: Clips, bank: TextBank):
+        self.cfg, self.pool = cfg, None
+        args = (clips, bank.classes, dict(bank.cache), cfg)
+        if cfg.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_init_worker, initargs=args)
+        else:
+            _init_worker(*args)
+
+    def map(self, fn, jobs) -> list:
+        return list(self.pool.map(fn, jobs)) if self.pool else [fn(job) for job in jobs]
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.shutdown()
+        _WORKER.clear()
+
+
+def run_zero_shot(runner: Runner, v: Variant, splits: list[np.ndarray], seeds, topk_curve: bool = False) -> dict:
+    """Every (seed, split) of one variant, aggregated."""
     ks = tuple(range(1, 11)) if topk_curve else (1, 5)
-    class_vectors = bank.class_vectors(v.text_encoder, v.templates_for_test)
-    per_run = []
-    for seed in seeds:
-        for i, unseen in enumerate(splits):
-            test = np.flatnonzero(np.isin(clips.label, unseen))
-            train_rows = np.flatnonzero(~np.isin(clips.label, unseen))
-            start = time.perf_counter()
-            model, result = fit(clips, bank, v, train_rows, seed, cfg)
-            audio = project(model, clips.features(v.output, v.window)[test])
-            scores = zero_shot_scores(audio, clips.label[test], class_vectors, unseen, ks)
-            per_run.append({"seed": seed, "split": i, "epochs": len(result.history), "best_epoch": result.best_epoch,
-                            "seconds": time.perf_counter() - start, "logit_scale": model.scale().item(),
-                            "n_test": len(test), **scores})
+    per_run = runner.map(_zero_shot_job, [(v, seed, i, unseen, ks) for seed in seeds for i, unseen in enumerate(splits)])
     return _aggregate(per_run, seeds, len(splits))
 
 
@@ -460,7 +544,7 @@ def stratified_folds(labels: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
     return fold
 
 
-def run_retrieval(clips: Clips, bank: TextBank, v: Variant, seeds, cfg: ReportConfig) -> dict:
+def run_retrieval(runner: Runner, v: Variant, seeds) -> dict:
     """Supervised: train on all classes' clips of the other folds, test on one fold; course metrics.
 
     The course metric pairs each test clip with its class caption (first template); a
@@ -468,27 +552,7 @@ def run_retrieval(clips: Clips, bank: TextBank, v: Variant, seeds, cfg: ReportCo
     tie in the course's favour), so a2t accuracy@1 is 50-way classification of the test
     clips among the classes present in the fold. t2a asks for the one paired clip among
     all test clips: other clips of the same class are "wrong", which caps it well below 1."""
-    from clapdemo.metrics import course_accuracy, course_random_baseline, zero_shot_accuracy
-
-    ks = tuple(range(1, 11))
-    class_vectors = bank.class_vectors(v.text_encoder, v.templates_for_test)
-    caption_vectors = bank.vectors(v.text_encoder, v.templates_for_test[0])
-    per_run = []
-    for seed in seeds:
-        fold = stratified_folds(clips.label, cfg.retrieval_folds, seed)
-        for f in range(cfg.retrieval_folds):
-            test, train_rows = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-            model, _ = fit(clips, bank, v, train_rows, seed, cfg)
-            audio = project(model, clips.features(v.output, v.window)[test])
-            labels = clips.label[test]
-            course = course_accuracy(audio, caption_vectors[labels], ks)
-            chance = course_random_baseline(len(test), ks, repeats=20, seed=seed)
-            classify = zero_shot_accuracy(audio, class_vectors, labels, (1, 5))
-            per_run.append({"seed": seed, "fold": f, "n_test": len(test), **course,
-                            **{k: chance[k] for k in chance if not k.startswith("random_empirical_")},
-                            **{f"empirical_{k}": chance[f"random_empirical_{k}"] for k in course},
-                            "classify50_acc@1": classify["zero_shot_acc@1"],
-                            "classify50_acc@5": classify["zero_shot_acc@5"]})
+    per_run = runner.map(_retrieval_job, [(v, seed, f) for seed in seeds for f in range(runner.cfg.retrieval_folds)])
     keys = [k for k in per_run[0] if k not in ("seed", "fold", "n_test")]
     out = {"runs": per_run}
     for key in keys:
@@ -499,19 +563,17 @@ def run_retrieval(clips: Clips, bank: TextBank, v: Variant, seeds, cfg: ReportCo
 
 
 def label_bridge(clips: Clips, bank: TextBank, splits: list[np.ndarray], window: str = "10s",
-                 encoder: str = "minilm", templates=("the sound of {}",)) -> dict:
+                 encoder: str = "minilm", templates=TEMPLATES) -> dict:
     """No training: a clip's vector is its AudioSet probabilities (sigmoid of the logits)
-    weighting the text vectors of the 527 AudioSet label names; then classify as the others do."""
-    from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
-
-    labels_text = bank.texts(encoder, [t.format(l.lower()) for t in templates[:1] for l in AUDIOSET_LABELS])
-    audio = clips.features("probs", window) @ labels_text
+    weighting the text vectors of the 527 AudioSet label names; classes by their names
+    (templates averaged), as the trained rows classify."""
+    audio = clips.features("probs", window) @ bank.label_matrix(encoder)
     class_vectors = bank.class_vectors(encoder, templates)
     per_run = []
     for i, unseen in enumerate(splits):
         test = np.flatnonzero(np.isin(clips.label, unseen))
         per_run.append({"seed": 0, "split": i, "seconds": 0.0, "epochs": 0,
-                        **zero_shot_scores(audio[test], clips.label[test], class_vectors, unseen, (1, 5))})
+                        **zero_shot_scores(audio[test], clips.label[test], class_vectors, unseen, tuple(range(1, 11)))})
     return _aggregate(per_run, (0,), len(splits))
 
 
@@ -544,23 +606,29 @@ def run_report(cfg: ReportConfig, audio_encoder=None, text_encoders: dict | None
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
+    runner = None
     try:
         clips = load_clips(cfg, audio_encoder, log)
         encoders = text_encoders if text_encoders is not None else load_text_encoders(cfg, log)
         bank = TextBank(encoders, clips.classes)
+        for name in encoders:  # every text vector the jobs need, embedded here once
+            for template in TEMPLATES:
+                bank.vectors(name, template)
+        bank.label_matrix("minilm")
         n_unseen = min(cfg.n_unseen, len(clips.classes) - 2)
         splits = zero_shot_splits(len(clips.classes), cfg.n_splits, n_unseen, cfg.split_seed)
+        runner = Runner(cfg, clips, bank)
         rows = []
 
         def measure(name: str, v: Variant, kind: str) -> dict:
             t0 = time.perf_counter()
-            result = run_zero_shot(clips, bank, v, splits, cfg.seeds, cfg)
+            result = run_zero_shot(runner, v, splits, cfg.seeds)
             row = {"name": name, "kind": kind, "variant": asdict(v), "describe": v.describe(), **result}
             rows.append(row)
             acc = row["unseen_zero_shot_acc@1"]
-            log(f"{name:40s} zero-shot@1 among {n_unseen}: {acc['mean']:.3f} "
-                f"(seed sd {acc['seed_sd']:.3f}, split sd {acc['split_sd']:.3f})  {time.perf_counter() - t0:.0f} s")
+            log(f"{name:55s} zero-shot@1 among {n_unseen}: {acc['mean']:.3f} (seed sd {acc['seed_sd']:.3f}, "
+                f"split sd {acc['split_sd']:.3f}); among all: {row['all_zero_shot_acc@1']['mean']:.3f}  "
+                f"{time.perf_counter() - t0:.0f} s")
             return row
 
         for name, v in sweep_variants(cfg.sweep, CLIP_RANDOM in encoders):
@@ -575,16 +643,18 @@ def run_report(cfg: ReportConfig, audio_encoder=None, text_encoders: dict | None
         log(f"default: {best['name']} ({default.describe()})")
 
         fresh = zero_shot_splits(len(clips.classes), cfg.n_splits, n_unseen, cfg.confirm_split_seed)
-        confirm = run_zero_shot(clips, bank, default, fresh, cfg.seeds, cfg, topk_curve=True)
-        confirm_base = run_zero_shot(clips, bank, BASE, fresh, cfg.seeds, cfg, topk_curve=True)
+        confirm = run_zero_shot(runner, default, fresh, cfg.seeds, topk_curve=True)
+        confirm_base = run_zero_shot(runner, BASE, fresh, cfg.seeds, topk_curve=True)
         log(f"confirmation on fresh splits: default {confirm['unseen_zero_shot_acc@1']['mean']:.3f}, "
             f"base {confirm_base['unseen_zero_shot_acc@1']['mean']:.3f}")
         bridge = {w: label_bridge(clips, bank, splits, w) for w in WINDOWS}
         bridge_fresh = label_bridge(clips, bank, fresh, default.window)
-        retrieval = run_retrieval(clips, bank, default, cfg.seeds, cfg)
-        retrieval_base = run_retrieval(clips, bank, BASE, cfg.seeds, cfg)
+        retrieval = run_retrieval(runner, default, cfg.seeds)
+        retrieval_base = run_retrieval(runner, BASE, cfg.seeds)
         log(f"retrieval: default a2t@1 {retrieval['a2t_acc@1']['mean']:.3f}, t2a@1 {retrieval['t2a_acc@1']['mean']:.3f}")
     finally:
+        if runner is not None:
+            runner.close()
         torch.set_num_threads(threads_before)
 
     results = {

@@ -309,7 +309,7 @@ def load_efficientat(model_name: str = "mn04_as", output: str = DEFAULT_OUTPUT, 
     Weights come from `clapdemo.weights.find_weights` (CLAPDEMO_WEIGHTS_DIR ->
     user cache -> official URL, sha256-checked) unless `weights_path` is given.
     """
-    from clapdemo.weights import find_weights_with_hash, sha256_file
+    from clapdemo.weights import find_weights_with_hash, read_state_dict, sha256_file
 
     if model_name not in WIDTHS:
         raise ValueError(f"unknown EfficientAT model {model_name!r}; valid: {', '.join(WIDTHS)}")
@@ -320,7 +320,7 @@ def load_efficientat(model_name: str = "mn04_as", output: str = DEFAULT_OUTPUT, 
     else:
         path, sha = weights_path, sha256_file(weights_path)
     model = build_mn(WIDTHS[model_name])
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_state_dict(path)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:

@@ -223,20 +223,9 @@ def audio_state_dict(checkpoint: dict, model_state: dict) -> dict:
 
 def _read_checkpoint(path: Path) -> dict:
     """Tensors from a .safetensors or a torch checkpoint (never unpickling arbitrary objects)."""
-    import torch
+    from clapdemo.weights import read_state_dict
 
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle.UnpicklingError and friends: the file holds more than tensors
-        raise ValueError(
-            f"{path}: cannot be read with torch.load(weights_only=True) ({type(err).__name__}: {err}). "
-            "We do not unpickle arbitrary objects; convert it once, where you trust it, with "
-            "safetensors.torch.save_file(state_dict, 'file.safetensors') and pass that file."
-        ) from err
+    return read_state_dict(path)
 
 
 def _load_weights(tower, path: Path) -> None:
