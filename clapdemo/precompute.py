@@ -95,6 +95,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     for problem in store.verify():
         print(f"warning: {problem}")
     clips = dataset.clips if select is None else select(dataset.clips)
+    owned = None if select is None else set(clips["clip_id"].astype(str))  # failed.json entries this run may rewrite
     done = store.done_clip_ids()
     todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
     report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
@@ -110,7 +111,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
                 audio = audio_encoder.embed(np.stack(ok_waves))
                 writer.add(batch.iloc[ok_rows], audio, text_encoder)
             if writer.flush_if_full():
-                store.write_failed(failed)
+                store.write_failed(failed, owned)
             report.computed += len(ok_rows)
             bar.update(len(batch))
             if on_progress:
@@ -121,23 +122,23 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     except StoreWriteError:
         raise  # the disk refused a write: nothing more can be saved, and what is saved is intact
     except BaseException:
-        _save_finished(writer, store, failed)  # Ctrl-C or a crash: keep the clips already embedded
+        _save_finished(writer, store, failed, owned)  # Ctrl-C or a crash: keep the clips already embedded
         raise
     finally:
         bar.close()
     writer.flush()
-    store.write_failed(failed)
+    store.write_failed(failed, owned)
     report.failed = failed
     report.seconds = time.perf_counter() - start
     _write_report(store, report)
     return report
 
 
-def _save_finished(writer: "_ShardWriter", store: Store, failed: dict) -> None:
+def _save_finished(writer: "_ShardWriter", store: Store, failed: dict, owned: set | None = None) -> None:
     """Write the clips embedded so far while another error is on its way up (which must win)."""
     try:
         writer.flush()
-        store.write_failed(failed)
+        store.write_failed(failed, owned)
     except Exception:
         pass
 

@@ -258,8 +258,16 @@ class Store:
         path = self.root / "failed.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    def write_failed(self, failed: dict[str, dict]) -> None:
-        atomic_write_json(self.root / "failed.json", failed)
+    def write_failed(self, failed: dict[str, dict], owned: set[str] | None = None) -> None:
+        """Save the failed clips. With `owned` (the clips of one shard), only those entries are
+        replaced, under a lock, so shard processes writing at once keep each other's entries."""
+        if owned is None:
+            atomic_write_json(self.root / "failed.json", failed)
+            return
+        with self._setup_lock():
+            merged = {k: v for k, v in self.failed().items() if k not in owned}
+            merged.update({k: v for k, v in failed.items() if k in owned})
+            atomic_write_json(self.root / "failed.json", merged)
 
     # ---- reading ---------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -381,3 +382,21 @@ def test_bad_input_gets_a_message(browser, tmp_path):
         finally:
             shots.save("end")
             context.close()
+
+
+def test_server_serves_only_the_data_root_and_its_cache(small_esc50, tmp_path):
+    """Gradio's file route answers for clips under the data root, refuses /etc/passwd and the repo."""
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not for the browser")
+    clip = next((small_esc50 / "audio").iterdir())
+    with app_server(small_esc50, tmp_path / "cache", "files.log") as url:
+        def status(path: Path) -> int:
+            try:
+                with urllib.request.urlopen(f"{url}gradio_api/file={path}", timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        assert status(clip) == 200
+        for forbidden in (Path("/etc/passwd"), secret, REPO / "clapdemo" / "ui.py"):
+            assert status(forbidden) in (403, 404), forbidden

@@ -288,3 +288,14 @@ def test_joint_space_is_cached_per_store_and_projection(handlers, ready, monkeyp
     assert calls == [20], "the layout should come from the .npy cache the second time"
     assert {t.name for t in fig.data} == {"audio", "text"}
     assert list(Path(session.store_dir, "umap").glob("*.npy"))
+
+
+def test_a_second_precompute_on_the_same_store_gets_a_clear_message(handlers, ready):
+    """Another process (or session) holds the store: the app says so and keeps working."""
+    from clapdemo.store import Store
+
+    session, _, _ = ready
+    with Store(handlers.store_dir("esc50", "all")).lock():
+        with pytest.raises(gr.Error, match="another precompute is already running"):
+            _drain(handlers.precompute(Session(), "esc50", "all"))
+    assert "16/16" in handlers.store_status("esc50", "all")  # nothing lost, and usable afterwards
