@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoders(commands)
     _add_store(commands)
     _add_report(commands)
+    from clapdemo.cli_library import add_doctor, add_index  # the library's commands live there
+
+    add_index(commands)
+    add_doctor(commands)
     return parser
 
 
@@ -81,6 +85,11 @@ def _add_precompute(commands) -> None:
     p.add_argument("--captions-csv", type=Path, default=None, help="folder: CSV with file,caption (default captions.csv)")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick trial)")
     p.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="embed only the clips whose id hashes to I mod N; run N processes (0/N .. N-1/N) into one store")
+    p.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process (default); ray: a Ray Data pipeline (pip install -r requirements-scale.txt)")
+    p.add_argument("--ray-address", default=None, help="with --engine ray: the cluster to join (default: start a local Ray)")
     p.set_defaults(handler=run_precompute)
 
 
@@ -103,7 +112,6 @@ def dataset_options(args) -> dict:
 def run_precompute(args) -> int:
     from clapdemo.datasets import load_dataset
     from clapdemo.encoders import load_audio_encoder, load_text_encoder
-    from clapdemo.precompute import precompute
 
     dataset = load_dataset(args.dataset, args.data_root, args.split, **dataset_options(args))
     print(f"dataset: {args.dataset} {dataset.split} at {args.data_root}: {dataset.summary()}")
@@ -113,8 +121,7 @@ def run_precompute(args) -> int:
     audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
     text_encoder = load_text_encoder(args.text_encoder, device=args.device)
     print_encoders(audio_encoder, text_encoder)
-    report = precompute(dataset, audio_encoder, text_encoder, args.out, batch_size=args.batch_size,
-                        checkpoint_every=args.checkpoint_every, decode_workers=args.workers)
+    report = _run_engine(args, dataset, audio_encoder, text_encoder)
     print(report.summary())
     _print_some("skipped", [f"{c}: {i['audio_path']}: {i['error']}" for c, i in report.failed.items()],
                 f"listed in {Path(args.out) / 'failed.json'}")
@@ -123,6 +130,23 @@ def run_precompute(args) -> int:
     _print_some("flagged", [f"{c}: {i['audio_path']}: {'; '.join(i['notes'])}" for c, i in report.flagged.items()],
                 f"listed in {Path(args.out) / 'report.json'}")
     return 0
+
+
+def _run_engine(args, dataset, audio_encoder, text_encoder):
+    """--shard picks the clips and the store lock; --engine picks who embeds them."""
+    from clapdemo.shards import job_name, parse_shard, select_shard
+
+    select, job = None, "all"
+    if args.shard:
+        select, job = select_shard(*parse_shard(args.shard)), job_name(*parse_shard(args.shard))
+    options = dict(batch_size=args.batch_size, checkpoint_every=args.checkpoint_every, select=select, job=job)
+    if args.engine == "ray":
+        from clapdemo.ray_engine import precompute_ray
+
+        return precompute_ray(dataset, audio_encoder, text_encoder, args.out, address=args.ray_address, **options)
+    from clapdemo.precompute import precompute
+
+    return precompute(dataset, audio_encoder, text_encoder, args.out, decode_workers=args.workers, **options)
 
 
 def _print_some(kind: str, lines: list[str], where: str, limit: int = 20) -> None:
@@ -241,18 +265,25 @@ def _add_search(commands) -> None:
     query = p.add_mutually_exclusive_group(required=True)
     query.add_argument("--text", help="free-text query, e.g. 'a dog barks'")
     query.add_argument("--audio", type=Path, help="an audio file: its best captions and nearest clips")
+    query.add_argument("--clip", help="a clip id of the store (e.g. a file's path in a folder index): its nearest clips")
     p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
     p.add_argument("--labels", default=None, help="with --audio: extra comma-separated candidate captions")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    p.add_argument("--export", type=Path, default=None, help="write the results to FILE.csv or FILE.json")
     p.set_defaults(handler=run_search)
 
 
 def run_search(args) -> int:
+    from clapdemo.library import export_hits
     from clapdemo.runs import open_searcher
+    from clapdemo.windows import format_span
 
     searcher = open_searcher(args.run, args.store, need_audio=args.audio is not None)
+    print(f"search: {searcher.search_mode}")
     if args.text:
         results = {"clips": searcher.text_to_audio(args.text, args.k)}
+    elif args.clip:
+        results = {"clips": searcher.audio_to_audio(args.clip, args.k)}
     else:
         labels = tuple(args.labels.split(",")) if args.labels else ()
         results = {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
@@ -260,10 +291,12 @@ def run_search(args) -> int:
     for kind, hits in results.items():
         print(f"top {len(hits)} {kind}:")
         for hit in hits:
-            what = hit.caption if kind == "captions" else f"{hit.clip_id}  {hit.audio_path}  {hit.caption}"
+            what = hit.caption if kind == "captions" else f"{hit.clip_id} {format_span(hit.start, hit.end)}  {hit.audio_path}  {hit.caption}"
             print(f"  {hit.rank:2d}. {hit.score:.3f}  ({hit.relevance:.0%})  {what}")
     if args.json:
         args.json.write_text(json.dumps({k: [h.to_dict() for h in v] for k, v in results.items()}, indent=2))
+    if args.export:
+        print(f"wrote {export_hits(results, args.export)}")
     return 0
 
 
@@ -308,6 +341,8 @@ def _add_store(commands) -> None:
     p = commands.add_parser("store", help="inspect a store")
     p.add_argument("action", choices=["status", "verify"], help="status: counts; verify: check every shard's checksum")
     p.add_argument("store", type=Path)
+    p.add_argument("--shards", type=int, default=None,
+                   help="status per shard of N (default: the N of the last `precompute --shard I/N` on this store)")
     p.set_defaults(handler=run_store)
 
 
@@ -323,7 +358,17 @@ def run_store(args) -> int:
         for path in store.leftovers():
             print(f"leftover from a killed run (never read; delete when no precompute runs): {path}")
     print(json.dumps(store.status()))
+    _print_shard_status(store, args.shards)
     return 0
+
+
+def _print_shard_status(store, count: int | None) -> None:
+    """One line per shard (done / missing / failed) for a store filled by `--shard I/N` processes."""
+    from clapdemo.shards import shard_count_of, shard_status
+
+    count = count or shard_count_of(store.root)
+    for row in shard_status(store, count) if count else []:
+        print(f"shard {row['shard']}: {row['done']}/{row['clips']} done, {row['missing']} missing, {row['failed']} failed")
 
 
 # ---------------------------------------------------------------- report

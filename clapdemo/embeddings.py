@@ -24,6 +24,9 @@ class EmbeddingSet:
     captions:   n_captions strings
     labels:     n_clips class names, or None where the dataset has no classes
     meta:       the store's manifest (encoders, dataset, ...)
+    windows:    (n_windows, audio_dim) float32 or None: per-window vectors of a folder
+                index (long files, see windows.py); `window_clip` (n_windows,) row in
+                `audio`, `window_start`/`window_end` (n_windows,) seconds in the file
     """
 
     audio: np.ndarray
@@ -34,6 +37,10 @@ class EmbeddingSet:
     captions: list[str]
     labels: list[str] | None = None
     meta: dict = field(default_factory=dict)
+    windows: np.ndarray | None = None
+    window_clip: np.ndarray | None = None
+    window_start: np.ndarray | None = None
+    window_end: np.ndarray | None = None
 
     def __post_init__(self):
         if len(self.audio) != len(self.clip_ids) or len(self.text) != len(self.text_clip):

@@ -67,7 +67,11 @@ class ReportConfig:
     audio_encoder:    the EfficientAT model whose three outputs are compared.
     clip_tokenizer:   folder with CLIP's vocab.json + merges.txt; when given, a
                       randomly initialised CLIP text tower joins the sweep (marked).
-    seeds:            training seeds; each sweep row is the mean and spread over them.
+    seeds:            training seeds of the rows that count: the base, the best `top_rows`
+                      of the screening, the confirmation and the retrieval (mean and spread).
+    screen_seeds:     seeds of the first pass over every sweep row (one, to keep the run short:
+                      the spread over seeds is a few points, over splits several times more).
+    top_rows:         how many of the best screened rows are rerun with all `seeds`.
     n_splits, n_unseen, split_seed: the fixed zero-shot splits (seeded by split_seed + i).
     confirm_split_seed: fresh splits on which the chosen default is measured again.
     retrieval_folds:  folds of the supervised retrieval (train on the others, test on one).
@@ -85,13 +89,15 @@ class ReportConfig:
     audio_encoder: str = "mn04_as"
     clip_tokenizer: Path | None = None
     seeds: tuple[int, ...] = (0, 1, 2)
+    screen_seeds: tuple[int, ...] = (0,)
+    top_rows: int = 4
     n_splits: int = 5
     n_unseen: int = 10
     split_seed: int = 0
     confirm_split_seed: int = 100
     retrieval_folds: int = 5
     max_epochs: int = MAX_EPOCHS
-    patience: int = 15
+    patience: int = 10
     val_fraction: float = 0.15
     clips_per_class: int | None = None
     sweep: str = "full"
@@ -101,7 +107,7 @@ class ReportConfig:
     @classmethod
     def quick(cls, data_root, out) -> "ReportConfig":
         """A plumbing check: one clip per class, one seed, two splits, three rows, short training."""
-        return cls(Path(data_root), Path(out), seeds=(0,), n_splits=2, retrieval_folds=2, max_epochs=15,
+        return cls(Path(data_root), Path(out), seeds=(0,), screen_seeds=(0,), top_rows=1, n_splits=2, retrieval_folds=2, max_epochs=15,
                    patience=5, clips_per_class=2, sweep="quick", confirm_split_seed=100, workers=1)
 
 
@@ -169,11 +175,10 @@ def sweep_variants(kind: str, with_clip: bool) -> list[tuple[str, Variant]]:
     if with_clip:
         rows.append(("text: CLIP, RANDOM weights", replace(BASE, text_encoder=CLIP_RANDOM)))
     rows += [("temperature: fixed 0.07", replace(BASE, learn_temperature=False))]
-    rows += [(f"batch: {b or 'whole set'}", replace(BASE, batch_size=b)) for b in (32, 128, 0)]
+    rows += [(f"batch: {b or 'whole set'}", replace(BASE, batch_size=b)) for b in (32, 0)]
     rows += [(f"lr: {lr:g}", replace(BASE, lr=lr)) for lr in (1e-3, 1e-2)]
     rows += [("weight decay: 1", replace(BASE, weight_decay=1.0))]
-    rows += [("template: '{}'", replace(BASE, train_templates=("{}",))),
-             ("templates: 5, averaged at test", replace(BASE, train_templates=TEMPLATES)),
+    rows += [("templates: 5, averaged at test", replace(BASE, train_templates=TEMPLATES)),
              ("templates: 5, all pairs each epoch", replace(BASE, train_templates=TEMPLATES, caption_sampling="all")),
              ("train 1 template, test 5 averaged", replace(BASE, test_templates=TEMPLATES))]
     bridge = replace(BASE, output="probs", init="labels", train_templates=TEMPLATES)
@@ -201,9 +206,7 @@ def combined_variants(rows: list[dict]) -> list[tuple[str, Variant]]:
                     weight_decay=pick("weight decay", "weight_decay"), batch_size=pick("batch", "batch_size"),
                     learn_temperature=pick("temperature", "learn_temperature"), train_templates=TEMPLATES)
     out = [("combined: 5 templates + best of each axis", combo),
-           ("combined, all pairs", replace(combo, caption_sampling="all")),
-           ("combined, lr / 3", replace(combo, lr=combo.lr / 3)),
-           ("combined, weight decay x 10", replace(combo, weight_decay=combo.weight_decay * 10))]
+           ("combined, all pairs", replace(combo, caption_sampling="all"))]
     seen = [Variant(**_variant_args(r["variant"])) for r in rows]
     return [(n, v) for n, v in out if v not in seen]
 
@@ -598,8 +601,11 @@ def load_text_encoders(cfg: ReportConfig, log: Callable[[str], None] = print) ->
 
 
 def run_report(cfg: ReportConfig, audio_encoder=None, text_encoders: dict | None = None,
-               log: Callable[[str], None] = print) -> dict:
-    """Measure everything, write OUT/report.md, report.json, report_topk.png; return the results dict."""
+               log: Callable[[str], None] = print, clips: Clips | None = None) -> dict:
+    """Measure everything, write OUT/report.md, report.json, report_topk.png; return the results dict.
+
+    audio_encoder / text_encoders ({"minilm": ..., CLIP_RANDOM: ...}) / clips: already loaded
+    ones (tests pass stand-ins); by default they are loaded from `cfg`."""
     import torch
 
     out = Path(cfg.out)
@@ -608,7 +614,7 @@ def run_report(cfg: ReportConfig, audio_encoder=None, text_encoders: dict | None
     threads_before = torch.get_num_threads()
     runner = None
     try:
-        clips = load_clips(cfg, audio_encoder, log)
+        clips = clips if clips is not None else load_clips(cfg, audio_encoder, log)
         encoders = text_encoders if text_encoders is not None else load_text_encoders(cfg, log)
         bank = TextBank(encoders, clips.classes)
         for name in encoders:  # every text vector the jobs need, embedded here once
@@ -620,37 +626,44 @@ def run_report(cfg: ReportConfig, audio_encoder=None, text_encoders: dict | None
         runner = Runner(cfg, clips, bank)
         rows = []
 
-        def measure(name: str, v: Variant, kind: str) -> dict:
+        def measure(name: str, v: Variant, seeds) -> dict:
             t0 = time.perf_counter()
-            result = run_zero_shot(runner, v, splits, cfg.seeds)
-            row = {"name": name, "kind": kind, "variant": asdict(v), "describe": v.describe(), **result}
-            rows.append(row)
+            result = run_zero_shot(runner, v, splits, seeds)
+            row = {"name": name, "kind": "sweep", "variant": asdict(v), "describe": v.describe(),
+                   "seeds": list(seeds), **result}
             acc = row["unseen_zero_shot_acc@1"]
-            log(f"{name:55s} zero-shot@1 among {n_unseen}: {acc['mean']:.3f} (seed sd {acc['seed_sd']:.3f}, "
-                f"split sd {acc['split_sd']:.3f}); among all: {row['all_zero_shot_acc@1']['mean']:.3f}  "
-                f"{time.perf_counter() - t0:.0f} s")
+            log(f"{name:55s} zero-shot@1 among {n_unseen}: {acc['mean']:.3f} (seeds {len(seeds)}, seed sd "
+                f"{acc['seed_sd']:.3f}, split sd {acc['split_sd']:.3f}); among all: "
+                f"{row['all_zero_shot_acc@1']['mean']:.3f}  {time.perf_counter() - t0:.0f} s")
             return row
 
+        # 1. every row with the screening seed(s); 2. the combinations; 3. the best rows and the base with all seeds
         for name, v in sweep_variants(cfg.sweep, CLIP_RANDOM in encoders):
             if v.text_encoder in encoders:
-                measure(name, v, "sweep")
+                rows.append(measure(name, v, cfg.screen_seeds))
         if cfg.sweep == "full":
             for name, v in combined_variants(rows):
-                measure(name, v, "sweep")
-        trained = [r for r in rows if r["variant"]["text_encoder"] == "minilm"]
-        best = max(trained, key=lambda r: r["unseen_zero_shot_acc@1"]["mean"])
+                rows.append(measure(name, v, cfg.screen_seeds))
+        if tuple(cfg.seeds) != tuple(cfg.screen_seeds):
+            ranked = sorted((r for r in rows if r["variant"]["text_encoder"] == "minilm"),
+                            key=lambda r: -r["unseen_zero_shot_acc@1"]["mean"])
+            again = [rows[0]] + [r for r in ranked[:cfg.top_rows] if r is not rows[0]]
+            for row in again:
+                rows[rows.index(row)] = measure(row["name"], Variant(**_variant_args(row["variant"])), cfg.seeds)
+        full = [r for r in rows if r["variant"]["text_encoder"] == "minilm" and r["seeds"] == list(cfg.seeds)]
+        best = max(full, key=lambda r: r["unseen_zero_shot_acc@1"]["mean"])
         default = Variant(**_variant_args(best["variant"]))
         log(f"default: {best['name']} ({default.describe()})")
 
         fresh = zero_shot_splits(len(clips.classes), cfg.n_splits, n_unseen, cfg.confirm_split_seed)
         confirm = run_zero_shot(runner, default, fresh, cfg.seeds, topk_curve=True)
-        confirm_base = run_zero_shot(runner, BASE, fresh, cfg.seeds, topk_curve=True)
+        confirm_base = run_zero_shot(runner, BASE, fresh, cfg.screen_seeds, topk_curve=True)
         log(f"confirmation on fresh splits: default {confirm['unseen_zero_shot_acc@1']['mean']:.3f}, "
             f"base {confirm_base['unseen_zero_shot_acc@1']['mean']:.3f}")
         bridge = {w: label_bridge(clips, bank, splits, w) for w in WINDOWS}
         bridge_fresh = label_bridge(clips, bank, fresh, default.window)
         retrieval = run_retrieval(runner, default, cfg.seeds)
-        retrieval_base = run_retrieval(runner, BASE, cfg.seeds)
+        retrieval_base = run_retrieval(runner, BASE, cfg.screen_seeds)
         log(f"retrieval: default a2t@1 {retrieval['a2t_acc@1']['mean']:.3f}, t2a@1 {retrieval['t2a_acc@1']['mean']:.3f}")
     finally:
         if runner is not None:
@@ -697,8 +710,9 @@ def machine_line() -> str:
 
 
 def _ms(m: dict, pct: bool = True) -> str:
+    """mean ± seed sd (the sd left out for one seed)."""
     f = 100 if pct else 1
-    return f"{m['mean'] * f:.1f} ± {m['seed_sd'] * f:.1f}"
+    return f"{m['mean'] * f:.1f} ± {m['seed_sd'] * f:.1f}" if m["seed_sd"] > 0 else f"{m['mean'] * f:.1f}"
 
 
 def markdown(r: dict) -> str:
@@ -713,14 +727,14 @@ def markdown(r: dict) -> str:
         "",
         f"Made by `python -m clapdemo report` on {r['date']} ({r['seconds'] / 60:.0f} min; {r['machine']}).",
         f"Data: {d['n_clips']} ESC-50 clips, {n_c} classes (the shared subset; 5 s each, 44.1 kHz). "
-        f"Audio: {d['audio_encoder']['name']} (frozen, weights {d['audio_encoder']['weights_sha256'][:12]}); "
+        f"Audio: {d['audio_encoder']['name']} (frozen, weights {d['audio_encoder'].get('weights_sha256', '?')[:12]}); "
         f"text: {', '.join(d['text_encoders'])}. Only the linear projection (+ temperature) is trained.",
         "",
         "## Headline",
         "",
         f"Default configuration (chosen from the sweep below): **{r['default']['describe']}**.",
         "",
-        "| measure | default | base (logits, 1 template, lr 3e-3) | no training: AudioSet labels as text | chance |",
+        f"| measure | default | base (logits, 1 template, lr 3e-3; {len(cfg['screen_seeds'])} seed) | no training: AudioSet labels as text | chance |",
         "|---|---|---|---|---|",
         f"| zero-shot top-1 among {n_u} unseen classes, {cfg['n_splits']} fresh splits x {seeds} seeds | "
         f"**{_ms(conf['unseen_zero_shot_acc@1'])}** | {_ms(base['unseen_zero_shot_acc@1'])} | "
@@ -739,28 +753,31 @@ def markdown(r: dict) -> str:
         "## Zero-shot sweep",
         "",
         f"Each row: train on the clips of {n_c - n_u} classes, classify the clips of the {n_u} held-out "
-        f"classes by their names; {cfg['n_splits']} fixed splits (seeds {cfg['split_seed']}..{cfg['split_seed'] + cfg['n_splits'] - 1}) "
-        f"x {seeds} training seeds. `seed sd`: spread of the per-seed means; `split sd`: spread over "
+        f"classes by their names; {cfg['n_splits']} fixed splits (seeds {cfg['split_seed']}..{cfg['split_seed'] + cfg['n_splits'] - 1}). "
+        f"Every row is first run with {len(cfg['screen_seeds'])} training seed (to keep the report under ~20 min on "
+        f"2 cores); the base row and the {cfg['top_rows']} best rows are then rerun with {seeds} seeds "
+        "(column `seeds`). `seed sd`: spread of the per-seed means (over the splits); `split sd`: spread over "
         "which classes are held out (much larger: some class sets are easier). Early stopping on the "
         f"contrastive loss of a held-out {int(cfg['val_fraction'] * 100)} % of the training clips, patience "
         f"{cfg['patience']}, at most {cfg['max_epochs']} epochs. One setting changes per row against the base "
         "row; the 'combined' rows join the best of each.",
         "",
-        f"| row | top-1 among {n_u} unseen | seed sd | split sd | top-5 among {n_u} | top-1 among all {n_c} | epochs | s/run |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| row | top-1 among {n_u} unseen | seeds | seed sd | split sd | top-5 among {n_u} | top-1 among all {n_c} | epochs | s/run |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in r["sweep"]:
         u, a, u5 = row["unseen_zero_shot_acc@1"], row["all_zero_shot_acc@1"], row["unseen_zero_shot_acc@5"]
         name = row["name"] + (" ⚠ random text weights" if row["variant"]["text_encoder"] == CLIP_RANDOM else "")
         bold = "**" if row["name"] == r["default"]["name"] else ""
-        lines.append(f"| {bold}{name}{bold} | {bold}{100 * u['mean']:.1f}{bold} | {100 * u['seed_sd']:.1f} | "
+        sd = f"{100 * u['seed_sd']:.1f}" if len(row["seeds"]) > 1 else "–"
+        lines.append(f"| {bold}{name}{bold} | {bold}{100 * u['mean']:.1f}{bold} | {len(row['seeds'])} | {sd} | "
                      f"{100 * u['split_sd']:.1f} | {100 * u5['mean']:.1f} | {100 * a['mean']:.1f} | "
                      f"{row['epochs']:.0f} | {row['seconds_per_run']:.2f} |")
     for w, b in r["label_bridge"].items():
         lines.append(f"| no training: AudioSet labels as text ({'10 s padded' if w == '10s' else 'clip length'}) | "
-                     f"{100 * b['unseen_zero_shot_acc@1']['mean']:.1f} | – | {100 * b['unseen_zero_shot_acc@1']['split_sd']:.1f} | "
+                     f"{100 * b['unseen_zero_shot_acc@1']['mean']:.1f} | – | – | {100 * b['unseen_zero_shot_acc@1']['split_sd']:.1f} | "
                      f"{100 * b['unseen_zero_shot_acc@5']['mean']:.1f} | {100 * b['all_zero_shot_acc@1']['mean']:.1f} | – | – |")
-    lines += [f"| chance | {100 / n_u:.1f} | | | {100 * min(5, n_u) / n_u:.1f} | {100 / n_c:.1f} | | |", ""]
+    lines += [f"| chance | {100 / n_u:.1f} | | | | {100 * min(5, n_u) / n_u:.1f} | {100 / n_c:.1f} | | |", ""]
     lines += [
         f"Selection bias: the default is the best of {len(r['sweep'])} rows on these same splits, so its row above "
         "flatters it; the headline measures it again on fresh splits "
@@ -771,7 +788,7 @@ def markdown(r: dict) -> str:
         f"All {n_c} classes; the clips split into {cfg['retrieval_folds']} class-stratified random folds "
         f"(seeded; the shared subset is almost all ESC-50 fold 4, so ESC-50's own folds cannot be used); "
         f"train on {cfg['retrieval_folds'] - 1}, test on the other (~{ret['n_test']:.0f} clips), every fold once, "
-        f"{seeds} seeds. The course's metric, over the whole test fold: each clip paired with its caption "
+        f"{seeds} seeds for the default ({len(cfg['screen_seeds'])} for the base). The course's metric, over the whole test fold: each clip paired with its caption "
         f"('{r['default']['variant']['train_templates'][0]}'-style class prompt). audio→text: a clip "
         "whose nearest caption is an identical caption of a same-class clip counts as right, so acc@1 is "
         f"{n_c}-way classification among the classes present. text→audio: the caption must find its own clip "

@@ -117,8 +117,15 @@ def _check_same(encoder, recorded: dict) -> None:
 
 def open_searcher(run, store, need_audio: bool = True, need_text: bool = True) -> Searcher:
     """A Searcher over `store` with the projection at `run` and the store's own encoders."""
+    from clapdemo.library import load_embeddings
+
     model, info = load_run(run)
-    embeddings = load_store(store) if not isinstance(store, EmbeddingSet) else store
+    embeddings = load_embeddings(store) if not isinstance(store, EmbeddingSet) else store  # + windows, if any
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     audio_encoder, text_encoder = encoders_for_store(embeddings.meta, need_audio, need_text)
-    return Searcher(embeddings, model, text_encoder=text_encoder, audio_encoder=audio_encoder)
+    searcher = Searcher(embeddings, model, text_encoder=text_encoder, audio_encoder=audio_encoder)
+    if not isinstance(store, EmbeddingSet):  # big stores: a FAISS index saved beside the store
+        from clapdemo.ann import index_for
+
+        searcher.index = index_for(store, searcher.audio, model)
+    return searcher

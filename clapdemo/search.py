@@ -28,6 +28,8 @@ class Hit:
     audio_path: str = ""
     caption: str = ""
     label: str = ""
+    start: float | None = None  # seconds: the best window's span in the file (folder indexes only)
+    end: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -39,11 +41,15 @@ def normalise(x: np.ndarray) -> np.ndarray:
 
 
 def project_audio(projection, audio: np.ndarray) -> np.ndarray:
-    """Raw audio-encoder vectors -> L2-normalised points in the text space."""
+    """Raw audio-encoder vectors -> L2-normalised points in the text space.
+
+    In chunks, so a memory-mapped (or float16) store is never copied whole into RAM."""
     import torch
 
-    with torch.inference_mode():
-        return projection.embed(torch.as_tensor(np.asarray(audio, dtype=np.float32))).numpy()
+    if len(audio) <= 65536:
+        with torch.inference_mode():
+            return projection.embed(torch.as_tensor(np.asarray(audio, dtype=np.float32))).numpy()
+    return np.concatenate([project_audio(projection, audio[i : i + 65536]) for i in range(0, len(audio), 65536)])
 
 
 def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
@@ -62,8 +68,9 @@ def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
 class Searcher:
     """Search one store with one trained projection (and the encoders that made the store)."""
 
-    def __init__(self, embeddings: EmbeddingSet, projection, text_encoder=None, audio_encoder=None):
+    def __init__(self, embeddings: EmbeddingSet, projection, text_encoder=None, audio_encoder=None, index=None):
         self.embeddings = embeddings
+        self.index = index  # a FAISS index over self.audio (clapdemo.ann) for big stores; None: exact
         self.projection = projection
         self.text_encoder = text_encoder
         self.audio_encoder = audio_encoder
@@ -71,6 +78,8 @@ class Searcher:
         self.pool_captions, first_row = np.unique(np.asarray(embeddings.captions, dtype=object), return_index=True)
         self.pool_text = normalise(embeddings.text[first_row]) if len(first_row) else np.zeros((0, embeddings.text.shape[1]), np.float32)
         self.scale = projection.scale().item()  # exp(logit_scale): 1 / temperature
+        has_windows = getattr(embeddings, "windows", None) is not None and len(embeddings.windows)
+        self.windows = project_audio(projection, embeddings.windows) if has_windows else None
 
     # ---- queries -------------------------------------------------------------------
 
@@ -80,7 +89,19 @@ class Searcher:
         if not query:
             raise ValueError("empty query: type a few words, e.g. 'a dog barking'")
         vector = normalise(self._text_encoder().embed([query]))[0]
-        return self._clip_hits(self.audio @ vector, k)
+        if self.windows is not None:  # a clip scores as its best window; the hit says where it is
+            from clapdemo.windows import best_window_per_clip
+
+            scores, best = best_window_per_clip(self.windows @ vector, self.embeddings.window_clip, len(self.audio))
+            return self._with_spans(self._clip_hits(scores, k), best)
+        return self._clip_hits(self._scores(vector, k), k)
+
+    def _with_spans(self, hits: list[Hit], best: np.ndarray) -> list[Hit]:
+        rows = self._row_of_clip()
+        for hit in hits:
+            w = best[rows[hit.clip_id]]
+            hit.start, hit.end = float(self.embeddings.window_start[w]), float(self.embeddings.window_end[w])
+        return hits
 
     def audio_to_text(self, audio, k: int = 10, extra_captions: tuple[str, ...] = ()) -> list[Hit]:
         """The k captions (store pool plus `extra_captions`, e.g. typed labels) closest to a clip."""
@@ -104,7 +125,7 @@ class Searcher:
         else:
             vector = self.embed_audio(audio)
             exclude_clip = exclude_clip or self._clip_of_path(audio)
-        scores = self.audio @ vector
+        scores = self._scores(vector, k + 1)
         if exclude_clip is not None and exclude_clip in rows:  # a clip is not "like itself"
             scores = scores.copy()
             scores[rows[exclude_clip]] = -np.inf
@@ -113,6 +134,12 @@ class Searcher:
     def embed_audio(self, audio) -> np.ndarray:
         """A file path or a mono waveform at the encoder's rate -> its normalised joint-space vector."""
         encoder = self._audio_encoder()
+        settings = self.embeddings.meta.get("windows")
+        if settings and (isinstance(audio, str) or hasattr(audio, "__fspath__")):  # as the index embeds files
+            from clapdemo.windows import embed_file
+
+            vectors = embed_file(audio, encoder, settings["seconds"], settings["hop"])[0]
+            return project_audio(self.projection, vectors.mean(axis=0, keepdims=True))[0]
         if isinstance(audio, (str, bytes)) or hasattr(audio, "__fspath__"):
             wave = load_clip(audio, encoder.sample_rate, encoder.clip_seconds)
         else:
@@ -122,6 +149,25 @@ class Searcher:
         return project_audio(self.projection, encoder.embed(wave[None]))[0]
 
     # ---- helpers -------------------------------------------------------------------
+
+    @property
+    def search_mode(self) -> str:
+        """Exact or FAISS, in words: the CLI and the app show it."""
+        from clapdemo.ann import describe
+
+        return describe(self.index)
+
+    def _scores(self, vector: np.ndarray, k: int) -> np.ndarray:
+        """Every clip's cosine (exact), or with an index only the k it finds (-inf elsewhere)."""
+        if self.index is None:
+            return self.audio @ vector
+        from clapdemo.ann import search
+
+        found, rows = search(self.index, vector, k)
+        scores = np.full(len(self.audio), -np.inf, dtype=np.float32)
+        keep = rows[0] >= 0
+        scores[rows[0][keep]] = found[0][keep]
+        return scores
 
     def _clip_hits(self, scores: np.ndarray, k: int) -> list[Hit]:
         e = self.embeddings

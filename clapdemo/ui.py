@@ -701,7 +701,8 @@ class Handlers:
         players = [_audio_update(h.audio_path, f"{h.rank}. {h.clip_id} — {h.caption} ({h.score:.3f})")
                    for h in hits[:N_PLAYERS]]
         players += [_audio_update() for _ in range(N_PLAYERS - len(players))]
-        return f"Top {len(hits)} clips for “{html.escape(query.strip())}”", table, *players
+        return (f"Top {len(hits)} clips for “{html.escape(query.strip())}” ({searcher.search_mode})", table,
+                *players)
 
     def check_upload(self, path: str | None):
         """The uploaded clip as the encoder hears it, or a message that says what is wrong with it."""
@@ -928,6 +929,11 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     umap_btn = gr.Button("Show the joint space", variant="primary", elem_id="umap")
                 umap_note = gr.Markdown(elem_id="umap-note")
                 umap_plot = gr.Plot(label="UMAP of projected audio and text", elem_id="umap-plot")
+
+            with gr.Tab("Library", id="library"):  # your own folder of sounds: clapdemo/ui_library.py
+                from clapdemo.ui_library import build_library_tab
+
+                build_library_tab(settings, h.encoders, session)
 
         # ---- wiring ----------------------------------------------------------------------
         def on_load(s):

@@ -1,0 +1,102 @@
+"""Bigger than RAM: the store's vectors packed into two .npy files that are read memory-mapped.
+
+A store's shards are many small safetensors files, read into memory by
+`Store.load`. For millions of clips, `pack` copies them once, shard by shard,
+into STORE/packed/audio.npy and text.npy (rows in dataset order, float32 or
+float16 on request: half the disk and page cache), and `load_packed` returns an
+EmbeddingSet whose arrays are `np.memmap`s: the OS pages in only the rows that
+are touched. The pack is keyed like the store (encoders + every shard's
+checksum), so a store that changed is packed again, never read stale. Packing
+needs memory for one shard at a time, plus the caption table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clapdemo.embeddings import EmbeddingSet
+from clapdemo.store import Store, _safetensors_metadata, atomic_write_json
+
+
+def store_key(store_dir) -> str:
+    """What the store's vectors depend on: its encoders and the checksum of every shard."""
+    store = Store(store_dir)
+    shards = [[s.name, json.loads(s.read_text(encoding="utf-8")).get("sha256")] for s in store._sidecars()]
+    blob = json.dumps({"store": Store.key_of(store.manifest()), "shards": shards})
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _shards(store: Store):
+    """(clip ids, captions, arrays) of every intact shard; damaged ones are skipped as `load` does."""
+    from safetensors.numpy import load as st_load
+
+    for sidecar in store._sidecars():
+        data, problem = store._read_shard(sidecar)
+        if problem:
+            continue
+        meta = _safetensors_metadata(data)
+        yield json.loads(meta["clip_ids"]), json.loads(meta["captions"]), st_load(data)
+
+
+def pack(store_dir, dtype: str = "float32") -> Path:
+    """Write STORE/packed/ (audio.npy, text.npy, rows.parquet, clips.parquet, meta.json) unless current."""
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"dtype {dtype!r}: use float32, or float16 to halve the size")
+    store, folder = Store(store_dir), Path(store_dir) / "packed"
+    key = store_key(store_dir)
+    meta_path = folder / "meta.json"
+    if meta_path.is_file() and json.loads(meta_path.read_text()) == {"key": key, "dtype": dtype}:
+        return folder
+    manifest = store.manifest()
+    counts, captions = {}, {}
+    for ids, caps, arrays in _shards(store):  # pass 1: which clips, how many captions each
+        for i, clip_id in enumerate(ids):
+            if clip_id not in counts:  # the same clip in two shards: the first wins, as in `load`
+                counts[clip_id] = [caps[j] for j in np.flatnonzero(arrays["text_clip"] == i)]
+    table = store.clips()
+    table = table[table["clip_id"].isin(counts.keys())].reset_index(drop=True)
+    clip_row = {c: i for i, c in enumerate(table["clip_id"])}
+    first = np.cumsum([0] + [len(counts[c]) for c in table["clip_id"]])
+    folder.mkdir(exist_ok=True)
+    meta_path.unlink(missing_ok=True)  # from here on the pack is incomplete until meta.json is back
+    audio = np.lib.format.open_memmap(folder / "audio.npy", "w+", dtype, (len(table), manifest["audio_dim"]))
+    text = np.lib.format.open_memmap(folder / "text.npy", "w+", dtype, (int(first[-1]), manifest["text_dim"]))
+    written = set()
+    for ids, caps, arrays in _shards(store):  # pass 2: copy the rows into place
+        for i, clip_id in enumerate(ids):
+            if clip_id in written or clip_id not in clip_row:
+                continue
+            written.add(clip_id)
+            row = clip_row[clip_id]
+            audio[row] = arrays["audio"][i]
+            text[first[row] : first[row + 1]] = arrays["text"][arrays["text_clip"] == i]
+    audio.flush(), text.flush()
+    rows = np.repeat(np.arange(len(table)), np.diff(first))
+    captions = [c for clip_id in table["clip_id"] for c in counts[clip_id]]
+    pd.DataFrame({"text_clip": rows, "caption": captions}).to_parquet(folder / "rows.parquet", index=False)
+    table[[c for c in ("clip_id", "audio_path", "label") if c in table.columns]].to_parquet(folder / "clips.parquet",
+                                                                                         index=False)
+    atomic_write_json(meta_path, {"key": key, "dtype": dtype})
+    return folder
+
+
+def load_packed(store_dir, dtype: str = "float32") -> EmbeddingSet:
+    """The store as an EmbeddingSet whose vectors stay on disk (memory-mapped, read-only)."""
+    folder = pack(store_dir, dtype)
+    rows, table = pd.read_parquet(folder / "rows.parquet"), pd.read_parquet(folder / "clips.parquet")
+    audio = np.load(folder / "audio.npy", mmap_mode="r")
+    return EmbeddingSet(
+        audio=audio,
+        text=np.load(folder / "text.npy", mmap_mode="r"),
+        text_clip=rows["text_clip"].to_numpy(np.int64),
+        clip_ids=table["clip_id"].astype(str).tolist(),
+        audio_paths=table["audio_path"].astype(str).tolist(),
+        captions=rows["caption"].astype(str).tolist(),
+        labels=table["label"].astype(str).tolist() if "label" in table.columns else None,
+        meta=Store(store_dir).manifest(),
+    )

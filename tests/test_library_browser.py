@@ -1,0 +1,94 @@
+"""The Library tab in a real browser: open a folder index, search by text, "more like this",
+play a result's time span, then the whole file.
+
+The folder holds a 70 s file made from ESC-50 clips laid end to end with silence
+(dog at 0:20, rain at 0:45, rooster at 1:00) and three other clips. Screenshots
+go to test-output/browser/library-*.png. Needs /usr/bin/chromium and playwright
+(never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from test_app_browser import (CHROMIUM, Shots, _open, _tab, _table, _wait_table, _wait_until, app_server,  # noqa: F401
+                              browser)
+from test_library import esc50_file, make_long_file
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
+
+
+def _player(page, elem_id: str) -> dict | None:
+    """A gradio Audio's shown time, duration (seconds, from its waveform controls) and file link."""
+    return page.evaluate(
+        """id => { const root = document.querySelector('#' + id);
+                   const t = root && root.querySelector('#time'), d = root && root.querySelector('#duration');
+                   const link = root && root.querySelector('a[download], a[href*="/file="]');
+                   if (!t || !d) return null;
+                   const secs = s => s.trim().split(':').reduce((a, v) => a * 60 + Number(v), 0);
+                   return {time: secs(t.textContent), duration: secs(d.textContent),
+                           href: link ? link.getAttribute('href') : ''}; }""", elem_id)
+
+
+def test_library_tab(browser, tmp_path):
+    folder = tmp_path / "my-sounds"
+    folder.mkdir()
+    make_long_file(folder / "long.wav")
+    for category in ("church_bells", "clock_tick", "cat"):
+        shutil.copy(esc50_file(category), folder / f"{category}.flac")
+    with app_server(folder, tmp_path / "cache", "library-app.log") as url:
+        context, page = _open(browser, url)
+        shots = Shots(page, "library")
+        try:
+            with shots.step("open-index"):
+                _tab(page, "Library")
+                assert page.locator("#library-folder textarea, #library-folder input").first.input_value() == str(folder)
+                page.locator("#library-open").click()
+                page.locator("#library-status").get_by_text("4 added").wait_for(timeout=180_000)
+                shots.save("indexed")
+
+            with shots.step("text-search"):
+                page.locator("#library-query textarea, #library-query input").first.fill("dog barking")
+                page.locator("#library-search").click()
+                rows = _wait_table(page, "library-results", "long.wav")
+                head, top = rows[0], rows[1]
+                assert top[head.index("file")] == "long.wav", rows
+                start, end = top[head.index("span")].split("-")
+                assert _seconds(start) <= 20 < _seconds(end), rows  # the dog starts at 0:20
+                assert top[head.index("relevance")].endswith("%")
+                shots.save("text-search")
+
+            with shots.step("play-span"):
+                _wait_until(lambda: (p := _player(page, "library-hit-0")) and p["duration"] > 0, 30, "the span player")
+                player = _player(page, "library-hit-0")
+                assert player["duration"] == _seconds(end) - _seconds(start), player  # the span, not the file
+                assert player["href"].endswith(f"-{_seconds(start):.1f}-{_seconds(end):.1f}.wav"), player  # the cut
+                page.locator("#library-hit-0").get_by_role("button", name="Play", exact=True).click()
+                _wait_until(lambda: _player(page, "library-hit-0")["time"] >= 1, 20, "the span to play")
+                shots.save("playing")
+
+            with shots.step("whole-file"):
+                page.locator("#library-whole-0").click()
+                _wait_until(lambda: (p := _player(page, "library-hit-0")) and p["duration"] == 70, 30,
+                            "the whole 70 s file in the player")
+
+            with shots.step("more-like-this"):
+                page.locator("#library-more-1").click()
+                page.locator("#library-note").get_by_text("files like").wait_for()
+                rows = _table(page, "library-results")
+                assert len(rows) >= 3, rows
+                shots.save("more-like-this")
+            with shots.step("export"):
+                names = page.locator("#library-export").inner_text()
+                assert "results.csv" in names and "results.json" in names, names
+        finally:
+            shots.save("end")
+            context.close()
+
+
+def _seconds(text: str) -> float:
+    parts = [int(x) for x in text.strip().split(":")]
+    return float(sum(v * 60 ** i for i, v in enumerate(reversed(parts))))

@@ -1,0 +1,75 @@
+"""FAISS search: the exact top-10 on a small store, and a stale index is rebuilt, never used."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("faiss")
+
+import torch  # noqa: E402
+
+from clapdemo import ann  # noqa: E402
+from clapdemo.datasets import load_dataset  # noqa: E402
+from clapdemo.model import AudioProjection, ProjectionConfig  # noqa: E402
+from clapdemo.precompute import precompute  # noqa: E402
+from clapdemo.search import Searcher  # noqa: E402
+from clapdemo.store import load_store  # noqa: E402
+from conftest import ESC50  # noqa: E402
+
+
+def clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    """Normalised points around 50 centres: like real embeddings, unlike uniform noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((50, dim))
+    x = centres[rng.integers(0, 50, n)] + 0.5 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_ivf_index_finds_the_exact_top10():
+    vectors, queries = clustered(5000, 64), clustered(50, 64, seed=1)
+    index = ann.build_ivf(vectors)
+    _, found = ann.search(index, queries, 10)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
+    assert recall >= 0.99
+
+
+@pytest.fixture
+def small_store(mn04, minilm, tmp_path):
+    dataset = load_dataset("esc50", ESC50)
+    dataset.clips = dataset.clips.head(24)
+    precompute(dataset, mn04, minilm, tmp_path / "store", progress=False)
+    return dataset, tmp_path / "store"
+
+
+def test_searcher_with_index_gives_the_exact_top10_and_rebuilds_a_stale_index(small_store, mn04, minilm,
+                                                                             monkeypatch, capsys):
+    dataset, store = small_store
+    monkeypatch.setenv("CLAPDEMO_ANN_MIN_CLIPS", "1")
+    torch.manual_seed(0)
+    projection = AudioProjection(ProjectionConfig(audio_dim=mn04.dim, text_dim=minilm.dim)).eval()
+    exact = Searcher(load_store(store), projection)
+    fast = Searcher(load_store(store), projection, index=ann.index_for(store, exact.audio, projection))
+    assert "built a FAISS index" in capsys.readouterr().out
+    assert exact.search_mode.startswith("exact") and fast.search_mode.startswith("FAISS IVF")
+    for clip in exact.embeddings.clip_ids[:5]:
+        want = [(h.clip_id, round(h.score, 5)) for h in exact.audio_to_audio(clip, 10)]
+        assert [(h.clip_id, round(h.score, 5)) for h in fast.audio_to_audio(clip, 10)] == want
+
+    index, rebuilt = ann.open_index(store, exact.audio, ann.index_key(store, projection))
+    assert not rebuilt and index.ntotal == 24  # same store, same projection: the saved index is reused
+
+    dataset.clips = load_dataset("esc50", ESC50).clips.head(30)  # the store grows: the index is stale
+    precompute(dataset, mn04, minilm, store, progress=False)
+    grown = Searcher(load_store(store), projection)
+    index, rebuilt = ann.open_index(store, grown.audio, ann.index_key(store, projection))
+    assert rebuilt and index.ntotal == 30
+
+    other = AudioProjection(ProjectionConfig(audio_dim=mn04.dim, text_dim=minilm.dim))  # another projection
+    assert ann.index_key(store, other) != ann.index_key(store, projection)
+
+
+def test_small_store_searches_exactly_without_faiss(small_store, monkeypatch):
+    monkeypatch.setenv("CLAPDEMO_ANN_MIN_CLIPS", "100000")
+    assert ann.index_for(small_store[1], np.zeros((24, 8), np.float32), None) is None
