@@ -145,12 +145,12 @@ def _previous(store: Store, manifest: dict, files: pd.DataFrame) -> pd.DataFrame
     """The table of the last run, or an empty one when the index is new or its settings changed
     (other window/hop: every file is recomputed; other encoders: refused by the store)."""
     empty = pd.DataFrame(columns=["clip_id", "size", "mtime_ns", "sha256", "captions"])
-    if store.exists() and store.manifest().get("windows") != manifest["windows"]:
+    store.create_or_check(manifest, files.assign(sha256="", duration=0.0).iloc[:0])  # refuses other encoders
+    if store.manifest().get("windows") != manifest["windows"]:
         for sidecar in store._sidecars():
             _remove_shard(sidecar)
         atomic_write_json(store.manifest_path, manifest)
         return empty
-    store.create_or_check(manifest, files.assign(sha256="", duration=0.0).iloc[:0])
     table = store.clips()
     return table if "sha256" in table.columns else empty
 

@@ -129,6 +129,11 @@ class Searcher:
         if exclude_clip is not None and exclude_clip in rows:  # a clip is not "like itself"
             scores = scores.copy()
             scores[rows[exclude_clip]] = -np.inf
+        if self.windows is not None:  # ranked by whole files; each hit shows its window nearest the query
+            from clapdemo.windows import best_window_per_clip
+
+            best = best_window_per_clip(self.windows @ vector, self.embeddings.window_clip, len(self.audio))[1]
+            return self._with_spans(self._clip_hits(scores, k), best)
         return self._clip_hits(scores, k)
 
     def embed_audio(self, audio) -> np.ndarray:

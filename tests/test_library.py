@@ -161,3 +161,36 @@ def test_audio_to_audio_finds_the_same_class(esc50_store, mn04, minilm):
     assert chance < 0.02
     assert raw_precision > 0.6  # measured 0.801 (some ESC-50 clips are takes of one recording)
     assert projected > 0.8  # measured 0.991
+
+
+def test_cli_index_search_export(long_index, tmp_path, capsys):
+    """`index` reruns as a no-op; `search` prints spans and exports CSV/JSON; `--clip` is audio-to-audio."""
+    from clapdemo.cli import main
+
+    folder = long_index[0]
+    assert main(["index", str(folder)]) == 0
+    assert "0 added, 0 changed, 0 deleted, 7 unchanged" in capsys.readouterr().out
+    run, store = str(REPO / "assets" / "projection"), str(folder / ".clapdemo-index")
+    assert main(["search", "--run", run, "--store", store, "--text", "rain falling", "-k", "3",
+                 "--export", str(tmp_path / "hits.csv")]) == 0
+    assert "long.wav 00:45-00:55" in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "hits.csv")
+    assert table.loc[0, "clip_id"] == "long.wav" and table.loc[0, "start"] == 45.0
+    assert {"rank", "score", "relevance", "start", "end"} <= set(table.columns)
+    assert main(["search", "--run", run, "--store", store, "--clip", "church_bells.flac", "-k", "3",
+                 "--export", str(tmp_path / "hits.json")]) == 0
+    import json
+
+    clips = json.loads((tmp_path / "hits.json").read_text())["clips"]
+    assert len(clips) == 3 and "church_bells.flac" not in [c["clip_id"] for c in clips]
+
+
+def test_other_window_settings_recompute_everything(tmp_path, mn04, minilm):
+    from clapdemo.library import index_folder, load_embeddings
+
+    shutil.copy(esc50_file("cow"), tmp_path / "cow.flac")
+    index_folder(tmp_path, mn04, minilm, progress=False)
+    report = index_folder(tmp_path, mn04, minilm, window=4.0, hop=2.0, progress=False)
+    assert report.changed == ["cow.flac"]
+    e = load_embeddings(tmp_path / ".clapdemo-index")
+    assert e.meta["windows"] == {"seconds": 4.0, "hop": 2.0} and e.window_start.tolist() == [0.0, 1.0]

@@ -82,8 +82,10 @@ def test_library_tab(browser, tmp_path):
                 assert len(rows) >= 3, rows
                 shots.save("more-like-this")
             with shots.step("export"):
-                names = page.locator("#library-export").inner_text()
-                assert "results.csv" in names and "results.json" in names, names
+                links = _wait_until(lambda: page.evaluate(
+                    "() => Array.from(document.querySelectorAll('#library-export a[href]')).map(a => a.href)"),
+                    10, "the export links")
+                assert any(x.endswith("results.csv") for x in links) and any(x.endswith("results.json") for x in links), links
         finally:
             shots.save("end")
             context.close()
