@@ -150,7 +150,8 @@ def _previous(store: Store, manifest: dict, files: pd.DataFrame) -> pd.DataFrame
         for sidecar in store._sidecars():
             _remove_shard(sidecar)
         atomic_write_json(store.manifest_path, manifest)
-        return empty
+        table = store.clips()
+        return table.assign(size=-1) if "sha256" in table.columns else empty  # known files count as changed
     table = store.clips()
     return table if "sha256" in table.columns else empty
 
