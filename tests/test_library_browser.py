@@ -10,7 +10,6 @@ go to test-output/browser/library-*.png. Needs /usr/bin/chromium and playwright
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
