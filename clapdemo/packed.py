@@ -89,10 +89,10 @@ def load_packed(store_dir, dtype: str = "float32") -> EmbeddingSet:
     """The store as an EmbeddingSet whose vectors stay on disk (memory-mapped, read-only)."""
     folder = pack(store_dir, dtype)
     rows, table = pd.read_parquet(folder / "rows.parquet"), pd.read_parquet(folder / "clips.parquet")
-    audio = np.load(folder / "audio.npy", mmap_mode="r")
+    audio = np.load(folder / "audio.npy", mmap_mode="r", allow_pickle=False)
     return EmbeddingSet(
         audio=audio,
-        text=np.load(folder / "text.npy", mmap_mode="r"),
+        text=np.load(folder / "text.npy", mmap_mode="r", allow_pickle=False),
         text_clip=rows["text_clip"].to_numpy(np.int64),
         clip_ids=table["clip_id"].astype(str).tolist(),
         audio_paths=table["audio_path"].astype(str).tolist(),
