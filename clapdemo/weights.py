@@ -191,8 +191,8 @@ def find_weights(name: str, download: bool = True) -> Path:
 def read_state_dict(path: str | Path) -> dict:
     """The tensors of a weight file, never unpickling arbitrary objects.
 
-    `.safetensors` is read as such; anything else with `torch.load(...,
-    weights_only=True)`, whose restricted unpickler refuses any object that is
+    `.safetensors` is read as such; anything else with torch's loader in `weights_only=True`
+    mode, whose restricted unpickler refuses any object that is
     not a tensor or a plain container (a pickle that would run code when loaded).
     """
     import torch
