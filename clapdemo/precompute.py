@@ -143,6 +143,10 @@ def _save_finished(writer: "_ShardWriter", store: Store, failed: dict, owned: se
         pass
 
 
+# Distinct caption vectors kept between shards (ESC-50 repeats its prompts); past this, start afresh.
+TEXT_CACHE_LIMIT = 20_000
+
+
 class _ShardWriter:
     """Collects finished clips and writes them as one shard every `every` clips."""
 
@@ -184,6 +188,8 @@ class _ShardWriter:
         text = np.stack(self.text) if self.text else np.zeros((0, dim), np.float32)
         self.store.write_shard(self.clip_ids, np.stack(self.audio), text, np.asarray(self.text_clip), self.captions)
         self._reset()
+        if len(self.text_cache) > TEXT_CACHE_LIMIT:  # AudioCaps captions are mostly unique: don't grow forever
+            self.text_cache.clear()
 
 
 def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int):

@@ -750,8 +750,10 @@ def _ms(m: dict, pct: bool = True) -> str:
     return f"{m['mean'] * f:.1f} ± {m['seed_sd'] * f:.1f}" if m["seed_sd"] > 0 else f"{m['mean'] * f:.1f}"
 
 
-def markdown(r: dict) -> str:
-    """The results as markdown: headline, zero-shot sweep, retrieval, the published context, caveats."""
+def markdown(r: dict, image: str = "report_topk.png") -> str:
+    """The results as markdown: headline, zero-shot sweep, retrieval, the published context, caveats.
+
+    image: the plot's path as the markdown file will see it (REPORT.md in the repo: assets/report_topk.png)."""
     d, cfg = r["data"], r["config"]
     n_u, n_c = d["n_unseen"], d["n_classes"]
     conf, base = r["confirmation"]["default"], r["confirmation"]["base"]
@@ -842,7 +844,7 @@ def markdown(r: dict) -> str:
     lines += [f"| {n_c}-way classification acc@1 (class prompts averaged) | {_ms(ret['classify50_acc@1'])} | "
               f"{_ms(ret_base['classify50_acc@1'])} | {100 / n_c:.1f} | |", ""]
     lines += limits_section(r)
-    lines += ["![model vs random across k](assets/report_topk.png)", "",
+    lines += [f"![model vs random across k]({image})", "",
               "*Model vs random across k*: zero-shot top-k among the 10 unseen classes (fresh splits) and "
               "supervised retrieval acc@k both ways, each beside its chance curve.", ""]
     lines += published_section()

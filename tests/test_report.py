@@ -81,7 +81,7 @@ def test_report_end_to_end_on_a_tiny_config(tmp_path):
     md = (out / "report.md").read_text()
     assert "## Headline" in md and "## Zero-shot sweep" in md and "## Supervised retrieval" in md
     assert "from memory" in md and "not measured" in md  # the published table says what it is
-    assert "assets/report_topk.png" in md
+    assert "](report_topk.png)" in md
 
     from PIL import Image
 
