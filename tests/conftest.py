@@ -60,3 +60,23 @@ def esc50_store(tmp_path_factory, mn04, minilm) -> Path:
     out = tmp_path_factory.mktemp("stores") / "esc50"
     precompute(load_dataset("esc50", ESC50), mn04, minilm, out, progress=False)
     return out
+
+
+def copy_esc50_subset(root: Path, classes, per_class: int | None = None) -> Path:
+    """A small ESC-50 folder (esc50.csv + audio/) with the clips of `classes`, copied not linked:
+    the app serves clips only from inside its data folder."""
+    import csv
+    import shutil
+
+    (root / "audio").mkdir(parents=True, exist_ok=True)
+    with open(ESC50 / "esc50.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["category"] in classes]
+    if per_class is not None:
+        rows = [r for c in classes for r in [x for x in rows if x["category"] == c][:per_class]]
+    with open(root / "esc50.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for row in rows:
+        shutil.copy(ESC50 / "audio" / row["filename"], root / "audio" / row["filename"])
+    return root

@@ -16,7 +16,6 @@ Needs Debian's chromium at /usr/bin/chromium and the Python package playwright
 from __future__ import annotations
 
 import contextlib
-import csv
 import os
 import shutil
 import socket
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ESC50, REPO, WEIGHTS
+from conftest import REPO, WEIGHTS, copy_esc50_subset
 
 CHROMIUM = Path(os.environ.get("CLAPDEMO_CHROMIUM", "/usr/bin/chromium"))
 OUT = REPO / "test-output" / "browser"
@@ -49,17 +48,7 @@ def small_esc50(tmp_path_factory) -> Path:
     """ESC-50 restricted to a few classes: esc50.csv plus copies of their clips (~57 files, ~11 MB).
 
     Copies, not symlinks: the app serves clips only from inside its data folder."""
-    root = tmp_path_factory.mktemp("esc50-small")
-    (root / "audio").mkdir()
-    with open(ESC50 / "esc50.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["category"] in CLASSES]
-    with open(root / "esc50.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    for row in rows:
-        shutil.copy(ESC50 / "audio" / row["filename"], root / "audio" / row["filename"])
-    return root
+    return copy_esc50_subset(tmp_path_factory.mktemp("esc50-small"), CLASSES)
 
 
 def _free_port() -> int:

@@ -6,8 +6,6 @@ the browser test (test_app_browser.py) drives the same code through the page.
 
 from __future__ import annotations
 
-import csv
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ESC50, REPO
+from conftest import REPO, copy_esc50_subset
 from clapdemo.ui import DEFAULT_PROJECTION, Handlers, Session, Settings, guess_dataset_kind, launch_options
 
 CLASSES = ("dog", "rain", "rooster", "cat")
@@ -27,18 +25,7 @@ CLASSES = ("dog", "rain", "rooster", "cat")
 @pytest.fixture(scope="module")
 def tiny_esc50(tmp_path_factory) -> Path:
     """Four clips each of four classes, copied with their esc50.csv rows."""
-    root = tmp_path_factory.mktemp("esc50-tiny")
-    (root / "audio").mkdir()
-    with open(ESC50 / "esc50.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["category"] in CLASSES]
-    rows = [r for c in CLASSES for r in [x for x in rows if x["category"] == c][:4]]
-    with open(root / "esc50.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    for row in rows:
-        shutil.copy(ESC50 / "audio" / row["filename"], root / "audio" / row["filename"])
-    return root
+    return copy_esc50_subset(tmp_path_factory.mktemp("esc50-tiny"), CLASSES, per_class=4)
 
 
 @pytest.fixture(scope="module")
