@@ -129,6 +129,29 @@ def precompute_rates(folder: Path, encoder, workers: list[int], batch: int) -> d
     return out
 
 
+def ray_rate(folder: Path, encoder, batch: int) -> dict:
+    """Clips/s of `precompute --engine ray` (decode as CPU tasks, one encoder actor per GPU), actor start
+    included, and the seconds Ray itself took to start (not included)."""
+    import ray
+
+    from clapdemo.datasets import load_dataset
+    from clapdemo.ray_engine import precompute_ray, worker_env
+
+    start = time.perf_counter()
+    ray.init(address="local", runtime_env=worker_env(), include_dashboard=False, log_to_driver=False)
+    started = time.perf_counter() - start
+    dataset = load_dataset("folder", folder)
+    store = Path(tempfile.mkdtemp(prefix="per-clip-ray-"))
+    try:
+        start = time.perf_counter()
+        report = precompute_ray(dataset, encoder, LabelText(), store / "s", batch_size=batch, progress=False)
+        return {"clips/s": report.computed / (time.perf_counter() - start), "ray start s": started,
+                "resources": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}}
+    finally:
+        ray.shutdown()
+        shutil.rmtree(store, ignore_errors=True)
+
+
 def estimate(per_gpu: float, bound: str) -> list[str]:
     lines = []
     for gpus in (1, 8, 64):
@@ -144,6 +167,7 @@ def main() -> int:
     parser.add_argument("--clips", type=int, default=512, help="synthetic clips (default 512)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=128, help="precompute batch size (default 128)")
+    parser.add_argument("--ray", action="store_true", help="also time `precompute --engine ray` (needs ray)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
     from clapdemo.audio import load_clip
@@ -166,6 +190,9 @@ def main() -> int:
         del waves
         result["precompute"] = precompute_rates(work, encoder, workers, args.batch)
         print("precompute clips/s:", result["precompute"], flush=True)
+        if args.ray:
+            result["ray"] = ray_rate(work, encoder, args.batch)
+            print("ray:", result["ray"], flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if args.json:
@@ -185,6 +212,10 @@ def main() -> int:
         + ", ".join(f"{k}: {v:.0f}" for k, v in result["encoder"].items()),
         f"precompute() end to end (batch {args.batch}, stand-in text), clips/s by decode threads: "
         + ", ".join(f"{k}: {v:.0f}" for k, v in result["precompute"].items()),
+        *([f"precompute --engine ray (one encoder actor per GPU, decode tasks on the CPUs; actor start included, "
+           f"Ray's own {result['ray']['ray start s']:.1f} s start not): {result['ray']['clips/s']:.0f} clips/s, "
+           f"{result['ray']['clips/s'] / max(result['precompute'].values()):.2f}x the best plain process; "
+           f"cluster {result['ray']['resources']}"] if "ray" in result else []),
         f"measured end to end on this machine: {best_e2e[1]:.0f} clips/s with {best_e2e[0]} decode threads; "
         f"ceiling of the parts: {min(best_decode[1], best_encoder[1]):.0f} clips/s, bound by {bound}",
         f"AudioSet estimate (2M clips; extrapolated: N nodes like this one, one GPU and {cores} cores each, "
