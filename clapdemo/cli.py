@@ -183,6 +183,7 @@ def _add_train(commands) -> None:
     p.add_argument("--no-learn-temperature", action="store_true", help="keep the temperature fixed at its initial value")
     p.add_argument("--temperature", type=float, default=None, help="initial temperature (CLIP: 0.07)")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same weights)")
+    _add_memmap_args(p)
     p.set_defaults(handler=run_train)
 
 
@@ -201,13 +202,13 @@ def train_config(args):
 
 
 def run_train(args) -> int:
-    from clapdemo.store import load_store
+    from clapdemo.packed import open_store
     from clapdemo.train import split_validation, train
 
     config = train_config(args)
-    train_set = load_store(args.train)
+    train_set = open_store(args.train, args.memmap, args.float16)
     if args.val:
-        val_set = load_store(args.val)
+        val_set = open_store(args.val, args.memmap, args.float16)
     else:
         train_set, val_set = split_validation(train_set, args.val_fraction, config.seed)
     print(f"train: {train_set.n_clips} clips / {train_set.n_captions} captions; "
@@ -223,6 +224,13 @@ def _print_epoch(log) -> None:
           f"val acc@1 a2t {log.val_a2t_acc1:.3f} t2a {log.val_t2a_acc1:.3f}  1/T {log.logit_scale:.1f}")
 
 
+def _add_memmap_args(p) -> None:
+    p.add_argument("--memmap", action="store_true",
+                   help="read the vectors memory-mapped from STORE/packed (made once, redone when the store "
+                   "changes): for stores bigger than RAM")
+    p.add_argument("--float16", action="store_true", help="like --memmap, with the pack in float16 (half the size)")
+
+
 # ---------------------------------------------------------------- evaluate
 
 def _add_evaluate(commands) -> None:
@@ -234,13 +242,14 @@ def _add_evaluate(commands) -> None:
     p.add_argument("--batch-size", type=int, default=None,
                    help="course metric within batches of this many pairs (default: the whole split)")
     p.add_argument("--json", type=Path, default=None, help="write all metrics to this JSON file")
+    _add_memmap_args(p)
     p.set_defaults(handler=run_evaluate)
 
 
 def run_evaluate(args) -> int:
     from clapdemo.runs import evaluate_run
 
-    metrics = evaluate_run(args.run, args.store, batch_size=args.batch_size)
+    metrics = evaluate_run(args.run, args.store, batch_size=args.batch_size, memmap=args.memmap, float16=args.float16)
     _print_metrics(metrics)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -270,6 +279,7 @@ def _add_search(commands) -> None:
     p.add_argument("--labels", default=None, help="with --audio: extra comma-separated candidate captions")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     p.add_argument("--export", type=Path, default=None, help="write the results to FILE.csv or FILE.json")
+    _add_memmap_args(p)
     p.set_defaults(handler=run_search)
 
 
@@ -278,7 +288,8 @@ def run_search(args) -> int:
     from clapdemo.runs import open_searcher
     from clapdemo.windows import format_span
 
-    searcher = open_searcher(args.run, args.store, need_audio=args.audio is not None)
+    searcher = open_searcher(args.run, args.store, need_audio=args.audio is not None, memmap=args.memmap,
+                             float16=args.float16)
     print(f"search: {searcher.search_mode}")
     if args.text:
         results = {"clips": searcher.text_to_audio(args.text, args.k)}
@@ -339,16 +350,22 @@ def run_encoders(args) -> int:
 
 def _add_store(commands) -> None:
     p = commands.add_parser("store", help="inspect a store")
-    p.add_argument("action", choices=["status", "verify"], help="status: counts; verify: check every shard's checksum")
+    p.add_argument("action", choices=["status", "verify", "index"],
+                   help="status: counts; verify: check every shard's checksum; index: build the FAISS search index "
+                   "for --run now, so that the first search does not wait for it")
     p.add_argument("store", type=Path)
     p.add_argument("--shards", type=int, default=None,
                    help="status per shard of N (default: the N of the last `precompute --shard I/N` on this store)")
+    p.add_argument("--run", type=Path, default=None, help="with index: the trained run whose projection search uses")
+    _add_memmap_args(p)
     p.set_defaults(handler=run_store)
 
 
 def run_store(args) -> int:
     from clapdemo.store import Store, describe_key
 
+    if args.action == "index":
+        return _build_index(args)
     store = Store(args.store)
     manifest = store.manifest()
     print(f"{args.store}: {describe_key(manifest)}; dataset {manifest['dataset']}")
@@ -359,6 +376,20 @@ def run_store(args) -> int:
             print(f"leftover from a killed run (never read; delete when no precompute runs): {path}")
     print(json.dumps(store.status()))
     _print_shard_status(store, args.shards)
+    return 0
+
+
+def _build_index(args) -> int:
+    from clapdemo.ann import describe, min_clips
+    from clapdemo.runs import build_index
+
+    if args.run is None:
+        raise ValueError("store index needs --run RUN: the index holds the clips as that projection places them")
+    index, rebuilt, seconds = build_index(args.run, args.store, args.memmap, args.float16)
+    print(f"{'built' if rebuilt else 'already current'}: {describe(index)} in {args.store / 'index'} ({seconds:.1f} s)")
+    if index.ntotal < min_clips():
+        print(f"note: search stays exact below {min_clips():,} clips (CLAPDEMO_ANN_MIN_CLIPS); "
+              "lower that setting to search this store through the index")
     return 0
 
 

@@ -243,10 +243,14 @@ def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np
     return store.shard_dir / f"{name}.safetensors"
 
 
-def load_embeddings(path) -> EmbeddingSet:
-    """A store's EmbeddingSet, with its windows when it has them (a folder index)."""
+def load_embeddings(path, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
+    """A store's EmbeddingSet, with its windows when it has them (a folder index).
+
+    `memmap`/`float16`: the clip vectors memory-mapped from STORE/packed (see packed.py)."""
+    from clapdemo.packed import open_store
+
     store = Store(path)
-    embeddings = store.load()
+    embeddings = open_store(path, memmap, float16)
     if "windows" not in embeddings.meta or embeddings.n_clips == 0:
         return embeddings
     return attach_windows(embeddings, store)

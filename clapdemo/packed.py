@@ -85,6 +85,16 @@ def pack(store_dir, dtype: str = "float32") -> Path:
     return folder
 
 
+def open_store(store_dir, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
+    """The store's vectors in RAM (the default), or memory-mapped from STORE/packed.
+
+    `memmap` is for stores bigger than RAM; `float16` implies it and halves the
+    pack. The CLI's --memmap/--float16 and the library's loaders all come here."""
+    if memmap or float16:
+        return load_packed(store_dir, "float16" if float16 else "float32")
+    return Store(store_dir).load()
+
+
 def load_packed(store_dir, dtype: str = "float32") -> EmbeddingSet:
     """The store as an EmbeddingSet whose vectors stay on disk (memory-mapped, read-only)."""
     folder = pack(store_dir, dtype)

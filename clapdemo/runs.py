@@ -15,7 +15,6 @@ import pandas as pd
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.model import FILENAME, load_projection, read_projection_info
 from clapdemo.search import Searcher, check_compatible
-from clapdemo.store import load_store
 
 
 def load_run(run) -> tuple[object, dict]:
@@ -46,12 +45,13 @@ def encoders_of(info: dict) -> dict:
     return {k: v for k, v in data.items() if k.endswith("_encoder")}
 
 
-def evaluate_run(run, store, batch_size: int | None = None) -> dict:
+def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False, float16: bool = False) -> dict:
     """All metrics of the projection at `run` on the store at `store`, beside random."""
     from clapdemo.metrics import evaluate
+    from clapdemo.packed import open_store
 
     model, info = load_run(run)
-    embeddings = load_store(store) if not isinstance(store, EmbeddingSet) else store
+    embeddings = open_store(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     if embeddings.n_clips == 0:
         raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")
@@ -115,12 +115,13 @@ def _check_same(encoder, recorded: dict) -> None:
         )
 
 
-def open_searcher(run, store, need_audio: bool = True, need_text: bool = True) -> Searcher:
+def open_searcher(run, store, need_audio: bool = True, need_text: bool = True, memmap: bool = False,
+                  float16: bool = False) -> Searcher:
     """A Searcher over `store` with the projection at `run` and the store's own encoders."""
     from clapdemo.library import load_embeddings
 
     model, info = load_run(run)
-    embeddings = load_embeddings(store) if not isinstance(store, EmbeddingSet) else store  # + windows, if any
+    embeddings = load_embeddings(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     audio_encoder, text_encoder = encoders_for_store(embeddings.meta, need_audio, need_text)
     searcher = Searcher(embeddings, model, text_encoder=text_encoder, audio_encoder=audio_encoder)
@@ -129,3 +130,22 @@ def open_searcher(run, store, need_audio: bool = True, need_text: bool = True) -
 
         searcher.index = index_for(store, searcher.audio, model)
     return searcher
+
+
+def build_index(run, store, memmap: bool = False, float16: bool = False) -> tuple[object, bool, float]:
+    """Build (or find current) the FAISS index of `store` under the projection at `run`, ahead of
+    the first search, whatever the store's size. Returns (index, rebuilt, seconds)."""
+    import time
+
+    from clapdemo.ann import index_key, open_index
+    from clapdemo.packed import open_store
+    from clapdemo.search import project_audio
+
+    model, info = load_run(run)
+    embeddings = open_store(store, memmap, float16)
+    check_compatible(embeddings, {"encoders": encoders_of(info)})
+    if embeddings.n_clips == 0:
+        raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")
+    start = time.perf_counter()
+    index, rebuilt = open_index(store, project_audio(model, embeddings.audio), index_key(store, model))
+    return index, rebuilt, time.perf_counter() - start

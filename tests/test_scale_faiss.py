@@ -76,3 +76,31 @@ def test_searcher_with_index_gives_the_exact_top10_and_rebuilds_a_stale_index(sm
 def test_small_store_searches_exactly_without_faiss(small_store, monkeypatch):
     monkeypatch.setenv("CLAPDEMO_ANN_MIN_CLIPS", "100000")
     assert ann.index_for(small_store[1], np.zeros((24, 8), np.float32), None) is None
+
+
+def test_store_index_builds_ahead_and_search_then_uses_it(small_store, tmp_path, monkeypatch, capsys):
+    """`store index --run` builds the index before any search; the first search then finds it current."""
+    from clapdemo.cli import main
+
+    _, store = small_store
+    run = tmp_path / "run"
+    assert main(["train", "--train", str(store), "--out", str(run), "--epochs", "2", "--batch-size", "8"]) == 0
+    monkeypatch.setenv("CLAPDEMO_ANN_MIN_CLIPS", "1")
+    capsys.readouterr()
+    assert main(["store", "index", str(store), "--run", str(run)]) == 0
+    assert capsys.readouterr().out.startswith("built: FAISS IVF index (24 clips")
+    saved = (store / "index" / "audio-ivf.faiss").stat().st_mtime_ns
+    assert main(["search", "--run", str(run), "--store", str(store), "--text", "a dog barks", "-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "search: FAISS IVF index" in out and "built a FAISS index" not in out
+    assert (store / "index" / "audio-ivf.faiss").stat().st_mtime_ns == saved
+    assert main(["store", "index", str(store), "--run", str(run)]) == 0
+    assert capsys.readouterr().out.startswith("already current")
+
+
+def test_store_index_without_run_names_what_is_missing(small_store, capsys):
+    from clapdemo.cli import main
+
+    _, store = small_store
+    assert main(["store", "index", str(store)]) != 0
+    assert "needs --run" in capsys.readouterr().err

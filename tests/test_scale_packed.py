@@ -51,3 +51,30 @@ def test_training_and_search_run_on_a_float16_memory_mapped_store(store, minilm)
     result = train(TrainConfig(epochs=2, batch_size=8), train_set, val_set)
     hits = Searcher(data, result.model, text_encoder=minilm).text_to_audio("a dog barks", 5)
     assert len(hits) == 5
+
+
+def test_cli_memmap_and_float16_give_the_numbers_of_the_store_in_ram(store, tmp_path, capsys):
+    """train/evaluate/search with --memmap or --float16 read STORE/packed and agree with the in-RAM store."""
+    import json
+
+    from clapdemo.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--train", str(store), "--out", str(run), "--epochs", "2", "--batch-size", "8",
+                 "--float16"]) == 0
+    assert (store / "packed" / "audio.npy").is_file()
+    metrics = {}
+    for flag in ("", "--memmap", "--float16"):
+        out = tmp_path / f"metrics{flag}.json"
+        assert main(["evaluate", "--run", str(run), "--store", str(store), "--json", str(out)] + ([flag] if flag else [])) == 0
+        metrics[flag] = json.loads(out.read_text())
+    assert metrics["--memmap"] == metrics[""]
+    for key, value in metrics[""].items():
+        assert abs(metrics["--float16"][key] - value) <= 0.051, key  # one clip of 20 may swap rank
+    tops = []
+    for flag in ([], ["--memmap"]):
+        out = tmp_path / f"hits{len(flag)}.json"
+        assert main(["search", "--run", str(run), "--store", str(store), "--text", "rain", "-k", "5",
+                     "--json", str(out)] + flag) == 0
+        tops.append([h["clip_id"] for h in json.loads(out.read_text())["clips"]])
+    assert tops[0] == tops[1]
