@@ -147,8 +147,8 @@ def _previous(store: Store, manifest: dict, files: pd.DataFrame) -> pd.DataFrame
     empty = pd.DataFrame(columns=["clip_id", "size", "mtime_ns", "sha256", "captions"])
     store.create_or_check(manifest, files.assign(sha256="", duration=0.0).iloc[:0])  # refuses other encoders
     if store.manifest().get("windows") != manifest["windows"]:
-        for sidecar in store._sidecars():
-            _remove_shard(sidecar)
+        for sidecar in store.sidecars():
+            store.remove_shard(sidecar)
         atomic_write_json(store.manifest_path, manifest)
         table = store.clips()
         return table.assign(size=-1) if "sha256" in table.columns else empty  # known files count as changed
@@ -180,18 +180,13 @@ def _plan(files: pd.DataFrame, old: pd.DataFrame, store: Store, report: IndexRep
 def _drop(store: Store, clip_ids: list[str]) -> None:
     """Remove the shards of deleted and changed files (before new ones are written: one shard per clip)."""
     gone = set(clip_ids)
-    for sidecar in store._sidecars():
+    for sidecar in store.sidecars():
         try:
             ids = json.loads(sidecar.read_text(encoding="utf-8"))["clip_ids"]
         except (ValueError, KeyError, OSError):
             continue
         if gone & set(ids):
-            _remove_shard(sidecar)
-
-
-def _remove_shard(sidecar: Path) -> None:
-    sidecar.unlink(missing_ok=True)  # the sidecar first: without it the shard never counts
-    sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
+            store.remove_shard(sidecar)
 
 
 def _embed_all(store, files, todo, audio_encoder, text_encoder, window, hop, report, progress) -> pd.DataFrame:
@@ -258,16 +253,9 @@ def load_embeddings(path, memmap: bool = False, float16: bool = False) -> Embedd
 
 def attach_windows(embeddings: EmbeddingSet, store: Store) -> EmbeddingSet:
     """Read the per-window arrays of every shard (checksummed) and align them with the clips."""
-    from safetensors.numpy import load as st_load
-
     rows = {c: i for i, c in enumerate(embeddings.clip_ids)}
     parts: dict[int, tuple] = {}
-    for sidecar in store._sidecars():
-        data, problem = store._read_shard(sidecar)
-        if problem:
-            continue  # Store.load already warned and quarantined it
-        arrays = st_load(data)
-        ids = json.loads(sidecar.read_text(encoding="utf-8"))["clip_ids"]
+    for _, ids, _, arrays in store.intact_shards():
         if "windows" not in arrays or len(ids) != 1 or ids[0] not in rows:
             continue
         parts.setdefault(rows[ids[0]], (arrays["windows"], arrays["window_start"], arrays["window_end"]))

@@ -20,27 +20,15 @@ import numpy as np
 import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.store import Store, _safetensors_metadata, atomic_write_json
+from clapdemo.store import Store, atomic_write_json
 
 
 def store_key(store_dir) -> str:
     """What the store's vectors depend on: its encoders and the checksum of every shard."""
     store = Store(store_dir)
-    shards = [[s.name, json.loads(s.read_text(encoding="utf-8")).get("sha256")] for s in store._sidecars()]
+    shards = [[s.name, json.loads(s.read_text(encoding="utf-8")).get("sha256")] for s in store.sidecars()]
     blob = json.dumps({"store": Store.key_of(store.manifest()), "shards": shards})
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _shards(store: Store):
-    """(clip ids, captions, arrays) of every intact shard; damaged ones are skipped as `load` does."""
-    from safetensors.numpy import load as st_load
-
-    for sidecar in store._sidecars():
-        data, problem = store._read_shard(sidecar)
-        if problem:
-            continue
-        meta = _safetensors_metadata(data)
-        yield json.loads(meta["clip_ids"]), json.loads(meta["captions"]), st_load(data)
 
 
 def pack(store_dir, dtype: str = "float32") -> Path:
@@ -54,7 +42,7 @@ def pack(store_dir, dtype: str = "float32") -> Path:
         return folder
     manifest = store.manifest()
     counts, captions = {}, {}
-    for ids, caps, arrays in _shards(store):  # pass 1: which clips, how many captions each
+    for _, ids, caps, arrays in store.intact_shards():  # pass 1: which clips, how many captions each
         for i, clip_id in enumerate(ids):
             if clip_id not in counts:  # the same clip in two shards: the first wins, as in `load`
                 counts[clip_id] = [caps[j] for j in np.flatnonzero(arrays["text_clip"] == i)]
@@ -67,7 +55,7 @@ def pack(store_dir, dtype: str = "float32") -> Path:
     audio = np.lib.format.open_memmap(folder / "audio.npy", "w+", dtype, (len(table), manifest["audio_dim"]))
     text = np.lib.format.open_memmap(folder / "text.npy", "w+", dtype, (int(first[-1]), manifest["text_dim"]))
     written = set()
-    for ids, caps, arrays in _shards(store):  # pass 2: copy the rows into place
+    for _, ids, caps, arrays in store.intact_shards():  # pass 2: copy the rows into place
         for i, clip_id in enumerate(ids):
             if clip_id in written or clip_id not in clip_row:
                 continue

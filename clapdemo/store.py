@@ -34,6 +34,7 @@ import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -271,13 +272,34 @@ class Store:
 
     # ---- reading ---------------------------------------------------------------
 
-    def _sidecars(self) -> list[Path]:
+    def sidecars(self) -> list[Path]:
+        """One JSON sidecar per finished shard, in name order: a shard counts only through it."""
         return sorted(self.shard_dir.glob("shard-*.json")) if self.shard_dir.is_dir() else []
+
+    def intact_shards(self) -> Iterator[Shard]:
+        """Every shard whose bytes match their checksum, decoded. A damaged one is warned
+        about, quarantined and skipped: never read as data (load, pack and windows read here)."""
+        from safetensors.numpy import load as st_load
+
+        for sidecar in self.sidecars():
+            data, problem = self._read_shard(sidecar)
+            if problem:
+                warnings.warn(problem)
+                self._quarantine(sidecar)
+                continue
+            meta = _safetensors_metadata(data)
+            yield Shard(sidecar, json.loads(meta["clip_ids"]), json.loads(meta["captions"]), st_load(data))
+
+    @staticmethod
+    def remove_shard(sidecar: Path) -> None:
+        """Delete a shard: the sidecar first, so a half-done removal never leaves a shard that counts."""
+        sidecar.unlink(missing_ok=True)
+        sidecar.with_suffix(".safetensors").unlink(missing_ok=True)
 
     def done_clip_ids(self) -> set[str]:
         """Clips whose vectors are safely on disk (sidecar present; checksums are checked on load)."""
         done: set[str] = set()
-        for sidecar in self._sidecars():
+        for sidecar in self.sidecars():
             try:
                 done.update(json.loads(sidecar.read_text(encoding="utf-8"))["clip_ids"])
             except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError):
@@ -289,7 +311,7 @@ class Store:
 
         Returns the problems found (empty when the store is sound)."""
         problems = []
-        for sidecar in self._sidecars():
+        for sidecar in self.sidecars():
             problem = self._read_shard(sidecar)[1]
             if problem:
                 problems.append(problem)
@@ -341,20 +363,10 @@ class Store:
 
         Every shard is checked against its sha256 as it is read; a damaged one
         is skipped with a warning (and quarantined), never read as data."""
-        from safetensors.numpy import load as st_load
-
         manifest = self.manifest()
         audio_rows: dict[str, np.ndarray] = {}
         caption_rows: dict[str, list[tuple[str, np.ndarray]]] = {}
-        for sidecar in self._sidecars():
-            data_bytes, problem = self._read_shard(sidecar)
-            if problem:
-                warnings.warn(problem)
-                self._quarantine(sidecar)
-                continue
-            arrays = st_load(data_bytes)
-            meta = _safetensors_metadata(data_bytes)
-            ids, captions = json.loads(meta["clip_ids"]), json.loads(meta["captions"])
+        for _, ids, captions, arrays in self.intact_shards():
             for i, clip_id in enumerate(ids):
                 if clip_id in audio_rows:  # the same clip written twice (two writers): first wins
                     continue
@@ -396,8 +408,18 @@ class Store:
             "done": len(done),
             "failed": len(failed),
             "missing": len(table) - len(done) - len(set(failed) - done),
-            "shards": len(self._sidecars()),
+            "shards": len(self.sidecars()),
         }
+
+
+class Shard(NamedTuple):
+    """One intact shard as read: its sidecar, its clips, their captions, and the arrays
+    (audio, text, text_clip; a folder index's one-clip shards also windows)."""
+
+    sidecar: Path
+    clip_ids: list[str]
+    captions: list[str]
+    arrays: dict[str, np.ndarray]
 
 
 def _safetensors_metadata(data: bytes) -> dict:
