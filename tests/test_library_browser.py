@@ -1,5 +1,5 @@
 """The Library tab in a real browser: open a folder index, search by text, "more like this",
-play a result's time span, then the whole file.
+play a result's time span, then the whole file, search by an uploaded clip, export.
 
 The folder holds a 70 s file made from ESC-50 clips laid end to end with silence
 (dog at 0:20, rain at 0:45, rooster at 1:00) and three other clips. Screenshots
@@ -80,6 +80,21 @@ def test_library_tab(browser, tmp_path):
                 rows = _table(page, "library-results")
                 assert len(rows) >= 3, rows
                 shots.save("more-like-this")
+            with shots.step("upload-clip"):  # an uploaded clip -> the files that sound like it
+                dog = esc50_file("dog")
+                page.locator("#library-clip input[type=file]").set_input_files(str(dog))
+                _wait_until(lambda: page.evaluate(
+                    "() => !!document.querySelector('#library-clip audio, #library-clip #waveform')"), 30,
+                    "the uploaded clip in the player")
+                page.locator("#library-similar").click()
+                page.locator("#library-note").get_by_text(f"files like {dog.name}").wait_for(timeout=60_000)
+                rows = _wait_until(lambda: (t := _table(page, "library-results")) and len(t) > 1
+                                   and t[1][t[0].index("file")] == "long.wav" and t, 30, "long.wav on top")
+                head, top = rows[0], rows[1]
+                assert top[head.index("file")] == "long.wav", rows  # the dog inside the long file
+                start, end = top[head.index("span")].split("-")
+                assert _seconds(start) <= 20 < _seconds(end), rows
+                shots.save("upload-clip")
             with shots.step("export"):
                 links = _wait_until(lambda: page.evaluate(
                     "() => Array.from(document.querySelectorAll('#library-export a[href]')).map(a => a.href)"),
