@@ -8,7 +8,8 @@ AudioSet's usual download format; noise and tones: only speed matters):
 
 1. decode + resample to 32 kHz (`clapdemo.audio.load_clip`) one clip at a time
    on one core, then with W threads (what `precompute --workers W` uses) and W
-   processes (what `--shard` or Ray give), clips/s;
+   processes (what `--shard` or Ray give; each only decodes, the waveforms are
+   not sent back, so this is a ceiling), clips/s;
 2. the mn04_as forward alone (mel front end included) on audio already decoded,
    batches of 32 / 128 / 256, on the device, clips/s;
 3. `precompute()` end to end into a fresh store (decode threads overlapped with
