@@ -27,13 +27,35 @@ def contrastive_loss(
     logits = scale * a @ t.T; targets = arange(B);
     loss = (CE(logits, targets) + CE(logits.T, targets)) / 2
     """
-    a = F.normalize(audio_emb, dim=-1)
-    t = F.normalize(text_emb, dim=-1)
+    return unit_contrastive_loss(F.normalize(audio_emb, dim=-1), F.normalize(text_emb, dim=-1),
+                                 logit_scale, audio_ids, text_ids)
+
+
+def unit_contrastive_loss(
+    a: torch.Tensor,
+    t: torch.Tensor,
+    logit_scale: torch.Tensor | float,
+    audio_ids: torch.Tensor | None = None,
+    text_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """`contrastive_loss` of rows that are already unit length: training normalises the
+    frozen text vectors once for the whole set instead of once per step.
+
+    When every given id is distinct in the batch (or none is given) no mask is built:
+    the masks cost about as much as the rest of the loss and would mask nothing.
+    """
     logits = logit_scale * a @ t.T
-    a2t = logits.masked_fill(_not_negatives(logits, audio_ids, text_ids, text_ids), float("-inf"))
-    t2a = logits.T.masked_fill(_not_negatives(logits, audio_ids, text_ids, audio_ids), float("-inf"))
     targets = torch.arange(len(logits), device=logits.device)
+    a2t, t2a = logits, logits.T
+    if not (_distinct(audio_ids) and _distinct(text_ids)):
+        a2t = a2t.masked_fill(_not_negatives(logits, audio_ids, text_ids, text_ids), float("-inf"))
+        t2a = t2a.masked_fill(_not_negatives(logits, audio_ids, text_ids, audio_ids), float("-inf"))
     return (F.cross_entropy(a2t, targets) + F.cross_entropy(t2a, targets)) / 2
+
+
+def _distinct(ids: torch.Tensor | None) -> bool:
+    """True when no id repeats (None: nothing known, nothing to mask)."""
+    return ids is None or ids.unique().numel() == ids.numel()
 
 
 def _not_negatives(logits, audio_ids, text_ids, candidates) -> torch.Tensor:

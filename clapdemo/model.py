@@ -72,9 +72,14 @@ class AudioProjection(nn.Module):
             self.audio_mean.copy_(audio.mean(0))
             self.audio_std.copy_(audio.std(0).clamp_min(1e-6))
 
+    def standardize(self, audio: torch.Tensor) -> torch.Tensor:
+        """The linear map's input. Row by row, so training can standardise its whole
+        (frozen) set once and get the bits `forward` computes batch by batch."""
+        return (audio - self.audio_mean) / self.audio_std
+
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """Projected audio (B, text_dim), not normalised (the loss and metrics normalise)."""
-        return self.linear((audio - self.audio_mean) / self.audio_std)
+        return self.linear(self.standardize(audio))
 
     def embed(self, audio: torch.Tensor) -> torch.Tensor:
         """L2-normalised projected audio: what is compared with normalised text vectors."""

@@ -3,10 +3,13 @@
 Everything lives in memory as tensors; an epoch is a seeded permutation of
 (clip, caption) pairs cut into batches, so there is no DataLoader and no
 per-sample Python. The same seed gives bit-identical weights (on one machine,
-with one thread count). After every epoch: validation loss and accuracy@1 both
-ways, the callbacks (a live loss curve, a Stop button), early stopping on the
-validation loss; the best state so far is kept and, with a run directory,
-written there atomically, so an interrupted run still has its best checkpoint.
+with one thread count). The frozen sides are prepared once per run, not once per
+step (standardised audio, unit text vectors), and the loss builds its duplicate
+masks only for batches that have duplicates. After every epoch: validation loss
+and accuracy@1 both ways, the callbacks (a live loss curve, a Stop button), early
+stopping on the validation loss; the best state so far is kept and, with a run
+directory, written there atomically, so an interrupted run still has its best
+checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import math
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -25,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.losses import contrastive_loss
+from clapdemo.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_clip
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
 
@@ -53,6 +57,12 @@ class TrainConfig:
                        "all": every (clip, caption) pair once per epoch.
     standardize_audio: standardise audio inputs with the training set's per-dimension
                        mean and std, stored in the model (see AudioProjection).
+    threads:           torch CPU threads while `train` runs (the previous count is restored
+                       after). None: 1 when training on the CPU of a machine with at most 2
+                       cores, else torch's own setting. Measured at AudioCaps scale on 2 shared
+                       cores (BENCHMARKS.md, bench_train.py): a second thread could at best halve
+                       the matrix work, but with other processes running, OpenMP threads waiting
+                       on each other made epochs 16-22x slower.
     """
 
     epochs: int = 50
@@ -67,12 +77,15 @@ class TrainConfig:
     device: str = "cpu"
     caption_sampling: str = "random"
     standardize_audio: bool = True
+    threads: int | None = None
 
     def __post_init__(self):
         if self.caption_sampling not in CAPTION_SAMPLING:
             raise ValueError(f"caption_sampling={self.caption_sampling!r}; choose one of {CAPTION_SAMPLING}")
         if self.batch_size < 2 or self.epochs < 1:
             raise ValueError(f"need batch_size >= 2 and epochs >= 1, got {self.batch_size} and {self.epochs}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads={self.threads}: give at least 1, or None for the default")
 
 
 @dataclass
@@ -134,14 +147,20 @@ def train(
     rewritten atomically after each improvement and once at the end.
     init: called once with the new model (input statistics already set, still on the
     CPU) to start from known weights instead of the seeded random ones.
+    Runs with `cfg.threads` torch threads and restores the caller's count, also on errors.
     """
     _check_compatible(train_set, val_set)
-    callbacks = list(callbacks)
+    with _torch_threads(_thread_count(cfg)):
+        return _fit(cfg, train_set, val_set, list(callbacks), run_dir, init)
+
+
+def _fit(cfg, train_set, val_set, callbacks, run_dir, init) -> RunResult:
+    """The body of `train`, run under its thread setting."""
     device = torch.device(cfg.device)
     rng = torch.Generator().manual_seed(cfg.seed)
     audio = torch.as_tensor(train_set.audio, dtype=torch.float32, device=device)
-    text = F.normalize(torch.as_tensor(train_set.text, dtype=torch.float32, device=device), dim=-1)
-    text_ids = _caption_ids(train_set.captions).to(device)
+    text = torch.as_tensor(train_set.text, dtype=torch.float32, device=device)
+    text_ids = _caption_ids(train_set.captions)
     sampler = _PairSampler(train_set.text_clip, train_set.n_clips, cfg.caption_sampling)
     val = _Validation(val_set, cfg.batch_size, device) if val_set is not None else None
 
@@ -155,26 +174,20 @@ def train(
     if init is not None:
         init(model)
     model.to(device)
+    data = _FrozenSide.prepare(model, audio, text, text_ids, sampler, device)
     no_decay = [model.linear.bias] + ([model.logit_scale] if cfg.learn_temperature else [])
-    optimizer = torch.optim.AdamW(
+    optimizer = torch.optim.AdamW(  # foreach: fewer Python calls, the same bits as the per-tensor default
         [{"params": [model.linear.weight], "weight_decay": cfg.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+         {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, foreach=True)
 
     history: list[EpochLog] = []
     best_loss, best_epoch, best_state, stale, stop_reason = math.inf, 0, None, 0, "finished"
     for epoch in range(1, cfg.epochs + 1):
         start = time.perf_counter()
-        model.train()
-        clips, caps = (x.to(device) for x in sampler.epoch(rng))
-        losses = []
-        for batch in torch.randperm(len(clips), generator=rng).to(device).split(cfg.batch_size):
-            c, j = clips[batch], caps[batch]
-            loss = contrastive_loss(model(audio[c]), text[j], model.scale(), c, text_ids[j])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        train_loss = float(np.mean(losses))
+        clips, caps = sampler.epoch(rng)
+        order = torch.randperm(len(clips), generator=rng)
+        train_loss = _train_epoch(model, optimizer, data, clips[order].to(device), caps[order].to(device),
+                                  cfg.batch_size)
         val_loss, a2t, t2a = val.run(model) if val is not None else (None, None, None)
         if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
             raise FloatingPointError(f"training diverged at epoch {epoch} (train loss {train_loss}, "
@@ -204,6 +217,76 @@ def train(
         _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, stop_reason, metrics)
     return RunResult(model, cfg, history, best_epoch, stop_reason != "finished", metrics, stop_reason,
                      Path(run_dir) if run_dir is not None else None)
+
+
+def _train_epoch(model, optimizer, data: _FrozenSide, clips, caps, batch_size: int) -> float:
+    """One pass over the (clip, caption) pairs in this order; the mean batch loss.
+
+    The losses stay tensors until the end: one host sync per epoch, not one per step."""
+    model.train()
+    losses = []
+    for c, j in zip(clips.split(batch_size), caps.split(batch_size)):
+        a = F.normalize(model.linear(data.inputs.index_select(0, c)), dim=-1)  # = the loss's normalize(model(audio[c]))
+        loss = unit_contrastive_loss(a, data.text.index_select(0, j), model.scale(),
+                                     c if data.clips_repeat else None,
+                                     data.text_ids[j] if data.captions_repeat else None)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    return float(np.mean(torch.stack(losses).tolist()))
+
+
+@dataclass
+class _FrozenSide:
+    """What every step reads and nothing trains, computed once per run.
+
+    inputs: the audio standardised by the model (row by row: the bits `model(audio[c])`
+    computed per batch). text: unit text vectors, normalised twice as before this
+    was hoisted out of the loop (once here, once by `contrastive_loss` each step), so
+    the same seed still gives the same bits. clips_repeat / captions_repeat: whether a
+    clip or a caption string can occur twice in an epoch; when not, the loss gets no ids
+    to check. Costs one more copy of the audio (100 MB for AudioCaps' 49,838 x 512).
+    """
+
+    inputs: torch.Tensor
+    text: torch.Tensor
+    text_ids: torch.Tensor
+    clips_repeat: bool
+    captions_repeat: bool
+
+    @classmethod
+    def prepare(cls, model, audio, text, text_ids, sampler: _PairSampler, device) -> _FrozenSide:
+        with torch.no_grad():
+            inputs = model.standardize(audio)
+        clips_repeat = sampler.mode == "all" and bool((sampler.count > 1).any())
+        captions_repeat = len(text_ids.unique()) < len(text_ids)
+        unit_text = F.normalize(F.normalize(text, dim=-1), dim=-1)
+        return cls(inputs, unit_text, text_ids.to(device), clips_repeat, captions_repeat)
+
+
+def _thread_count(cfg: TrainConfig) -> int | None:
+    """cfg.threads, or the default: 1 on the CPU of a machine with <= 2 cores (see TrainConfig)."""
+    if cfg.threads is not None:
+        return cfg.threads
+    if torch.device(cfg.device).type == "cpu" and (os.cpu_count() or 1) <= 2:
+        return 1
+    return None
+
+
+@contextmanager
+def _torch_threads(n: int | None):
+    """Run the block with `n` torch threads (None: as they are), then restore the count:
+    the setting is process-wide, and the caller (a UI, a test) keeps its own."""
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class _PairSampler:

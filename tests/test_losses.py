@@ -10,7 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clapdemo.losses import contrastive_loss
+from clapdemo import losses
+from clapdemo.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.model import AudioProjection, ProjectionConfig
 
 
@@ -48,6 +49,55 @@ def test_distinct_ids_change_nothing():
     ids = torch.arange(6)
     plain = contrastive_loss(a, t, 14.0)
     assert torch.equal(contrastive_loss(a, t, 14.0, audio_ids=ids, text_ids=ids + 100), plain)
+
+
+def _course_loss_and_grads(a, t, scale):
+    """The course's formula, written out: loss, d loss / d a, d loss / d scale."""
+    a, scale = a.clone().requires_grad_(True), torch.tensor(scale, requires_grad=True)
+    logits = scale * torch.nn.functional.normalize(a, dim=-1) @ torch.nn.functional.normalize(t, dim=-1).T
+    labels = torch.arange(len(a))
+    loss = (torch.nn.functional.cross_entropy(logits, labels) + torch.nn.functional.cross_entropy(logits.T, labels)) / 2
+    loss.backward()
+    return loss.detach(), a.grad, scale.grad
+
+
+def _ours_loss_and_grads(a, t, scale, **ids):
+    a, scale = a.clone().requires_grad_(True), torch.tensor(scale, requires_grad=True)
+    loss = contrastive_loss(a, t, scale, **ids)
+    loss.backward()
+    return loss.detach(), a.grad, scale.grad
+
+
+@pytest.mark.parametrize("b", [2, 77, 256])
+def test_distinct_ids_give_the_course_formula_bit_for_bit(b):
+    # Training relies on this: batches without duplicates must train exactly like the course loop.
+    g = torch.Generator().manual_seed(b)
+    a, t = torch.randn(b, 64, generator=g), torch.randn(b, 64, generator=g)
+    ids = {"audio_ids": torch.randperm(10 * b, generator=g)[:b], "text_ids": torch.randperm(10 * b, generator=g)[:b]}
+    expected = _course_loss_and_grads(a, t, 14.3)
+    for got in (_ours_loss_and_grads(a, t, 14.3, **ids), _ours_loss_and_grads(a, t, 14.3)):
+        assert all(torch.equal(x, y) for x, y in zip(got, expected))
+
+
+def test_masks_are_built_only_for_batches_with_duplicates(monkeypatch):
+    calls = []
+    real = losses._not_negatives
+    monkeypatch.setattr(losses, "_not_negatives", lambda *args: calls.append(1) or real(*args))
+    a, t = torch.randn(6, 4), torch.randn(6, 4)
+    contrastive_loss(a, t, 10.0, audio_ids=torch.arange(6), text_ids=torch.arange(6) * 3)
+    assert calls == []
+    masked = contrastive_loss(a, t, 10.0, audio_ids=torch.arange(6), text_ids=torch.tensor([0, 1, 2, 3, 4, 0]))
+    assert calls == [1, 1]  # one mask per direction
+    assert masked.item() != pytest.approx(contrastive_loss(a, t, 10.0).item(), abs=1e-6)
+
+
+def test_unit_loss_is_the_loss_of_normalised_rows():
+    g = torch.Generator().manual_seed(4)
+    a, t = torch.randn(9, 5, generator=g), torch.randn(9, 5, generator=g)
+    ids = torch.tensor([0, 1, 1, 2, 3, 4, 5, 6, 7])
+    unit = unit_contrastive_loss(torch.nn.functional.normalize(a, dim=-1), torch.nn.functional.normalize(t, dim=-1),
+                                 7.0, audio_ids=ids)
+    assert torch.equal(unit, contrastive_loss(a, t, 7.0, audio_ids=ids))
 
 
 def test_duplicated_pairs_masked_equal_the_deduplicated_batch():

@@ -8,11 +8,14 @@ import threading
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
 
+from clapdemo import train as train_module
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.losses import contrastive_loss
 from clapdemo.model import AudioProjection, ProjectionConfig, load_projection, read_projection_info, save_projection
-from clapdemo.train import EpochLog, TrainConfig, _PairSampler, train
+from clapdemo.train import EpochLog, TrainConfig, _PairSampler, _thread_count, train
 
 AUDIO_DIM, TEXT_DIM = 24, 16
 META = {"audio_encoder": {"name": "synthetic-audio"}, "text_encoder": {"name": "synthetic-text"}, "dataset": "toy"}
@@ -68,6 +71,76 @@ def test_same_seed_same_weights_other_seed_other_weights(data):
         assert torch.equal(value, b.model.state_dict()[key]), key
     assert [h.train_loss for h in a.history] == [h.train_loss for h in b.history]
     assert not torch.equal(a.model.linear.weight, c.model.linear.weight)
+
+
+def _reference_fit(cfg: TrainConfig, data: EmbeddingSet):
+    """The plain loop train() was before its speed-ups: per step, model(audio[c]) and the
+    masked loss on the raw batch, single-tensor AdamW, one .item() per step. Returns the
+    state and mean training loss after each epoch."""
+    rng = torch.Generator().manual_seed(cfg.seed)
+    audio = torch.as_tensor(data.audio)
+    text = F.normalize(torch.as_tensor(data.text), dim=-1)
+    text_ids = torch.as_tensor(np.unique(np.asarray(data.captions, dtype=object), return_inverse=True)[1])
+    sampler = _PairSampler(data.text_clip, data.n_clips, cfg.caption_sampling)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = AudioProjection(ProjectionConfig(AUDIO_DIM, TEXT_DIM))
+    model.set_input_stats(audio[sampler.clips_with_captions])
+    optimizer = torch.optim.AdamW([{"params": [model.linear.weight], "weight_decay": cfg.weight_decay},
+                                   {"params": [model.linear.bias, model.logit_scale], "weight_decay": 0.0}],
+                                  lr=cfg.lr, foreach=False)
+    states, epoch_losses = [], []
+    for _ in range(cfg.epochs):
+        clips, caps = sampler.epoch(rng)
+        losses = []
+        for batch in torch.randperm(len(clips), generator=rng).split(cfg.batch_size):
+            c, j = clips[batch], caps[batch]
+            loss = contrastive_loss(model(audio[c]), text[j], model.scale(), c, text_ids[j])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        epoch_losses.append(float(np.mean(losses)))
+    return states, epoch_losses
+
+
+@pytest.mark.parametrize("sampling", ["random", "all"])
+def test_same_weights_as_the_plain_loop(sampling):
+    # 3 captions per clip, caption strings repeating across clips: batches with and without duplicates.
+    pairs = _synthetic(200, seed=6, captions_per_clip=3)
+    pairs.captions = [f"caption {j % 250}" for j in range(pairs.n_captions)]
+    cfg = TrainConfig(epochs=3, batch_size=48, lr=1e-2, patience=0, caption_sampling=sampling)
+    states, epoch_losses = _reference_fit(cfg, pairs)
+    result = train(cfg, pairs)
+    assert [h.train_loss for h in result.history] == epoch_losses
+    for key, value in result.model.state_dict().items():
+        assert torch.equal(value, states[result.best_epoch - 1][key]), key
+
+
+def test_threads_are_set_for_the_run_and_restored_even_on_errors(data):
+    seen = []
+    train(TrainConfig(**(FAST | {"epochs": 2, "threads": 2})), *data,
+          callbacks=[lambda log: seen.append(torch.get_num_threads())])
+    assert seen == [2, 2] and torch.get_num_threads() == 1
+
+    def crash(log):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        train(TrainConfig(**(FAST | {"threads": 2})), *data, callbacks=[crash])
+    assert torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="threads"):
+        TrainConfig(threads=0)
+
+
+def test_default_threads_one_on_small_cpu_machines_else_left_alone(monkeypatch):
+    monkeypatch.setattr(train_module.os, "cpu_count", lambda: 2)
+    assert _thread_count(TrainConfig()) == 1
+    assert _thread_count(TrainConfig(device="cuda")) is None
+    assert _thread_count(TrainConfig(threads=3)) == 3
+    monkeypatch.setattr(train_module.os, "cpu_count", lambda: 16)
+    assert _thread_count(TrainConfig()) is None
 
 
 def test_training_does_not_touch_the_global_rng(data):
