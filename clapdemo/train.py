@@ -158,8 +158,10 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init) -> RunResult:
     """The body of `train`, run under its thread setting."""
     device = torch.device(cfg.device)
     rng = torch.Generator().manual_seed(cfg.seed)
-    audio = torch.as_tensor(train_set.audio, dtype=torch.float32, device=device)
-    text = torch.as_tensor(train_set.text, dtype=torch.float32, device=device)
+    mapped = _is_memory_mapped(train_set)
+    if not mapped:
+        audio = torch.as_tensor(train_set.audio, dtype=torch.float32, device=device)
+        text = torch.as_tensor(train_set.text, dtype=torch.float32, device=device)
     text_ids = _caption_ids(train_set.captions)
     sampler = _PairSampler(train_set.text_clip, train_set.n_clips, cfg.caption_sampling)
     val = _Validation(val_set, cfg.batch_size, device) if val_set is not None else None
@@ -169,12 +171,17 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init) -> RunResult:
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
         torch.manual_seed(cfg.seed)
         model = AudioProjection(pcfg)
-    if cfg.standardize_audio:
+    if cfg.standardize_audio and mapped:
+        _set_input_stats_in_chunks(model, train_set.audio, sampler.clips_with_captions.numpy())
+    elif cfg.standardize_audio:
         model.set_input_stats(audio[sampler.clips_with_captions.to(device)])
     if init is not None:
         init(model)
     model.to(device)
-    data = _FrozenSide.prepare(model, audio, text, text_ids, sampler, device)
+    if mapped:
+        data = _MappedSide.prepare(model, train_set, text_ids, sampler, device)
+    else:
+        data = _FrozenSide.prepare(model, audio, text, text_ids, sampler, device)
     no_decay = [model.linear.bias] + ([model.logit_scale] if cfg.learn_temperature else [])
     optimizer = torch.optim.AdamW(  # foreach: fewer Python calls, the same bits as the per-tensor default
         [{"params": [model.linear.weight], "weight_decay": cfg.weight_decay},
@@ -226,8 +233,8 @@ def _train_epoch(model, optimizer, data: _FrozenSide, clips, caps, batch_size: i
     model.train()
     losses = []
     for c, j in zip(clips.split(batch_size), caps.split(batch_size)):
-        a = F.normalize(model.linear(data.inputs.index_select(0, c)), dim=-1)  # = the loss's normalize(model(audio[c]))
-        loss = unit_contrastive_loss(a, data.text.index_select(0, j), model.scale(),
+        a = F.normalize(model.linear(data.audio_rows(c)), dim=-1)  # = the loss's normalize(model(audio[c]))
+        loss = unit_contrastive_loss(a, data.text_rows(j), model.scale(),
                                      c if data.clips_repeat else None,
                                      data.text_ids[j] if data.captions_repeat else None)
         optimizer.zero_grad(set_to_none=True)
@@ -255,6 +262,12 @@ class _FrozenSide:
     clips_repeat: bool
     captions_repeat: bool
 
+    def audio_rows(self, c: torch.Tensor) -> torch.Tensor:
+        return self.inputs.index_select(0, c)
+
+    def text_rows(self, j: torch.Tensor) -> torch.Tensor:
+        return self.text.index_select(0, j)
+
     @classmethod
     def prepare(cls, model, audio, text, text_ids, sampler: _PairSampler, device) -> _FrozenSide:
         with torch.no_grad():
@@ -263,6 +276,61 @@ class _FrozenSide:
         captions_repeat = len(text_ids.unique()) < len(text_ids)
         unit_text = F.normalize(F.normalize(text, dim=-1), dim=-1)
         return cls(inputs, unit_text, text_ids.to(device), clips_repeat, captions_repeat)
+
+
+def _is_memory_mapped(embeddings: EmbeddingSet) -> bool:
+    """A set read from STORE/packed (`--memmap`, `--float16`): maybe bigger than RAM, so never copied whole."""
+    return isinstance(embeddings.audio, np.memmap) or isinstance(embeddings.text, np.memmap)
+
+
+def _set_input_stats_in_chunks(model: AudioProjection, audio: np.ndarray, rows: np.ndarray,
+                               chunk: int = 65536) -> None:
+    """The model's input mean and std (unbiased, as torch.std) over `rows` of a memory-mapped
+    array, summed in float64 chunk by chunk: equal to `set_input_stats` up to float rounding."""
+    total, squares = np.zeros(audio.shape[1]), np.zeros(audio.shape[1])
+    for start in range(0, len(rows), chunk):
+        part = np.asarray(audio[rows[start : start + chunk]], dtype=np.float64)
+        total += part.sum(0)
+        squares += np.square(part).sum(0)
+    n = len(rows)
+    mean = total / n
+    std = np.sqrt(np.maximum(squares - n * mean**2, 0.0) / max(n - 1, 1))
+    with torch.no_grad():
+        model.audio_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        model.audio_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp_min(1e-6))
+
+
+@dataclass
+class _MappedSide:
+    """The frozen side of a memory-mapped set: each step reads only its batch's rows from
+    disk (float16 packs become float32 here) and standardises / normalises them as
+    `_FrozenSide` does for all rows at once. Row-wise operations, so the same values; the
+    RAM it needs is one batch, not the set."""
+
+    model: AudioProjection
+    audio: np.ndarray
+    text: np.ndarray
+    text_ids: torch.Tensor
+    clips_repeat: bool
+    captions_repeat: bool
+    device: torch.device
+
+    def _rows(self, array: np.ndarray, index: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(array[index.cpu().numpy()], dtype=np.float32), device=self.device)
+
+    @torch.no_grad()
+    def audio_rows(self, c: torch.Tensor) -> torch.Tensor:
+        return self.model.standardize(self._rows(self.audio, c))
+
+    @torch.no_grad()
+    def text_rows(self, j: torch.Tensor) -> torch.Tensor:
+        return F.normalize(F.normalize(self._rows(self.text, j), dim=-1), dim=-1)
+
+    @classmethod
+    def prepare(cls, model, embeddings: EmbeddingSet, text_ids, sampler: _PairSampler, device) -> _MappedSide:
+        clips_repeat = sampler.mode == "all" and bool((sampler.count > 1).any())
+        captions_repeat = len(text_ids.unique()) < len(text_ids)
+        return cls(model, embeddings.audio, embeddings.text, text_ids.to(device), clips_repeat, captions_repeat, device)
 
 
 def _thread_count(cfg: TrainConfig) -> int | None:

@@ -78,3 +78,30 @@ def test_cli_memmap_and_float16_give_the_numbers_of_the_store_in_ram(store, tmp_
                      "--json", str(out)] + flag) == 0
         tops.append([h["clip_id"] for h in json.loads(out.read_text())["clips"]])
     assert tops[0] == tops[1]
+
+
+class _CountingMap(np.memmap):
+    """A memory-mapped array that notes how many rows each fancy-indexed read asks for."""
+
+    reads: list[int] = []
+
+    def __getitem__(self, index):
+        if isinstance(index, np.ndarray):
+            _CountingMap.reads.append(len(index))
+        return super().__getitem__(index)
+
+
+def test_training_on_a_memory_mapped_set_reads_batches_and_equals_training_in_ram(store):
+    """Bigger than RAM: train() reads a memmap batch by batch (never the whole set at once after
+    one chunked pass for the input statistics) and ends where training in RAM ends."""
+    from clapdemo.train import TrainConfig, train
+
+    in_ram, mapped = load_store(store), load_packed(store)
+    mapped.audio, mapped.text = mapped.audio.view(_CountingMap), mapped.text.view(_CountingMap)
+    _CountingMap.reads = []
+    cfg = TrainConfig(epochs=3, batch_size=4, seed=3)
+    want, got = train(cfg, in_ram), train(cfg, mapped)
+    for name, tensor in want.model.state_dict().items():
+        np.testing.assert_allclose(got.model.state_dict()[name].numpy(), tensor.numpy(), atol=1e-4, err_msg=name)  # stats summed in float64
+    assert [r for r in _CountingMap.reads if r > cfg.batch_size] == [20]  # the statistics pass, once
+    assert sum(r <= cfg.batch_size for r in _CountingMap.reads) >= 2 * 3 * (20 // 4)  # audio + text, every step
