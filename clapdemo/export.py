@@ -7,13 +7,12 @@ and never reads a pickle back (a pickle can run code when loaded).
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from clapdemo.files import atomic_write
 from clapdemo.store import load_store
 
 
@@ -34,13 +33,5 @@ def course_records(store) -> list[dict]:
 def export_course_pickle(store, out) -> int:
     """Write the course pickle atomically (a full disk leaves no half file); returns the number of records."""
     records = course_records(store)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(out, pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
     return len(records)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -107,7 +106,9 @@ def save_projection(
     a temp file in the same directory and moved into place, so a crash never
     leaves a half-written checkpoint.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from clapdemo.files import atomic_write
 
     if config != model.config:
         raise ValueError(f"save_projection: config {config} is not the model's own {model.config}")
@@ -120,14 +121,7 @@ def save_projection(
         "config": json.dumps(asdict(config)),
         "extra": json.dumps(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(target, save(tensors, metadata=metadata))
     return target
 
 

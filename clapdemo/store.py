@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 import time
 import uuid
 import warnings
@@ -40,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.files import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -89,23 +89,9 @@ def _writing(path):
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename: readers see old or new, never half.
-
-    On any failure (a full disk in the middle of the write) the temp file is
-    removed and `path` keeps its old content."""
-    path = Path(path)
+    """A store file written atomically (`files.atomic_write`); a failure becomes a StoreWriteError."""
     with _writing(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, data)
 
 
 def atomic_write_json(path: Path, obj) -> None:
@@ -217,15 +203,7 @@ class Store:
     def _write_clips(self, clips: pd.DataFrame) -> None:
         table = clips.copy()
         table["captions"] = table["captions"].map(list)
-        target = self.root / "clips.parquet"
-        with _writing(target):
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".clips.parquet.", suffix=".tmp")
-            os.close(fd)
-            try:
-                table.to_parquet(tmp, index=False)
-                os.replace(tmp, target)
-            finally:
-                Path(tmp).unlink(missing_ok=True)
+        atomic_write_bytes(self.root / "clips.parquet", table.to_parquet(index=False))
 
     def _merge_clips(self, clips: pd.DataFrame) -> None:
         """A rerun on a grown dataset adds the new clips at the end; known clips keep their place."""

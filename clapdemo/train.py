@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -32,6 +31,7 @@ from clapdemo.embeddings import EmbeddingSet
 from clapdemo.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_clip
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
+from clapdemo.files import atomic_write
 
 CAPTION_SAMPLING = ("random", "all")
 
@@ -461,14 +461,7 @@ def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, bes
         "history": [asdict(log) for log in history],
         "metrics": metrics,
     }
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix="run.json", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(run, f, indent=1, allow_nan=False)
-        os.replace(tmp, run_dir / "run.json")
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic_write(run_dir / "run.json", json.dumps(run, indent=1, allow_nan=False).encode("utf-8"))
 
 
 def split_validation(embeddings: EmbeddingSet, fraction: float = 0.1, seed: int = 0) -> tuple[EmbeddingSet, EmbeddingSet]:

@@ -378,20 +378,20 @@ def test_training_on_a_full_disk_keeps_the_last_checkpoint(tmp_path, monkeypatch
     from clapdemo.model import load_projection, read_projection_info
     from clapdemo.train import TrainConfig, train
 
-    import safetensors.torch
-
     data = load_store(synthetic_store(tmp_path / "store", n=400))
     run = tmp_path / "run"
-    real_save, saves = safetensors.torch.save_file, []
+    real_fsync, saves = os.fsync, []
 
-    def disk_fills_on_the_third_save(tensors, filename, metadata=None):
-        saves.append(filename)
-        if len(saves) > 2:
-            Path(filename).write_bytes(b"\0" * 100)  # part of the file made it to the disk
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), filename)
-        return real_save(tensors, filename, metadata=metadata)
+    def disk_fills_on_the_third_save(fd):
+        """The third checkpoint's bytes are written, then the disk is full when they are synced."""
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if ".projection.safetensors." in name:
+            saves.append(name)
+            if len(saves) > 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), name)
+        return real_fsync(fd)
 
-    monkeypatch.setattr(safetensors.torch, "save_file", disk_fills_on_the_third_save)
+    monkeypatch.setattr(os, "fsync", disk_fills_on_the_third_save)
     with pytest.raises(OSError, match=r"cannot save the checkpoint \(No space left on device\); the one saved "
                                       r"before is intact") as err:
         train(TrainConfig(epochs=50, batch_size=64, lr=3e-3, patience=0), data, data, run_dir=run)
