@@ -1,7 +1,11 @@
 """Datasets + encoders -> store: batched, overlapped, checkpointed, resumable.
 
-Decoding runs in a small thread pool (soundfile and soxr release the GIL) one
-batch ahead of the encoder, so both cores stay busy. Every `checkpoint_every`
+Decoding runs in a small thread pool (soundfile and soxr release the GIL). When
+the encoder leaves cores free (a GPU, or fewer torch threads than cores) the pool
+decodes the next batches while one is encoded; when torch's threads already
+fill every core, it decodes each batch with all its threads between two
+forwards instead (see `_decode_ahead`). Captions are embedded once per shard,
+all of the shard's new ones in one call. Every `checkpoint_every`
 clips the finished vectors become one shard on disk; a rerun skips clips whose
 shard is safely written, so a killed run loses at most one checkpoint's work.
 Clips that fail to decode are listed in the store's failed.json with the reason
@@ -13,6 +17,8 @@ the run with `StoreWriteError`; the shards already written stay valid.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -102,14 +108,14 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
                               missing=list(dataset.missing))
     failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
     start = time.perf_counter()
-    writer = _ShardWriter(store, checkpoint_every)
+    writer = _ShardWriter(store, checkpoint_every, text_encoder)
     bar = _progress_bar(progress, len(clips), report.already_done)
     try:
         for batch, decoded in _decoded_batches(todo, audio_encoder, batch_size, decode_workers):
             ok_rows, ok_waves = _keep_decoded(batch, decoded, failed, report.flagged)
             if ok_rows:
                 audio = audio_encoder.embed(np.stack(ok_waves))
-                writer.add(batch.iloc[ok_rows], audio, text_encoder)
+                writer.add(batch.iloc[ok_rows], audio)
             if writer.flush_if_full():
                 store.write_failed(failed, owned)
             report.computed += len(ok_rows)
@@ -143,37 +149,32 @@ def _save_finished(writer: "_ShardWriter", store: Store, failed: dict, owned: se
         pass
 
 
-# Distinct caption vectors kept between shards (ESC-50 repeats its prompts); past this, start afresh.
-TEXT_CACHE_LIMIT = 20_000
-
-
 class _ShardWriter:
-    """Collects finished clips and writes them as one shard every `every` clips."""
+    """Collects finished clips and writes them as one shard every `every` clips.
 
-    def __init__(self, store: Store, every: int):
-        self.store, self.every = store, every
+    The captions are embedded at `flush`, all of the shard's new ones in one
+    call (few large batches instead of one small call per audio batch). The
+    vectors of the last shard's captions are kept for the next one (ESC-50
+    repeats its class prompts); older ones are dropped, so memory stays at one
+    shard's captions however many clips the run has (AudioCaps' are mostly
+    distinct)."""
+
+    def __init__(self, store: Store, every: int, text_encoder):
+        self.store, self.every, self.text_encoder = store, every, text_encoder
         self.text_cache: dict[str, np.ndarray] = {}
         self._reset()
 
     def _reset(self):
-        self.clip_ids, self.audio, self.text, self.text_clip, self.captions = [], [], [], [], []
+        self.clip_ids, self.audio, self.text_clip, self.captions = [], [], [], []
 
-    def add(self, rows: pd.DataFrame, audio: np.ndarray, text_encoder) -> None:
-        self._embed_new_captions(rows, text_encoder)
-        for (_, row), vector in zip(rows.iterrows(), audio):
+    def add(self, rows: pd.DataFrame, audio: np.ndarray) -> None:
+        for clip_id, captions, vector in zip(rows["clip_id"], rows["captions"], audio):
             local = len(self.clip_ids)
-            self.clip_ids.append(str(row["clip_id"]))
+            self.clip_ids.append(str(clip_id))
             self.audio.append(vector)
-            for caption in row["captions"]:
-                self.text.append(self.text_cache[caption])
+            for caption in captions:
                 self.text_clip.append(local)
                 self.captions.append(caption)
-
-    def _embed_new_captions(self, rows: pd.DataFrame, text_encoder) -> None:
-        """Each distinct caption is embedded once per run (ESC-50 repeats its class prompts)."""
-        new = sorted({c for captions in rows["captions"] for c in captions} - self.text_cache.keys())
-        if new:
-            self.text_cache.update(zip(new, text_encoder.embed(new)))
 
     def flush_if_full(self) -> bool:
         if len(self.clip_ids) >= self.every:
@@ -184,17 +185,50 @@ class _ShardWriter:
     def flush(self) -> None:
         if not self.clip_ids:
             return
-        dim = len(next(iter(self.text_cache.values()))) if self.text_cache else 0
-        text = np.stack(self.text) if self.text else np.zeros((0, dim), np.float32)
+        vectors = self._caption_vectors()
+        text = (np.stack([vectors[c] for c in self.captions]) if self.captions
+                else np.zeros((0, self.text_encoder.dim), np.float32))
         self.store.write_shard(self.clip_ids, np.stack(self.audio), text, np.asarray(self.text_clip), self.captions)
+        self.text_cache = vectors
         self._reset()
-        if len(self.text_cache) > TEXT_CACHE_LIMIT:  # AudioCaps captions are mostly unique: don't grow forever
-            self.text_cache.clear()
+
+    def _caption_vectors(self) -> dict[str, np.ndarray]:
+        """caption -> vector for this shard's distinct captions; each new one embedded once, in one call."""
+        distinct = set(self.captions)
+        vectors = {c: v for c, v in self.text_cache.items() if c in distinct}
+        new = sorted(distinct - vectors.keys())
+        if new:
+            vectors.update(zip(new, self.text_encoder.embed(new)))
+        return vectors
+
+
+def _decode_ahead(encoder) -> bool:
+    """Whether decoding may run while the encoder computes: only when the forward leaves cores free.
+
+    On a GPU, or with fewer torch threads than cores, it does. When torch's
+    OpenMP threads fill every core, decode threads running beside them take a
+    core from one of them, and the others wait for it at every layer: on 2
+    cores the mn04 forward then ran up to 3x slower. There, decoding each batch
+    with all the pool's threads between two forwards is faster.
+    """
+    if not str(getattr(encoder, "device", "cpu")).startswith("cpu"):
+        return True
+    torch = sys.modules.get("torch")  # an encoder without torch (numpy, BLAS) uses every core too
+    return torch is not None and torch.get_num_threads() < _cores()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int):
-    """Yield (batch rows, [(wave, notes) or AudioError]), decoding the next batches while one is encoded."""
+    """Yield (batch rows, [(wave, notes) or AudioError]) in order.
+
+    With `_decode_ahead`, two batches are decoded while one is encoded (bounded
+    memory, overlapped decode); otherwise each batch is decoded when asked for.
+    """
     n_samples = int(round(encoder.clip_seconds * encoder.sample_rate))
+    ahead = 2 if _decode_ahead(encoder) else 0
 
     def decode(path):
         try:
@@ -211,7 +245,7 @@ def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int)
         for start in starts:
             batch = todo.iloc[start : start + batch_size]
             pending.append((batch, [pool.submit(decode, p) for p in batch["audio_path"]]))
-            if len(pending) > 2:  # keep two batches in flight: bounded memory, overlapped decode
+            if len(pending) > ahead:
                 rows, futures = pending.popleft()
                 yield rows, [f.result() for f in futures]
         while pending:

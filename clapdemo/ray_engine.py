@@ -154,7 +154,7 @@ def _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_
          actors, progress) -> None:
     """Stream the pipeline's batches into shards; on any error keep what is embedded, then re-raise."""
     rows = todo.set_index(todo["clip_id"].astype(str))
-    writer = _ShardWriter(store, checkpoint_every)
+    writer = _ShardWriter(store, checkpoint_every, text_encoder)
     bar = _progress_bar(progress, report.total, report.already_done)
     start = time.perf_counter()
     try:
@@ -162,7 +162,7 @@ def _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_
                                                                                     batch_format="numpy"):
             ok = _record(batch, failed, report.flagged)
             if ok.any():
-                writer.add(rows.loc[[str(c) for c in batch["clip_id"][ok]]], batch["audio"][ok], text_encoder)
+                writer.add(rows.loc[[str(c) for c in batch["clip_id"][ok]]], batch["audio"][ok])
             if writer.flush_if_full():
                 store.write_failed(failed, owned)
             report.computed += int(ok.sum())

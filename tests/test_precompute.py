@@ -137,3 +137,38 @@ def test_course_pickle_export_has_the_course_layout(esc50_store, tmp_path):
     data = load_store(esc50_store)
     np.testing.assert_array_equal(first["audio_embedding"], data.audio[0])
     np.testing.assert_array_equal(first["text_embedding"], data.text[0])
+
+
+def test_caption_vectors_are_embedded_once_per_shard_and_not_kept_beyond_one():
+    """Streaming: one text call per shard, and the cache holds one shard's captions however long the run."""
+    import pandas as pd
+
+    from clapdemo.precompute import _ShardWriter
+
+    class Text:
+        dim, calls = 3, []
+
+        def embed(self, texts):
+            self.calls.append(list(texts))
+            return np.asarray([[len(t), 0.0, 1.0] for t in texts], np.float32)
+
+    class Shards:
+        written = []
+
+        def write_shard(self, clip_ids, audio, text, text_clip, captions):
+            self.written.append((clip_ids, text, list(text_clip), captions))
+
+    text, shards = Text(), Shards()
+    writer = _ShardWriter(shards, 4, text)
+    for start in range(0, 40, 2):  # 20 batches of 2 clips; "shared" repeats in every clip, the rest are unique
+        ids = [f"c{i}" for i in range(start, start + 2)]
+        rows = pd.DataFrame({"clip_id": ids, "captions": [["shared", f"only {i}"] for i in ids]})
+        writer.add(rows, np.zeros((2, 5), np.float32))
+        writer.flush_if_full()
+        assert len(writer.text_cache) <= 1 + 4
+    writer.flush()
+    assert len(shards.written) == len(text.calls) == 10
+    assert sum(c.count("shared") for c in text.calls) == 1  # kept from shard to shard
+    ids, vectors, text_clip, captions = shards.written[-1]
+    assert ids == ["c36", "c37", "c38", "c39"] and text_clip == [0, 0, 1, 1, 2, 2, 3, 3]
+    np.testing.assert_array_equal(vectors[:, 0], [len(c) for c in captions])
