@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ from clapdemo.store import Store, StoreWriteError
 
 @dataclass
 class PrecomputeReport:
-    """What a precompute run did; also written to the store as report.json."""
+    """What a precompute run did; also written to the store: report.json, or
+    reports/shard-I-of-N.json for one shard of a `--shard I/N` run (see `report_file`)."""
 
     store: str
     total: int
@@ -46,6 +48,7 @@ class PrecomputeReport:
     flagged: dict = field(default_factory=dict)  # clip_id -> {"audio_path", "notes"}: embedded, but odd
     seconds: float = 0.0
     stopped: bool = False
+    report_file: str = ""  # where this report was written
 
     def summary(self) -> str:
         rate = self.computed / self.seconds if self.seconds > 0 else 0.0
@@ -92,11 +95,11 @@ def precompute(dataset, audio_encoder, text_encoder, store_dir, *, batch_size: i
     store = Store(store_dir)
     with store.lock(job):
         return _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, checkpoint_every,
-                                  decode_workers, progress, on_progress, should_stop, select)
+                                  decode_workers, progress, on_progress, should_stop, select, job)
 
 
 def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, checkpoint_every,
-                       decode_workers, progress, on_progress, should_stop, select) -> PrecomputeReport:
+                       decode_workers, progress, on_progress, should_stop, select, job) -> PrecomputeReport:
     store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
     for problem in store.verify():
         print(f"warning: {problem}")
@@ -136,7 +139,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     store.write_failed(failed, owned)
     report.failed = failed
     report.seconds = time.perf_counter() - start
-    _write_report(store, report)
+    _write_report(store, report, job)
     return report
 
 
@@ -275,9 +278,18 @@ def _progress_bar(enabled: bool, total: int, initial: int):
     return tqdm(total=total, initial=initial, unit="clip", desc="precompute", disable=not enabled)
 
 
-def _write_report(store: Store, report: PrecomputeReport) -> None:
+def report_file(store_root, job: str = "all") -> Path:
+    """Where a run's report goes: one file per job, so N shard processes never overwrite
+    each other's (the last writer used to win)."""
+    root = Path(store_root)
+    return root / "report.json" if job == "all" else root / "reports" / f"{job}.json"
+
+
+def _write_report(store: Store, report: PrecomputeReport, job: str = "all") -> None:
     from dataclasses import asdict
 
     from clapdemo.store import atomic_write_json
 
-    atomic_write_json(store.root / "report.json", asdict(report))
+    path = report_file(store.root, job)
+    report.report_file = str(path)
+    atomic_write_json(path, asdict(report))

@@ -141,7 +141,7 @@ def precompute_ray(dataset, audio_encoder, text_encoder, store_dir, *, address: 
                  actors or _default_actors(), progress)
         store.write_failed(failed, owned)
         report.failed = failed
-        _write_report(store, report)
+        _write_report(store, report, job)
         return report
 
 

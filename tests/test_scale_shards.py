@@ -61,6 +61,10 @@ def test_three_shard_processes_at_once_equal_one_process(mn04, minilm, tmp_path)
     np.testing.assert_allclose(got.audio, expected.audio, rtol=0, atol=1e-5)
     np.testing.assert_allclose(got.text, expected.text, rtol=0, atol=1e-5)
 
+    reports = [json.loads((out / "reports" / f"shard-{i}-of-3.json").read_text()) for i in range(3)]
+    assert [r["computed"] for r in reports] == [len(select_shard(i, 3)(dataset.clips)) for i in range(3)]
+    assert not (out / "report.json").exists()  # one report per shard process: none overwrites another
+
     status = subprocess.run([sys.executable, "-m", "clapdemo", "store", "status", str(out)], cwd=REPO, env=env,
                             capture_output=True, text=True, check=True).stdout
     sizes = [len(select_shard(i, 3)(dataset.clips)) for i in range(3)]
