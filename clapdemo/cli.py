@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from clapdemo.encoders import DEFAULT_AUDIO_ENCODER, DEFAULT_TEXT_ENCODER
+from clapdemo.projection_init import DEFAULT_INIT, INITS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,9 +127,9 @@ def run_precompute(args) -> int:
     _print_some("skipped", [f"{c}: {i['audio_path']}: {i['error']}" for c, i in report.failed.items()],
                 f"listed in {Path(args.out) / 'failed.json'}")
     _print_some("missing", [f"{c}: named in the table, no audio file found" for c in report.missing],
-                f"listed in {Path(args.out) / 'report.json'}")
+                f"listed in {report.report_file}")
     _print_some("flagged", [f"{c}: {i['audio_path']}: {'; '.join(i['notes'])}" for c, i in report.flagged.items()],
-                f"listed in {Path(args.out) / 'report.json'}")
+                f"listed in {report.report_file}")
     return 0
 
 
@@ -177,23 +178,33 @@ def _add_train(commands) -> None:
     p.add_argument("--out", required=True, type=Path, help="run directory: projection.safetensors + run.json")
     p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default from TrainConfig)")
     p.add_argument("--batch-size", type=int, default=None, help="pairs per step (default from TrainConfig)")
-    p.add_argument("--lr", type=float, default=None, help="AdamW learning rate")
+    p.add_argument("--lr", type=float, default=None,
+                   help="AdamW learning rate (default: follows --init: 3e-3 from the AudioSet labels, else TrainConfig's 1e-3)")
     p.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay")
     p.add_argument("--patience", type=int, default=None, help="early stop after N epochs without improvement")
     p.add_argument("--no-learn-temperature", action="store_true", help="keep the temperature fixed at its initial value")
     p.add_argument("--temperature", type=float, default=None, help="initial temperature (CLIP: 0.07)")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same weights)")
+    p.add_argument("--init", choices=INITS, default=DEFAULT_INIT,
+                   help="where the projection starts. audioset-labels: from the text vectors of the 527 AudioSet "
+                   "label names (needs a store of EfficientAT logits; best zero-shot on unseen classes); random: "
+                   "seeded random weights; auto (default): audioset-labels when the store allows, else random")
     _add_memmap_args(p)
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads while training (default: 1 on a machine with <= 2 cores, else torch's)")
     p.set_defaults(handler=run_train)
 
 
-def train_config(args):
-    """Flags -> TrainConfig; flags left out keep the dataclass defaults."""
+def train_config(args, init_lr: float | None = None):
+    """Flags -> TrainConfig; flags left out keep the dataclass defaults, except the learning
+    rate, which follows the init (`init_lr`) unless --lr is given."""
     from clapdemo.train import TrainConfig
 
     given = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr if args.lr is not None else init_lr,
+        "weight_decay": args.weight_decay,
         "patience": args.patience, "seed": args.seed, "init_temperature": args.temperature,
+        "threads": getattr(args, "threads", None),
     }
     config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
     if args.no_learn_temperature:
@@ -203,17 +214,21 @@ def train_config(args):
 
 def run_train(args) -> int:
     from clapdemo.packed import open_store
+    from clapdemo.projection_init import make_init
     from clapdemo.train import split_validation, train
 
-    config = train_config(args)
     train_set = open_store(args.train, args.memmap, args.float16)
+    init = make_init(args.init, train_set.meta, where=str(args.train))
+    config = train_config(args, init.lr)
     if args.val:
         val_set = open_store(args.val, args.memmap, args.float16)
     else:
         train_set, val_set = split_validation(train_set, args.val_fraction, config.seed)
     print(f"train: {train_set.n_clips} clips / {train_set.n_captions} captions; "
           f"val: {val_set.n_clips} clips / {val_set.n_captions} captions")
-    result = train(config, train_set, val_set, callbacks=[_print_epoch], run_dir=args.out)
+    print(f"init: {init.describe()}; lr {config.lr:g}{'' if args.lr is None else ' (--lr)'}")
+    result = train(config, train_set, val_set, callbacks=[_print_epoch], run_dir=args.out, init=init.apply,
+                   init_record=init.record)
     print(f"best epoch {result.best_epoch}{' (stopped early)' if result.stopped_early else ''}; saved to {args.out}")
     _print_metrics(result.metrics)
     return 0

@@ -137,6 +137,7 @@ def train(
     callbacks: Iterable[Callback] = (),
     run_dir: str | os.PathLike | None = None,
     init: Callable[[AudioProjection], None] | None = None,
+    init_record: dict | None = None,
 ) -> RunResult:
     """Fit a projection from `train_set`'s audio to its text vectors.
 
@@ -146,15 +147,17 @@ def train(
     run_dir: where projection.safetensors (best state) and run.json go,
     rewritten atomically after each improvement and once at the end.
     init: called once with the new model (input statistics already set, still on the
-    CPU) to start from known weights instead of the seeded random ones.
+    CPU) to start from known weights instead of the seeded random ones; `init_record`
+    says in run.json what that start was (projection_init.ProjectionInit.record),
+    from the first checkpoint on, so an interrupted run records it too.
     Runs with `cfg.threads` torch threads and restores the caller's count, also on errors.
     """
     _check_compatible(train_set, val_set)
     with _torch_threads(_thread_count(cfg)):
-        return _fit(cfg, train_set, val_set, list(callbacks), run_dir, init)
+        return _fit(cfg, train_set, val_set, list(callbacks), run_dir, init, init_record)
 
 
-def _fit(cfg, train_set, val_set, callbacks, run_dir, init) -> RunResult:
+def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunResult:
     """The body of `train`, run under its thread setting."""
     device = torch.device(cfg.device)
     rng = torch.Generator().manual_seed(cfg.seed)
@@ -207,7 +210,7 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init) -> RunResult:
             best_loss, best_epoch, stale = monitored, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if run_dir is not None:
-                _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, "running", {})
+                _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, "running", {}, init_record)
         else:
             stale += 1
         if any([bool(cb(log)) for cb in callbacks]):  # a list: every callback sees every epoch
@@ -221,7 +224,7 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init) -> RunResult:
     model = model.cpu().eval()
     metrics = evaluate(model, val_set) if val_set is not None else {}
     if run_dir is not None:
-        _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, stop_reason, metrics)
+        _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, stop_reason, metrics, init_record)
     return RunResult(model, cfg, history, best_epoch, stop_reason != "finished", metrics, stop_reason,
                      Path(run_dir) if run_dir is not None else None)
 
@@ -429,19 +432,21 @@ def _check_compatible(train_set: EmbeddingSet, val_set: EmbeddingSet | None) -> 
                          "re-embed one split")
 
 
-def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, status, metrics) -> None:
+def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, status, metrics, init_record) -> None:
     """projection.safetensors (the best state, which `model` holds now) then run.json, each atomic.
 
     A failed write (disk full, read-only folder) raises an OSError that says so;
     the checkpoint saved before stays whole and readable."""
     try:
-        _write_run_files(Path(run_dir), model, cfg, train_set, val_set, history, best_epoch, status, metrics)
+        _write_run_files(Path(run_dir), model, cfg, train_set, val_set, history, best_epoch, status, metrics,
+                         init_record)
     except OSError as error:
         raise OSError(error.errno, f"{run_dir}: cannot save the checkpoint ({error.strerror or error}); "
                       "the one saved before is intact. Free some space or choose another --out") from error
 
 
-def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, best_epoch, status, metrics) -> None:
+def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, best_epoch, status, metrics,
+                     init_record) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     provenance = _provenance(train_set.meta)
     save_projection(model, model.config, run_dir, extra={"best_epoch": best_epoch, "train_config": asdict(cfg),
@@ -460,6 +465,7 @@ def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, bes
         "best_epoch": best_epoch,
         "history": [asdict(log) for log in history],
         "metrics": metrics,
+        "init": init_record,  # what the start was (None: the seeded random init, or a caller's own)
     }
     atomic_write(run_dir / "run.json", json.dumps(run, indent=1, allow_nan=False).encode("utf-8"))
 

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from clapdemo.jobs import Job, is_running, watch
+from clapdemo.projection_init import DEFAULT_INIT, INITS
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECTION = REPO / "assets" / "projection"
@@ -549,22 +550,26 @@ class Handlers:
     # ---- Train ------------------------------------------------------------------------
 
     def train(self, session: Session, epochs, batch_size, lr, weight_decay, learn_temperature, patience,
-              val_fraction):
-        """`python -m clapdemo train --train STORE --out RUN`: yields (curve, status, metrics table)."""
+              val_fraction, init=DEFAULT_INIT):
+        """`python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`: yields (curve, status,
+        metrics table). An empty learning rate follows the init, as the CLI's default does."""
         from clapdemo import plots
+        from clapdemo.projection_init import make_init
         from clapdemo.runs import metrics_table
-        from clapdemo.store import load_store
+        from clapdemo.store import Store, load_store
         from clapdemo.train import TrainConfig, split_validation, train
 
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
         store = self._need_store(session)
         with user_errors("Training settings"):
-            if None in (epochs, batch_size, lr, weight_decay, patience, val_fraction):
-                raise ValueError("fill in every field (epochs, batch size, learning rate, ...)")
-            cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
-                              weight_decay=float(weight_decay), learn_temperature=bool(learn_temperature),
-                              patience=int(patience))
+            if None in (epochs, batch_size, weight_decay, patience, val_fraction):
+                raise ValueError("fill in every field (epochs, batch size, weight decay, ...)")
+            start = make_init(init or DEFAULT_INIT, Store(store).manifest(), where=f"store {Path(store).name}")
+            lr = lr if lr is not None else start.lr
+            cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
+                              learn_temperature=bool(learn_temperature), patience=int(patience),
+                              **({} if lr is None else {"lr": float(lr)}))
             if not 0 < float(val_fraction) < 1:
                 raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
         run_dir = self.settings.cache / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{session.id}"
@@ -572,13 +577,14 @@ class Handlers:
         def work(job: Job):
             train_set, val_set = split_validation(load_store(store), float(val_fraction), cfg.seed)
             job.message = (f"train {train_set.n_clips} clips / val {val_set.n_clips} clips "
-                           f"from `{Path(store).name}`")
+                           f"from `{Path(store).name}`; init {start.describe()}, lr {cfg.lr:g}")
 
             def on_epoch(log):
                 job.events.append(log)
                 return job.stop.is_set()
 
-            return train(cfg, train_set, val_set, callbacks=[on_epoch], run_dir=run_dir)
+            return train(cfg, train_set, val_set, callbacks=[on_epoch], run_dir=run_dir, init=start.apply,
+                         init_record=start.record)
 
         job = session.jobs["train"] = Job("train", work).start()
         shown = -1
@@ -858,9 +864,13 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     epochs = gr.Number(50, label="epochs", precision=0, minimum=1, elem_id="epochs")
                     batch_size = gr.Number(256, label="batch size", precision=0, minimum=2, elem_id="batch-size")
-                    lr = gr.Number(1e-3, label="learning rate", elem_id="lr")
+                    lr = gr.Number(None, label="learning rate (empty: follows the init)", elem_id="lr")
                     weight_decay = gr.Number(1e-4, label="weight decay", elem_id="weight-decay")
                 with gr.Row():
+                    init = gr.Dropdown(list(INITS), value=DEFAULT_INIT, label="start from", elem_id="init",
+                                       info="audioset-labels: the text vectors of the 527 AudioSet label names "
+                                       "(stores of EfficientAT logits; best on unseen classes); auto: that when "
+                                       "the store allows, else random")
                     learn_t = gr.Checkbox(True, label="learnable temperature", elem_id="learn-temperature")
                     patience = gr.Number(10, label="early-stop patience (0 = never)", precision=0, minimum=0,
                                          elem_id="patience")
@@ -950,7 +960,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                              [precompute_progress, precompute_log, header, store_status, eval_store], **long_job)
         precompute_stop.click(lambda s: h.stop(s, "precompute"), [session], [precompute_log], concurrency_limit=None)
 
-        train_btn.click(h.train, [session, epochs, batch_size, lr, weight_decay, learn_t, patience, val_fraction],
+        train_btn.click(h.train, [session, epochs, batch_size, lr, weight_decay, learn_t, patience, val_fraction, init],
                         [train_plot, train_status, train_metrics], **long_job)
         train_stop.click(lambda s: h.stop(s, "train"), [session], [train_status], concurrency_limit=None)
         use_run.click(h.use_last_run, [session], [train_status, header])

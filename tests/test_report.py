@@ -115,8 +115,22 @@ def test_splits_and_folds_are_seeded_and_stratified():
 
 
 def test_variant_refuses_a_bridge_init_on_other_outputs():
-    with pytest.raises(ValueError, match="probs"):
-        R.Variant(output="logits", init="labels")
+    with pytest.raises(ValueError, match="527 AudioSet outputs"):
+        R.Variant(output="pooled", init="labels")
+    assert R.Variant(output="logits", init="labels").init == "labels"  # centred on the training mean
+
+
+def test_report_sweep_has_the_train_cli_default():
+    """The CLI's default recipe is a row of the table it is chosen from (issue #4)."""
+    from clapdemo.projection_init import DEFAULT_LR
+    from clapdemo.train import TrainConfig
+
+    rows = dict(R.sweep_variants("full", with_clip=False))
+    cli = next(v for name, v in rows.items() if name.startswith("train CLI default"))
+    defaults = TrainConfig()
+    assert (cli.output, cli.init, cli.lr) == ("logits", "labels", DEFAULT_LR["audioset-labels"])
+    assert (cli.batch_size, cli.max_epochs, cli.weight_decay) == (defaults.batch_size, defaults.epochs,
+                                                                 defaults.weight_decay)
 
 
 def test_cli_has_the_report_command():

@@ -1,0 +1,185 @@
+"""Where training starts: the projection's initial weights, chosen by name.
+
+- "random": the seeded random `nn.Linear` init (what `train` does on its own).
+- "audioset-labels": the *label bridge*. EfficientAT's 527 outputs are AudioSet
+  classes, and each class has a name ("Dog", "Siren", ...) that the text encoder
+  can embed. With L the (527, text_dim) matrix of those names' normalised text
+  vectors, the projection starts as x -> (x - c) @ L: a clip lands on the mix of
+  its AudioSet labels' text vectors, weighted by how far each output is above
+  the centre c. For probabilities c = 0 (the weights are the probabilities); for
+  logits c = the training clips' mean logits (without it every clip would share
+  one large offset, the sum of all 527 label vectors times a typical logit of
+  about -6, and land on the same point). Untrained, raising AudioSet output k by
+  one from the centre moves the projection by exactly label k's text vector.
+  Measured on ESC-50 (README "Training"; REPORT.md), this start is what lets the
+  trained projection name classes it never saw.
+- "auto": "audioset-labels" when the store holds 527-d AudioSet outputs of an
+  EfficientAT model, else "random".
+
+The learning rate follows the init (`DEFAULT_LR`), measured with the CLI's
+other defaults (batch 256, at most 50 epochs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+INITS = ("auto", "random", "audioset-labels")
+DEFAULT_INIT = "auto"
+LABEL_TEMPLATE = "the sound of {}"  # how the 527 AudioSet label names are put into words
+# AdamW learning rate per (resolved) init; --lr overrides; None: TrainConfig's default (1e-3).
+# audioset-labels on ESC-50 logits, zero-shot top-1 among 10 unseen classes (README "Training"):
+# lr 1e-4 56.8, 1e-3 65.9, 3e-3 69.3, 5e-3 68.1, 1e-2 65.4 %.
+DEFAULT_LR = {"random": None, "audioset-labels": 3e-3}
+AUDIOSET_ENCODERS = ("mn04_as", "mn10_as", "mn40_as_ext")  # EfficientAT models with AudioSet heads
+# outputs with one value per AudioSet class -> the bridge's centre ("zero" or the training "mean")
+AUDIOSET_OUTPUTS = {"logits": "mean", "probs": "zero"}
+CENTRES = ("zero", "mean")
+N_AUDIOSET_CLASSES = 527
+
+
+@dataclass
+class ProjectionInit:
+    """A resolved init: `apply` goes to `train(init=...)` (None = the random init);
+    `record` says in run.json what the start was."""
+
+    name: str
+    apply: Callable | None
+    record: dict
+
+    @property
+    def lr(self) -> float | None:
+        """The learning rate this start wants (None: TrainConfig's default)."""
+        return DEFAULT_LR[self.name]
+
+    def describe(self) -> str:
+        why = "" if self.record.get("requested") == self.name else f" (from {self.record.get('requested')})"
+        if self.name == "random":
+            return f"random{why}" + (f": {self.record['reason']}" if "reason" in self.record else "")
+        return (f"AudioSet label bridge{why}: {self.record['n_labels']} label names embedded with "
+                f"{self.record['text_encoder']}")
+
+
+def label_text_matrix(text_encoder, template: str = LABEL_TEMPLATE) -> np.ndarray:
+    """(527, dim) float32: the AudioSet label names through `template`, embedded, L2-normalised.
+
+    Row i belongs to EfficientAT's output i (clapdemo.encoders.audioset_labels)."""
+    from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
+
+    vectors = np.asarray(text_encoder.embed([template.format(label.lower()) for label in AUDIOSET_LABELS]),
+                         dtype=np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def label_bridge_init(label_matrix: np.ndarray, centre: str = "zero") -> Callable:
+    """An `init` for `train` that makes the projection of an AudioSet output vector x equal (x - c) @ label_matrix.
+
+    centre: "zero" (c = 0: probabilities) or "mean" (c = the model's input mean, i.e. the training
+    clips' mean: logits). The model standardises its input, z = (x - mean) / std, so
+    W = (label_matrix * std).T and b = (mean - c) @ label_matrix give W z + b = (x - c) @ label_matrix."""
+    import torch
+
+    if centre not in CENTRES:
+        raise ValueError(f"centre={centre!r}; choose one of {CENTRES}")
+    labels = torch.as_tensor(np.asarray(label_matrix), dtype=torch.float32)
+
+    def init(model) -> None:
+        if tuple(model.linear.weight.shape) != (labels.shape[1], labels.shape[0]):
+            raise ValueError(f"the AudioSet label bridge is {labels.shape[0]}->{labels.shape[1]}, "
+                             f"the projection {model.linear.in_features}->{model.linear.out_features}")
+        with torch.no_grad():
+            model.linear.weight.copy_((labels * model.audio_std[:, None]).T)
+            model.linear.bias.copy_(model.audio_mean @ labels if centre == "zero" else torch.zeros(labels.shape[1]))
+
+    return init
+
+
+def audioset_output(meta: dict) -> str:
+    """The output head named in a store manifest's audio encoder ("logits", "pooled", ...; "" if none)."""
+    audio = meta.get("audio_encoder") or {}
+    output = str(audio.get("name", "")).partition(":")[2]
+    return output or str((audio.get("preprocessing") or {}).get("output", ""))
+
+
+def audioset_problem(meta: dict) -> str | None:
+    """Why a store's audio vectors are NOT the 527 AudioSet outputs of an EfficientAT model, or None if they are."""
+    name = str((meta.get("audio_encoder") or {}).get("name", "?"))
+    base = name.partition(":")[0]
+    output = audioset_output(meta)
+    dim = meta.get("audio_dim")
+    if base not in AUDIOSET_ENCODERS:
+        return f"its audio encoder is {name}, not an EfficientAT AudioSet model ({', '.join(AUDIOSET_ENCODERS)})"
+    if output not in AUDIOSET_OUTPUTS or (dim is not None and dim != N_AUDIOSET_CLASSES):
+        return (f"its audio vectors are {name} ({dim}-d), not the {N_AUDIOSET_CLASSES} AudioSet outputs "
+                f"({base}:logits)")
+    return None
+
+
+def resolve_init(name: str, meta: dict, where: str = "the store") -> str:
+    """"random" or "audioset-labels" for `name` (one of INITS) and a store's manifest `meta`.
+
+    Raises ValueError naming `where` when "audioset-labels" is asked of a store it cannot use."""
+    if name not in INITS:
+        raise ValueError(f"unknown init {name!r}; choose one of {', '.join(INITS)}")
+    problem = audioset_problem(meta)
+    if name == "auto":
+        return "random" if problem else "audioset-labels"
+    if name == "audioset-labels" and problem:
+        raise ValueError(f"{where}: init 'audioset-labels' needs the 527 AudioSet outputs of an EfficientAT "
+                         f"model, but {problem}. Recompute the store with --audio-encoder mn04_as:logits, "
+                         "or train with --init random")
+    return name
+
+
+def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder: Callable | None = None,
+              template: str = LABEL_TEMPLATE) -> ProjectionInit:
+    """Resolve `name` for the store whose manifest is `meta` and build its init.
+
+    For the label bridge the label names are embedded with the store's own text encoder
+    (its manifest names it), loaded by `load_text_encoder(name)` (default: the cached
+    loader the CLI and the app share) and checked to be the same weights the store used.
+    "audioset-labels" raises ValueError naming `where` when that fails; "auto" falls back to
+    "random" and says why in the record."""
+    resolved = resolve_init(name, meta, where)
+    if resolved == "random":
+        return ProjectionInit("random", None, {"name": "random", "requested": name})
+    try:
+        labels, text_name = _label_matrix_for(meta, where, load_text_encoder, template)
+    except ValueError as error:
+        if name != "auto":
+            raise
+        return ProjectionInit("random", None, {"name": "random", "requested": name, "reason": str(error)})
+    centre = AUDIOSET_OUTPUTS[audioset_output(meta)]
+    record = {"name": "audioset-labels", "requested": name, "label_template": template,
+              "n_labels": int(labels.shape[0]), "centre": centre, "text_encoder": text_name,
+              "audio_encoder": (meta.get("audio_encoder") or {}).get("name")}
+    return ProjectionInit("audioset-labels", label_bridge_init(labels, centre), record)
+
+
+def _label_matrix_for(meta: dict, where: str, load_text_encoder, template: str) -> tuple[np.ndarray, str]:
+    """(the 527 label vectors, text encoder name) from the store's own text encoder, or a ValueError saying why not."""
+    recorded = meta.get("text_encoder") or {}
+    text_name = recorded.get("name")
+    if not text_name:
+        raise ValueError(f"{where}: its manifest names no text encoder; cannot embed the AudioSet label names")
+    if load_text_encoder is None:
+        from clapdemo.runs import cached_text_encoder as load_text_encoder
+    try:
+        encoder = load_text_encoder(text_name)
+    except Exception as error:  # weights missing, hub unreachable, optional package absent
+        raise ValueError(f"{where}: init 'audioset-labels' embeds the AudioSet label names with the store's "
+                         f"text encoder {text_name}, which could not be loaded ({type(error).__name__}: {error}); "
+                         "make it loadable or train with --init random") from error
+    loaded_sha = encoder.identity.weights_sha256
+    if recorded.get("weights_sha256") and loaded_sha != recorded["weights_sha256"]:
+        raise ValueError(f"{where}: the store's text encoder {text_name} had weights "
+                         f"{recorded['weights_sha256'][:12]}, the one loaded now {loaded_sha[:12]}; "
+                         "recompute the store or train with --init random")
+    labels = label_text_matrix(encoder, template)
+    if labels.shape[1] != meta.get("text_dim", labels.shape[1]):
+        raise ValueError(f"{where}: text vectors are {meta.get('text_dim')}-d but {text_name} gives "
+                         f"{labels.shape[1]}-d label vectors")
+    return labels, text_name
