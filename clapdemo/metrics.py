@@ -262,13 +262,23 @@ def first_caption_of_each_clip(text_clip, n_clips: int) -> np.ndarray:
     return first
 
 
+PROJECT_CHUNK = 65536  # rows per forward: a memory-mapped (or float16) store is never copied whole
+
+
 def project_audio(model, audio) -> np.ndarray:
-    """Run `model` (an AudioProjection) over raw audio vectors: (N, text_dim) float32, normalised."""
+    """Raw audio-encoder vectors -> L2-normalised points in the text space, (N, text_dim) float32.
+
+    In chunks of PROJECT_CHUNK rows, each copied into a fresh float32 array (a read-only
+    memmap cannot back a tensor), on the model's device."""
     import torch
 
     device = next(model.parameters()).device
-    with torch.no_grad():
-        return model.embed(torch.as_tensor(np.asarray(audio, dtype=np.float32), device=device)).cpu().numpy()
+    out = np.empty((len(audio), model.config.text_dim), np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(audio), PROJECT_CHUNK):
+            rows = np.array(audio[start : start + PROJECT_CHUNK], dtype=np.float32)  # a copy, writable
+            out[start : start + len(rows)] = model.embed(torch.from_numpy(rows).to(device)).cpu().numpy()
+    return out
 
 
 def evaluate(model, embedding_set, course_ks=(1, 3, 10), paper_ks=(1, 5, 10), batch_size: int | None = None,

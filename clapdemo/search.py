@@ -15,6 +15,7 @@ import numpy as np
 
 from clapdemo.audio import load_clip
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.metrics import project_audio  # noqa: F401  (also imported from here by the CLI, runs and tests)
 
 
 @dataclass
@@ -40,16 +41,6 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
-def project_audio(projection, audio: np.ndarray) -> np.ndarray:
-    """Raw audio-encoder vectors -> L2-normalised points in the text space.
-
-    In chunks, so a memory-mapped (or float16) store is never copied whole into RAM."""
-    import torch
-
-    if len(audio) <= 65536:
-        with torch.inference_mode():
-            return projection.embed(torch.as_tensor(np.asarray(audio, dtype=np.float32))).numpy()
-    return np.concatenate([project_audio(projection, audio[i : i + 65536]) for i in range(0, len(audio), 65536)])
 
 
 def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
