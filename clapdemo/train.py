@@ -364,7 +364,7 @@ class _PairSampler:
     """The (clip, caption) pairs of one epoch, as two index tensors."""
 
     def __init__(self, text_clip: np.ndarray, n_clips: int, mode: str):
-        text_clip = np.asarray(text_clip, dtype=np.int64)
+        text_clip = np.array(text_clip, dtype=np.int64)  # a writable copy (a packed store's is read-only)
         counts = np.bincount(text_clip, minlength=n_clips)
         self.mode = mode
         self.order = torch.as_tensor(np.argsort(text_clip, kind="stable"))  # captions grouped by clip
