@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.files import atomic_write
 from clapdemo.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_clip
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
-from clapdemo.files import atomic_write
 
 CAPTION_SAMPLING = ("random", "all")
 
@@ -275,10 +275,15 @@ class _FrozenSide:
     def prepare(cls, model, audio, text, text_ids, sampler: _PairSampler, device) -> _FrozenSide:
         with torch.no_grad():
             inputs = model.standardize(audio)
-        clips_repeat = sampler.mode == "all" and bool((sampler.count > 1).any())
-        captions_repeat = len(text_ids.unique()) < len(text_ids)
         unit_text = F.normalize(F.normalize(text, dim=-1), dim=-1)
-        return cls(inputs, unit_text, text_ids.to(device), clips_repeat, captions_repeat)
+        return cls(inputs, unit_text, text_ids.to(device), *_repeats(sampler, text_ids))
+
+
+def _repeats(sampler: _PairSampler, text_ids: torch.Tensor) -> tuple[bool, bool]:
+    """(clips_repeat, captions_repeat): whether a clip or a caption string can occur twice in
+    one epoch's pairs; when neither can, the loss needs no duplicate masks."""
+    return (sampler.mode == "all" and bool((sampler.count > 1).any()),
+            len(text_ids.unique()) < len(text_ids))
 
 
 def _is_memory_mapped(embeddings: EmbeddingSet) -> bool:
@@ -331,9 +336,7 @@ class _MappedSide:
 
     @classmethod
     def prepare(cls, model, embeddings: EmbeddingSet, text_ids, sampler: _PairSampler, device) -> _MappedSide:
-        clips_repeat = sampler.mode == "all" and bool((sampler.count > 1).any())
-        captions_repeat = len(text_ids.unique()) < len(text_ids)
-        return cls(model, embeddings.audio, embeddings.text, text_ids.to(device), clips_repeat, captions_repeat, device)
+        return cls(model, embeddings.audio, embeddings.text, text_ids.to(device), *_repeats(sampler, text_ids), device)
 
 
 def _thread_count(cfg: TrainConfig) -> int | None:
