@@ -115,9 +115,13 @@ def audio_info(path) -> tuple[float, int, int]:
         info = sf.info(str(path))
         return info.frames / info.samplerate, info.samplerate, info.channels
     except Exception:  # formats soundfile lacks (mp3 on old libsndfile, m4a): ask librosa
+        import warnings
+
         import librosa
 
-        return float(librosa.get_duration(path=str(path))), int(librosa.get_samplerate(str(path))), 1
+        with warnings.catch_warnings():  # librosa's notice that its audioread fallback is deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            return float(librosa.get_duration(path=str(path))), int(librosa.get_samplerate(str(path))), 1
 
 
 def _decode(path: Path, seconds: float | None, offset: float) -> tuple[np.ndarray, int]:
