@@ -1,12 +1,15 @@
-"""Find a pretrained weight file: settings dir -> user cache -> official URL.
+"""Find a pretrained weight file: settings dir -> shipped copy -> user cache -> official URL.
 
-Weights are never part of the repository. `find_weights(name)` looks, in order:
+One weight file ships with the repository, so that the default encoders work on
+a machine with no network: mn04_as (MIT, 4 MB) in assets/weights. Every other
+model is downloaded. `find_weights(name)` looks, in order:
 
 1. the directory in the environment variable CLAPDEMO_WEIGHTS_DIR (e.g. a
    shared folder, or what CI mounts);
-2. the user cache, $XDG_CACHE_HOME/clapdemo/weights (default
+2. assets/weights in the repository (read only, never written);
+3. the user cache, $XDG_CACHE_HOME/clapdemo/weights (default
    ~/.cache/clapdemo/weights);
-3. the official URL: streamed into a temporary file in the cache directory,
+4. the official URL: streamed into a temporary file in the cache directory,
    hashed while streaming, checked, and only then moved into place with
    `os.replace` (so a broken download never leaves a half file under the real
    name).
@@ -30,11 +33,14 @@ from pathlib import Path
 from urllib.request import urlopen
 
 __all__ = [
-    "WeightFile", "WEIGHTS", "ENV_DIR", "WeightsError", "WeightsNotFound", "WeightsHashMismatch",
+    "WeightFile", "WEIGHTS", "ENV_DIR", "ASSETS_DIR", "WeightsError", "WeightsNotFound", "WeightsHashMismatch",
     "sha256_file", "cache_dir", "find_weights", "find_weights_with_hash", "read_state_dict",
 ]
 
 ENV_DIR = "CLAPDEMO_WEIGHTS_DIR"
+REPO = Path(__file__).resolve().parent.parent
+# Weight files that ship with the app (mn04_as only; see assets/weights/README.md).
+ASSETS_DIR = REPO / "assets" / "weights"
 # Seconds a socket may wait (connect, and each read): offline machines fail fast instead of hanging.
 TIMEOUT_S = 10.0
 _CHUNK = 1 << 20
@@ -107,7 +113,7 @@ def _search_dirs() -> list[Path]:
     dirs = []
     if os.environ.get(ENV_DIR):
         dirs.append(Path(os.environ[ENV_DIR]).expanduser())
-    dirs.append(cache_dir())
+    dirs += [ASSETS_DIR, cache_dir()]
     return dirs
 
 
@@ -118,14 +124,19 @@ def _spec(name: str) -> WeightFile:
 
 
 def _check(spec: WeightFile, path: Path, actual: str) -> None:
-    if spec.sha256 is not None and actual != spec.sha256:
-        raise WeightsHashMismatch(
-            f"{path} has the wrong sha256 for {spec.name}:\n"
-            f"  expected {spec.sha256}\n  actual   {actual}\n"
-            f"The file is corrupt or a different file. Delete it, then either rerun with internet access "
-            f"(it is downloaded to {cache_dir()}) or put the official file from {spec.url} there "
-            f"or in ${ENV_DIR}."
-        )
+    if spec.sha256 is None or actual == spec.sha256:
+        return
+    if path.parent == ASSETS_DIR:
+        fix = (f"This copy ships with clapdemo and was damaged (or is a git-lfs pointer: run `git lfs pull`). "
+               f"Restore it with `git checkout -- assets/weights/{spec.filename}`, or delete it and rerun with "
+               f"internet access (it is then downloaded from {spec.url} to {cache_dir()}).")
+    else:
+        fix = (f"The file is corrupt or a different file. Delete it, then either rerun with internet access "
+               f"(it is downloaded to {cache_dir()}) or put the official file from {spec.url} there "
+               f"or in ${ENV_DIR}.")
+    raise WeightsHashMismatch(
+        f"{path} has the wrong sha256 for {spec.name}:\n  expected {spec.sha256}\n  actual   {actual}\n{fix}"
+    )
 
 
 def _not_found(spec: WeightFile, reason: str) -> WeightsNotFound:

@@ -17,10 +17,11 @@ MN04 = weights.WEIGHTS["mn04_as"]
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """An empty weights dir and an empty user cache; any real download attempt fails loudly."""
+    """An empty weights dir, no shipped copy and an empty user cache; any real download attempt fails loudly."""
     env_dir, cache = tmp_path / "env", tmp_path / "xdg"
     env_dir.mkdir()
     monkeypatch.setenv(weights.ENV_DIR, str(env_dir))
+    monkeypatch.setattr(weights, "ASSETS_DIR", tmp_path / "no-assets")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
 
     def no_network(url, timeout=None):
@@ -119,3 +120,64 @@ def test_env_dir_wins_over_cache(shared, isolated):
 def test_unknown_name_lists_known():
     with pytest.raises(ValueError, match="mn04_as"):
         find_weights("mn99")
+
+
+# ---- the copy that ships in assets/ (issue #14: the default encoders work with no network)
+
+
+@pytest.fixture
+def no_env_no_cache_no_sockets(tmp_path, monkeypatch):
+    """A fresh machine: no CLAPDEMO_WEIGHTS_DIR, an empty user cache, and no socket can be opened."""
+    import socket
+
+    monkeypatch.delenv(weights.ENV_DIR, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home" / ".cache"))
+
+    def no_socket(*args, **kwargs):
+        raise OSError("sockets are blocked in this test")
+
+    monkeypatch.setattr(socket, "socket", no_socket)
+    monkeypatch.setattr(socket, "create_connection", no_socket)
+    return tmp_path
+
+
+def test_mn04_loads_offline_from_assets(shared, no_env_no_cache_no_sockets):
+    from clapdemo.encoders.efficientat import load_efficientat
+
+    assert weights.ASSETS_DIR == weights.REPO / "assets" / "weights"
+    shipped = weights.ASSETS_DIR / MN04.filename
+    assert shipped.stat().st_size == 4_066_513
+    path, sha = find_weights_with_hash("mn04_as")
+    assert path == shipped and sha == MN04.sha256
+    assert not weights.cache_dir().exists()  # nothing downloaded, nothing copied
+    encoder = load_efficientat("mn04_as")
+    assert encoder.identity.weights_sha256 == MN04.sha256
+
+
+def test_env_dir_still_wins_over_assets(shared, tmp_path, monkeypatch):
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    monkeypatch.setenv(weights.ENV_DIR, str(env_dir))
+    assert (weights.ASSETS_DIR / MN04.filename).is_file()
+    shutil.copy(shared / "weights" / MN04.filename, env_dir / MN04.filename)
+    assert find_weights("mn04_as") == env_dir / MN04.filename
+
+
+def test_damaged_assets_copy_is_refused_saying_how_to_restore(shared, no_env_no_cache_no_sockets, monkeypatch):
+    assets = no_env_no_cache_no_sockets / "assets" / "weights"
+    assets.mkdir(parents=True)
+    data = bytearray((shared / "weights" / MN04.filename).read_bytes())
+    data[1000] ^= 0xFF
+    (assets / MN04.filename).write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "ASSETS_DIR", assets)
+    with pytest.raises(WeightsHashMismatch) as err:
+        find_weights("mn04_as")
+    msg = str(err.value)
+    assert str(assets / MN04.filename) in msg and MN04.sha256 in msg
+    assert "ships with clapdemo" in msg and "git checkout" in msg and "git lfs pull" in msg
+
+
+def test_assets_carry_only_mn04():
+    """Every other model keeps the download path: only mn04_as ships."""
+    assert sorted(p.name for p in weights.ASSETS_DIR.glob("*.pt")) == [MN04.filename]
