@@ -25,7 +25,6 @@ import re
 import time
 import traceback
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +35,7 @@ import pandas as pd
 
 from clapdemo.jobs import Job, is_running, watch
 from clapdemo.projection_init import DEFAULT_INIT, INITS
+from clapdemo.ui_errors import on, user_errors
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PROJECTION = REPO / "assets" / "projection"
@@ -233,20 +233,6 @@ def new_session() -> Session:
     return Session()
 
 
-@contextmanager
-def user_errors(what: str):
-    """Turn a library error into a visible message; anything unexpected is logged and shown too."""
-    try:
-        yield
-    except gr.Error:
-        raise
-    except (ValueError, FileNotFoundError, KeyError, OSError) as error:
-        raise gr.Error(f"{what}: {error}", duration=None) from error
-    except Exception as error:  # never a silent failure: show it, log the trace
-        traceback.print_exc()
-        raise gr.Error(f"{what} failed unexpectedly ({type(error).__name__}: {error})", duration=None) from error
-
-
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
 
@@ -290,6 +276,16 @@ def _table(elem_id: str, label: str | None, *columns: str) -> gr.Dataframe:
     """A read-only table showing its headers before the first result."""
     return gr.Dataframe(pd.DataFrame(columns=list(columns)), label=label, show_label=label is not None,
                         interactive=False, elem_id=elem_id, max_height=420)
+
+
+def _new_run_dir(runs: Path, session_id: str) -> Path:
+    """runs/<time>-<session>, with a suffix when two runs start within the same second."""
+    base = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{session_id}"
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{base.name}-{n}")
+    return run_dir
 
 
 def _abs(path) -> Path:
@@ -566,18 +562,21 @@ class Handlers:
             if None in (epochs, batch_size, weight_decay, patience, val_fraction):
                 raise ValueError("fill in every field (epochs, batch size, weight decay, ...)")
             start = make_init(init or DEFAULT_INIT, Store(store).manifest(), where=f"store {Path(store).name}")
-            lr = lr if lr is not None else start.lr
+            if lr is not None and float(lr) < 0:
+                raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
+            lr_note = "" if lr else " (follows the init)"
+            lr = float(lr) if lr else start.lr  # 0 (what an empty number box shows) or empty: the init's
             cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
                               learn_temperature=bool(learn_temperature), patience=int(patience),
-                              **({} if lr is None else {"lr": float(lr)}))
+                              **({} if lr is None else {"lr": lr}))
             if not 0 < float(val_fraction) < 1:
                 raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
-        run_dir = self.settings.cache / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{session.id}"
+        run_dir = _new_run_dir(self.settings.cache / "runs", session.id)
 
         def work(job: Job):
             train_set, val_set = split_validation(load_store(store), float(val_fraction), cfg.seed)
             job.message = (f"train {train_set.n_clips} clips / val {val_set.n_clips} clips "
-                           f"from `{Path(store).name}`; init {start.describe()}, lr {cfg.lr:g}")
+                           f"from `{Path(store).name}`; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
 
             def on_epoch(log):
                 job.events.append(log)
@@ -604,7 +603,8 @@ class Handlers:
             session.last_run = str(run_dir)
             why = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
                    "callback": "stopped by you"}[result.stop_reason]
-            status = (f"**Done:** {why} after {len(result.history)} epochs; best epoch {result.best_epoch}. "
+            status = (f"**Done:** {why} after {len(result.history)} epochs (lr {cfg.lr:g}{lr_note}); best epoch "
+                      f"{result.best_epoch}. "
                       f"Saved to `{run_dir}`. Validation metrics below; press **Use this projection** to make it "
                       "the active one.")
             yield plots.loss_curve(result.history), status, metrics_table(result.metrics)
@@ -864,7 +864,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     epochs = gr.Number(50, label="epochs", precision=0, minimum=1, elem_id="epochs")
                     batch_size = gr.Number(256, label="batch size", precision=0, minimum=2, elem_id="batch-size")
-                    lr = gr.Number(None, label="learning rate (empty: follows the init)", elem_id="lr")
+                    lr = gr.Number(0, label="learning rate (0: follows the init)", minimum=0, elem_id="lr")
                     weight_decay = gr.Number(1e-4, label="weight decay", elem_id="weight-decay")
                 with gr.Row():
                     init = gr.Dropdown(list(INITS), value=DEFAULT_INIT, label="start from", elem_id="init",
@@ -953,29 +953,33 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         demo.load(on_load, [session], [session, header, eval_store])
         data_outputs = [data_summary, examples, *example_players, store_status]
         if not settings.data_problem:
-            demo.load(h.show_dataset, [session, kind, split], data_outputs)
+            on(demo.load, h.show_dataset, [session, kind, split], data_outputs, data_summary)
         kind.change(lambda x: gr.update(choices=SPLITS[x], value=SPLITS[x][0]), [kind], [split])
-        show.click(h.show_dataset, [session, kind, split], data_outputs)
-        precompute_btn.click(h.precompute, [session, kind, split],
-                             [precompute_progress, precompute_log, header, store_status, eval_store], **long_job)
-        precompute_stop.click(lambda s: h.stop(s, "precompute"), [session], [precompute_log], concurrency_limit=None)
+        on(show.click, h.show_dataset, [session, kind, split], data_outputs, data_summary)
+        on(precompute_btn.click, h.precompute, [session, kind, split],
+           [precompute_progress, precompute_log, header, store_status, eval_store], precompute_log, **long_job)
+        on(precompute_stop.click, lambda s: h.stop(s, "precompute"), [session], [precompute_log], precompute_log,
+           concurrency_limit=None)
 
-        train_btn.click(h.train, [session, epochs, batch_size, lr, weight_decay, learn_t, patience, val_fraction, init],
-                        [train_plot, train_status, train_metrics], **long_job)
-        train_stop.click(lambda s: h.stop(s, "train"), [session], [train_status], concurrency_limit=None)
-        use_run.click(h.use_last_run, [session], [train_status, header])
-        use_shipped.click(h.use_shipped, [session], [train_status, header])
+        on(train_btn.click, h.train,
+           [session, epochs, batch_size, lr, weight_decay, learn_t, patience, val_fraction, init],
+           [train_plot, train_status, train_metrics], train_status, **long_job)
+        on(train_stop.click, lambda s: h.stop(s, "train"), [session], [train_status], train_status,
+           concurrency_limit=None)
+        on(use_run.click, h.use_last_run, [session], [train_status, header], train_status)
+        on(use_shipped.click, h.use_shipped, [session], [train_status, header], train_status)
 
         eval_refresh.click(h.store_choices, [session], [eval_store])
         eval_tab.select(h.store_choices, [session], [eval_store])
-        eval_btn.click(h.evaluate, [session, eval_store],
-                       [eval_note, eval_table, eval_papers, eval_plot, eval_extremes, *extreme_players])
+        on(eval_btn.click, h.evaluate, [session, eval_store],
+           [eval_note, eval_table, eval_papers, eval_plot, eval_extremes, *extreme_players], eval_note)
 
         search_outputs = [search_note, search_table, *search_players]
-        search_btn.click(h.search, [session, query, k], search_outputs)
-        query.submit(h.search, [session, query, k], search_outputs)
-        upload_btn.click(h.describe_upload, [session, upload, labels, upload_k],
-                         [upload_note, upload_captions, upload_clips, *upload_players])
-        umap_btn.click(h.joint_space, [session, color_by, pair_lines], [umap_note, umap_plot], **long_job)
+        on(search_btn.click, h.search, [session, query, k], search_outputs, search_note)
+        on(query.submit, h.search, [session, query, k], search_outputs, search_note)
+        on(upload_btn.click, h.describe_upload, [session, upload, labels, upload_k],
+           [upload_note, upload_captions, upload_clips, *upload_players], upload_note)
+        on(umap_btn.click, h.joint_space, [session, color_by, pair_lines], [umap_note, umap_plot], umap_note,
+           **long_job)
     demo.queue(default_concurrency_limit=4)
     return demo

@@ -286,3 +286,60 @@ def test_a_second_precompute_on_the_same_store_gets_a_clear_message(handlers, re
         with pytest.raises(gr.Error, match="another precompute is already running"):
             _drain(handlers.precompute(Session(), "esc50", "all"))
     assert "16/16" in handlers.store_status("esc50", "all")  # nothing lost, and usable afterwards
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+def test_learning_rate_zero_or_empty_follows_the_init(handlers, ready):
+    """The lr box shows 0 when empty: 0 must not train at lr 0 (issue 12, defect 1)."""
+    import json
+
+    from clapdemo.projection_init import DEFAULT_LR
+
+    session, _, _ = ready
+    for lr in (0, None):
+        plot, status, metrics = _drain(handlers.train(session, 2, 8, lr, 1e-4, True, 0, 0.25))
+        run = json.loads(Path(session.last_run, "run.json").read_text(encoding="utf-8"))
+        assert run["init"]["name"] == "audioset-labels"  # mn04_as logits: auto picks the label bridge
+        assert run["config"]["lr"] == pytest.approx(DEFAULT_LR["audioset-labels"])
+        assert f"lr {DEFAULT_LR['audioset-labels']:g} (follows the init)" in status, status
+    plot, status, metrics = _drain(handlers.train(session, 1, 8, 5e-4, 1e-4, True, 0, 0.25))
+    assert "(lr 0.0005)" in status, status
+    with pytest.raises(gr.Error, match="negative"):
+        _drain(handlers.train(session, 1, 8, -1e-3, 1e-4, True, 0, 0.25))
+
+
+def test_errors_land_in_the_tab_status_line_logged_once(handlers, ready, caplog):
+    """A handler's error becomes its tab's status line (Markdown, whole), not a toast; one log line."""
+    import logging
+
+    from clapdemo.ui_errors import shows_errors
+
+    session, _, _ = ready
+    outputs = ["note", "table", *[f"player-{i}" for i in range(5)]]
+    search = shows_errors(handlers.search, outputs, "note")
+    with caplog.at_level(logging.INFO, logger="clapdemo.app"):
+        steps = list(search(session, "   ", 5))  # no gr.Error escapes: it would be a toast
+    assert steps[0][0] == "" and all(v is not None for v in steps[0][1:])  # the line is cleared first
+    note = steps[-1][0]
+    assert "Type what you want to hear first" in note and note.startswith("⚠")
+    assert isinstance(steps[-1][1], type(steps[0][1]))  # the other outputs are left as they are
+    lines = [r for r in caplog.records if r.name == "clapdemo.app"]
+    assert len(lines) == 1 and lines[0].exc_info is None and "Type what you want" in lines[0].getMessage()
+
+    long = "x" * 3000  # a long message arrives whole
+    caplog.clear()
+    fresh = Session(projection=str(DEFAULT_PROJECTION))
+    train = shows_errors(handlers.train, ["plot", "status", "metrics"], "status")
+    with caplog.at_level(logging.INFO, logger="clapdemo.app"):
+        *_, last = train(fresh, 5, 16, 0, 1e-4, True, 0, 0.2)  # a generator handler
+        assert "No embeddings yet" in last[1] and "**Data & embeddings**" in last[1]
+
+        def broken():
+            raise RuntimeError(long)
+
+        *_, last = shows_errors(broken, ["status"], "status")()
+    assert long in last and "failed unexpectedly (RuntimeError" in last
+    records = [r for r in caplog.records if r.name == "clapdemo.app"]
+    assert len(records) == 2 and records[1].exc_info is not None  # unexpected: the trace is logged
