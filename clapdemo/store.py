@@ -2,17 +2,21 @@
 
 Layout of a store directory:
 
-    manifest.json            format version, encoder identities, dims, dataset, settings
+    manifest.json            format version, encoder identities, dims, dataset, settings, store id
     clips.parquet            the dataset table (clip order, paths, captions, labels)
     shards/<name>.safetensors  audio (n, da), text (m, dt), text_clip (m,) for a group of clips
-    shards/<name>.json       sidecar written last: sha256 of the shard and its clip ids
+    shards/<name>.json       sidecar written last: sha256 of the shard, its clip ids, the store id
     failed.json              clips that could not be embedded, with the reason
     locks/                   lock files of running precompute jobs (see `Store.lock`)
 
 A shard counts only once its sidecar exists and its sha256 matches, so a run
 killed at any moment leaves either a whole shard or none, and a damaged shard
 is recomputed instead of being read as data (`load` checks every shard it
-reads). Shard names are unique per writer, so several processes can fill one
+reads). A shard is bound to its store: the sidecar repeats the manifest's
+`store_id`, so a shard copied in from another store is quarantined like a
+damaged one (stores made before the id keep working without the check), and a
+shard whose vectors are not the manifest's width is refused, naming the file
+(never relabelled as the manifest's encoder). Shard names are unique per writer, so several processes can fill one
 store without clashing; a second process running the *same* job is refused
 (`StoreBusy`). A write that fails (disk full, read-only folder) raises
 `StoreWriteError` naming the file and what to do, and leaves every file saved
@@ -122,9 +126,16 @@ class Store:
         return self.manifest_path.is_file()
 
     def manifest(self) -> dict:
+        """The manifest, checked enough that a damaged or crafted one is a clear error, not a traceback."""
         if not self.exists():
             raise FileNotFoundError(f"{self.root}: not an embedding store (no manifest.json); run `python -m clapdemo precompute --out {self.root}` first")
-        return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        path = self.manifest_path
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, RecursionError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: not a readable manifest ({type(error).__name__}); restore it, "
+                             "or delete the store to compute it anew") from None
+        return _checked_manifest(manifest, path)
 
     @staticmethod
     def key_of(manifest: dict) -> dict:
@@ -137,6 +148,11 @@ class Store:
         Serialised with other processes by a short lock: two jobs starting on a
         new store never interleave its creation (the manifest is written last)."""
         with self._setup_lock():
+            if not self.exists() and self.sidecars():
+                raise StoreMismatch(
+                    f"{self.root}: shards/ holds {len(self.sidecars())} shards but manifest.json is missing, so "
+                    "which encoders made them cannot be checked. Restore manifest.json, or delete "
+                    f"{self.shard_dir} (or choose another --out) to compute them anew")
             if self.exists():
                 old = self.manifest()
                 if self.key_of(old) != self.key_of(manifest):
@@ -149,7 +165,7 @@ class Store:
             with _writing(self.shard_dir):
                 self.shard_dir.mkdir(parents=True, exist_ok=True)
             self._write_clips(clips)
-            atomic_write_json(self.manifest_path, manifest)
+            atomic_write_json(self.manifest_path, {**manifest, "store_id": uuid.uuid4().hex})
 
     # ---- locking ---------------------------------------------------------------
 
@@ -177,9 +193,10 @@ class Store:
                     f"{self.root}: another precompute is already running job {job!r} on this store "
                     f"({holder}). Wait for it to finish or stop it, then rerun: finished clips are kept."
                 ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started "
-                          f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+            with _writing(path):  # a disk already full says so here, before any work
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, started "
+                              f"{time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
             yield
         finally:
             os.close(fd)  # closing drops the flock
@@ -198,7 +215,11 @@ class Store:
             os.close(fd)
 
     def clips(self) -> pd.DataFrame:
-        return pd.read_parquet(self.root / "clips.parquet")
+        """The clip table; ids always as str (a table written elsewhere with bytes ids would
+        otherwise match no shard's ids, and the store would look empty)."""
+        table = pd.read_parquet(self.root / "clips.parquet")
+        table["clip_id"] = [c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c) for c in table["clip_id"]]
+        return table
 
     def _write_clips(self, clips: pd.DataFrame) -> None:
         table = clips.copy()
@@ -228,9 +249,16 @@ class Store:
             },
             metadata={"clip_ids": json.dumps(clip_ids), "captions": json.dumps(captions)},
         )
+        return self.commit_shard(name, data, clip_ids)
+
+    def commit_shard(self, name: str, data: bytes, clip_ids: list[str]) -> Path:
+        """Write a shard's bytes, then its sidecar (checksum, clip ids, this store's id): the shard
+        counts from the moment the sidecar is there. Every writer of shards comes here."""
         shard_path = self.shard_dir / f"{name}.safetensors"
         atomic_write_bytes(shard_path, data)
-        atomic_write_json(self.shard_dir / f"{name}.json", {"sha256": sha256_bytes(data), "clip_ids": clip_ids})
+        sidecar = {"sha256": sha256_bytes(data), "clip_ids": clip_ids}
+        store_id = self.manifest().get("store_id")
+        atomic_write_json(self.shard_dir / f"{name}.json", {**sidecar, "store_id": store_id} if store_id else sidecar)
         return shard_path
 
     def failed(self) -> dict[str, dict]:
@@ -259,8 +287,9 @@ class Store:
         about, quarantined and skipped: never read as data (load, pack and windows read here)."""
         from safetensors.numpy import load as st_load
 
+        manifest = self.manifest()
         for sidecar in self.sidecars():
-            data, problem = self._read_shard(sidecar)
+            data, problem = self._read_shard(sidecar, manifest)
             if problem:
                 warnings.warn(problem)
                 self._quarantine(sidecar)
@@ -288,27 +317,34 @@ class Store:
         """Check every shard against its checksum; quarantine bad ones so their clips get recomputed.
 
         Returns the problems found (empty when the store is sound)."""
-        problems = []
+        problems, manifest = [], self.manifest()
         for sidecar in self.sidecars():
-            problem = self._read_shard(sidecar)[1]
+            problem = self._read_shard(sidecar, manifest)[1]
             if problem:
                 problems.append(problem)
                 self._quarantine(sidecar)
         return problems
 
-    def _read_shard(self, sidecar: Path) -> tuple[bytes | None, str | None]:
-        """(the shard's bytes, None) when they match the sidecar's sha256, else (None, the problem)."""
+    def _read_shard(self, sidecar: Path, manifest: dict) -> tuple[bytes | None, str | None]:
+        """(the shard's bytes, None) when they match the sidecar's sha256 and the shard is this
+        store's, else (None, the problem). Vectors of another width raise (`_check_dims`)."""
         shard = sidecar.with_suffix(".safetensors")
         try:
-            expected = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
-        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError, OSError) as error:
-            return None, f"{sidecar}: unreadable sidecar ({error}); its clips will be recomputed"
+            info = json.loads(sidecar.read_text(encoding="utf-8"))
+            expected = info["sha256"]
+        except (json.JSONDecodeError, RecursionError, KeyError, TypeError, UnicodeDecodeError, OSError) as error:
+            return None, f"{sidecar}: unreadable sidecar ({type(error).__name__}: {error}); its clips will be recomputed"
+        owner, mine = info.get("store_id"), manifest.get("store_id")
+        if owner and mine and owner != mine:
+            return None, (f"{shard}: belongs to another store (store id {str(owner)[:12]}, this one is {mine[:12]}): "
+                          "copied in? Its vectors are another store's sounds; its clips will be recomputed")
         try:
             data = shard.read_bytes()
         except OSError:
             return None, f"{shard}: missing (its sidecar exists); its clips will be recomputed"
         if sha256_bytes(data) != expected:
             return None, f"{shard}: checksum mismatch (damaged or half-written); its clips will be recomputed"
+        _check_dims(shard, data, manifest)
         return data, None
 
     def _quarantine(self, sidecar: Path) -> None:
@@ -400,10 +436,51 @@ class Shard(NamedTuple):
     arrays: dict[str, np.ndarray]
 
 
+def _safetensors_header(data: bytes) -> dict:
+    header_len = int.from_bytes(data[:8], "little")
+    return json.loads(data[8 : 8 + header_len])
+
+
 def _safetensors_metadata(data: bytes) -> dict:
     """The JSON header's __metadata__ (safetensors.numpy.load drops it)."""
-    header_len = int.from_bytes(data[:8], "little")
-    return json.loads(data[8 : 8 + header_len]).get("__metadata__", {})
+    return _safetensors_header(data).get("__metadata__", {})
+
+
+# which manifest width each array of a shard must have (a folder index's windows are audio vectors)
+_WIDTHS = {"audio": "audio_dim", "windows": "audio_dim", "text": "text_dim"}
+
+
+def _check_dims(shard: Path, data: bytes, manifest: dict) -> None:
+    """Refuse a shard whose vectors are not as wide as the manifest says, naming the file: read as
+    they are, 527-d logits would pass for 384-d pooled vectors (a manifest deleted and remade) or
+    one shard would break `np.stack` with no file named."""
+    try:
+        shapes = {k: v["shape"] for k, v in _safetensors_header(data).items() if k in _WIDTHS}
+    except (ValueError, TypeError, KeyError, RecursionError):
+        shapes = {}
+    for key, shape in shapes.items():
+        want = manifest[_WIDTHS[key]]
+        if len(shape) != 2 or shape[1] != want:
+            encoder = manifest["audio_encoder" if _WIDTHS[key] == "audio_dim" else "text_encoder"]["name"]
+            raise StoreMismatch(
+                f"{shard}: {key} vectors of shape {tuple(shape)}, but the store's manifest says {want}-d "
+                f"({encoder}): made by another encoder or output, or the manifest was edited. Move that shard "
+                "out (or restore the manifest), or compute this store anew in another --out")
+
+
+def _checked_manifest(manifest, path: Path) -> dict:
+    """The manifest if its fields have the types the store relies on, else a ValueError naming them."""
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: not a store manifest (a JSON object is expected); restore it or compute the store anew")
+    problems = [f"{k} must be a positive whole number (got {manifest.get(k)!r})" for k in ("audio_dim", "text_dim")
+                if type(manifest.get(k)) is not int or manifest[k] < 1]
+    problems += [f"{k} must be an object with a name (got {str(manifest.get(k))[:60]!r})"
+                 for k in ("audio_encoder", "text_encoder")
+                 if not (isinstance(manifest.get(k), dict) and isinstance(manifest[k].get("name"), str))]
+    if problems:
+        raise ValueError(f"{path}: damaged or edited manifest: {'; '.join(problems)}. Restore it, or compute the "
+                         "store anew in another --out")
+    return manifest
 
 
 def describe_key(manifest: dict) -> str:
