@@ -235,23 +235,62 @@ def _read_table(path: Path, required: Sequence[str], warnings: list[str]) -> pd.
 
 
 def _parse_delimited(path: Path, sep: str, warnings: list[str]):
-    """(header, rows, line numbers) of a delimited text file; see `_read_table`."""
-    text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    """(header, rows, line numbers) of a delimited text file; see `_read_table`.
+
+    Two row problems the csv module passes over in silence or stops at are
+    skipped with a warning instead: a quote that opens and never closes (the
+    value would swallow the rows after it; the reading starts again on the
+    next line) and a value over the csv module's size limit (a 10 MB caption).
+    A quoted value over several lines is a runaway quote when those lines
+    look like rows themselves (`_holds_rows`), else a caption with line breaks.
+    """
+    lines = list(io.StringIO(_read_text(path), newline=""))
+    reader = csv.reader(lines, delimiter=sep)
     try:
         header = [h.strip().lower() for h in next(reader, [])]
-        if not any(header):
-            raise ValueError(f"{path}: empty file; expected a header line naming the columns")
-        records, lines, start = [], [], reader.line_num + 1
-        for fields in reader:
-            line, start = start, reader.line_num + 1
-            row = _fit_row(fields, len(header), f"{path}: line {line}", warnings)
-            if row is not None:
-                records.append(row)
-                lines.append(line)
     except csv.Error as err:
-        raise ValueError(f"{path}: line {reader.line_num}: unreadable ({err}); fix or remove that line") from None
-    return header, records, lines
+        raise ValueError(f"{path}: line 1: unreadable header ({err}); fix that line") from None
+    if not any(header):
+        raise ValueError(f"{path}: empty file; expected a header line naming the columns")
+    records, numbers, start = [], [], reader.line_num
+    while start is not None:
+        start = _read_rows(lines, start, sep, len(header), path, records, numbers, warnings)
+    return header, records, numbers
+
+
+def _read_rows(lines: list[str], start: int, sep: str, width: int, path: Path, records: list, numbers: list,
+               warnings: list[str]) -> int | None:
+    """Parse `lines[start:]` into `records`; the index to read on from after a runaway quote, else None."""
+    reader = csv.reader(lines[start:], delimiter=sep)
+    first = start + 1  # the line (1-based) the next row starts on
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return None
+        except csv.Error as err:
+            too_long = "field larger than field limit" in str(err)
+            warnings.append(f"{path}: line {first}: " + (
+                f"a value longer than {csv.field_size_limit():,} characters" if too_long else f"unreadable ({err})")
+                + "; row skipped")
+            first = start + reader.line_num + 1
+            continue
+        last = start + reader.line_num
+        if last > first and _holds_rows(lines[first:last], sep, width):
+            warnings.append(f"{path}: line {first}: a quoted value runs on to line {last} (a quote that is never "
+                            f"closed?); row skipped, reading on from line {first + 1}")
+            return first
+        row = _fit_row(fields, width, f"{path}: line {first}", warnings)
+        if row is not None:
+            records.append(row)
+            numbers.append(first)
+        first = last + 1
+
+
+def _holds_rows(continuation: list[str], sep: str, width: int) -> bool:
+    """Whether the lines a quoted value ran on over look like rows of their own (as many values
+    as the header names): then its quote was never closed, and the value swallowed them."""
+    return any(len(next(csv.reader([line.replace('"', "")], delimiter=sep), [])) >= width for line in continuation)
 
 
 def _fit_row(fields: list[str], width: int, where: str, warnings: list[str]) -> list[str] | None:

@@ -154,3 +154,51 @@ def test_cli_prints_each_skipped_row_and_embeds_the_rest(tmp_path, mn04, minilm,
         assert f"  warning {table}: line {line}:" in out
     assert "  warning " + f"{table}: line 5: file '../../etc/passwd' is outside {root}; row skipped" in out
     assert load_store(tmp_path / "s").clip_ids == [good]
+
+
+# ----------------------------------------------------------------------------- runaway quotes, huge values
+
+
+def three_clips(root: Path, middle_row: str) -> Path:
+    """A folder of a.wav, b.wav, c.wav whose captions.csv has `middle_row` as its line 3."""
+    for name in "abc":
+        clip(root / f"{name}.wav")
+    return text(root / "captions.csv", f"file,caption\na.wav,a dog\n{middle_row}\nc.wav,a cat\n")
+
+
+def test_an_unclosed_quote_skips_its_row_not_the_rows_after_it(tmp_path):
+    """The probe: one stray quote swallowed the rows after it, with no warning (2 of 3 clips lost)."""
+    table = three_clips(tmp_path, 'b.wav,"a bird')
+    ds = load_dataset("folder", tmp_path)
+    assert list(ds.clips["clip_id"]) == ["a.wav", "c.wav"]
+    assert ds.clips["captions"].tolist() == [["a dog"], ["a cat"]]
+    assert ds.warnings == [f"{table}: line 3: a quoted value runs on to line 4 (a quote that is never closed?); "
+                           "row skipped, reading on from line 4"]
+
+
+def test_an_unclosed_quote_in_a_tsv_is_caught_too(tmp_path):
+    clip(tmp_path / "audiocaps" / "audio" / "test" / "1.wav")
+    clip(tmp_path / "audiocaps" / "audio" / "test" / "3.wav")
+    table = text(tmp_path / "audiocaps" / "audiocaps_test_new.tsv", (
+        "uniq_id\taudio\ttext\tduration\n"
+        "1\taudiocaps/audio/test/1.wav\t\"A quote\t10.0\n"
+        "3\taudiocaps/audio/test/3.wav\tthe last\t10.0\n"))
+    ds = load_dataset("audiocaps", tmp_path)
+    assert list(ds.clips["clip_id"]) == ["3"]
+    assert any(w.startswith(f"{table}: line 2: a quoted value runs on to line 3") for w in ds.warnings)
+
+
+def test_a_10_mb_caption_skips_its_row_and_the_run_goes_on(tmp_path, mn04, minilm, monkeypatch, capsys):
+    """The probe: "field larger than field limit" stopped the whole run."""
+    import clapdemo.encoders as encoders
+    from clapdemo.store import load_store
+
+    table = three_clips(tmp_path / "data", "b.wav," + "noise " * 1_750_000)
+    monkeypatch.setattr(encoders, "load_audio_encoder", lambda name, device="cpu": mn04)
+    monkeypatch.setattr(encoders, "load_text_encoder", lambda name, device="cpu": minilm)
+    code = cli.main(["precompute", "--dataset", "folder", "--data-root", str(tmp_path / "data"),
+                     "--out", str(tmp_path / "s")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"  warning {table}: line 3: a value longer than 131,072 characters; row skipped" in out
+    assert load_store(tmp_path / "s").clip_ids == ["a.wav", "c.wav"]
