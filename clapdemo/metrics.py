@@ -14,7 +14,9 @@ Two protocols (see DESIGN.md, "Evaluation protocol"):
   captions, a2t R@k a hit if ANY of the clip's captions is in the top k; mAP@10.
 
 Chance levels come two ways, exact formulas (`random_*`) and random rankings
-(`random_empirical_*`, seeded), so a reader can check one against the other.
+(`random_empirical_*`, seeded), so a reader can check one against the other;
+both count ties as the metric does (identical captions are one candidate).
+`best_possible` gives each figure's ceiling when captions repeat.
 """
 
 from __future__ import annotations
@@ -201,22 +203,116 @@ def _chance_ap(n_relevant: np.ndarray, n_cand: int, cutoff: int = _MAP_CUTOFF) -
     return terms.sum(0) / np.minimum(m, cutoff)
 
 
+def caption_groups(captions) -> np.ndarray:
+    """One integer per distinct caption string: identical captions embed identically, so they tie."""
+    return np.unique(np.asarray(captions, dtype=object), return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _tied_hit_chance(sizes: np.ndarray, relevant, k: int) -> float:
+    """P(a query's best relevant caption ranks in the top k) under a random order of the distinct
+    captions, ranked as the metric ranks: identical captions tie (a tie is a hit), and a caption's
+    rank counts every caption above it, repeats included.
+
+    sizes: (D,) captions per distinct caption (group); relevant: the query's groups (r of them).
+    The best relevant group's rank is the size of the other groups above it; a given set of j
+    other groups is exactly that with probability r / (D * C(D-1, j)). Sets are counted by a
+    DP over group sizes (only totals < k matter)."""
+    from collections import defaultdict
+    from math import comb
+
+    n_groups, r = len(sizes), len(relevant)
+    others = np.delete(np.asarray(sizes), list(relevant))
+    ways = {(0, 0): 1}  # (groups chosen, captions in them) -> number of such sets
+    for size, count in zip(*np.unique(others[others < k], return_counts=True)):
+        grown = defaultdict(int)
+        for (j, total), w in ways.items():
+            for c in range(int(count) + 1):
+                if total + c * size >= k:
+                    break
+                grown[(j + c, total + c * int(size))] += w * comb(int(count), c)
+        ways = grown
+    return float(sum(r * w / (n_groups * comb(n_groups - 1, j)) for (j, _), w in ways.items()))
+
+
+def _tied_random_ranks(rng, sizes: np.ndarray, relevant: np.ndarray, repeats: int) -> np.ndarray:
+    """(repeats, Q) best rank of each query's relevant groups (Q, m; -1 padded) under random
+    orders of the groups, counted as `_tied_hit_chance` describes."""
+    scores = rng.random((repeats, len(sizes)))
+    order = np.argsort(-scores, axis=1)
+    above = np.empty_like(scores, dtype=np.int64)
+    np.put_along_axis(above, order, np.cumsum(sizes[order], axis=1) - sizes[order], axis=1)
+    ranks = np.where(relevant[None] >= 0, above[:, np.maximum(relevant, 0)], _PAD)
+    return ranks.min(-1)
+
+
 def course_random_baseline(n_pairs: int, ks=(1, 3, 10), batch_size: int | None = None,
-                           repeats: int = 50, seed: int = 0) -> dict:
+                           repeats: int = 50, seed: int = 0, groups=None) -> dict:
     """Chance level of `course_accuracy` on n_pairs rows: exactly min(k, b)/b per batch of
-    b rows (averaged over batches like the metric), and from `repeats` random rankings."""
+    b rows (averaged over batches like the metric), and from `repeats` random rankings.
+
+    groups: (n_pairs,) caption group of each row (`caption_groups`). Identical captions tie
+    and the metric counts a tie as a hit, so an a2t query with ESC-50's class prompts has
+    about 1/50 chance, not 1/400 (`_tied_hit_chance`)."""
     bs, sizes = _batch_sizes(n_pairs, batch_size)
-    out = {}
-    for k in ks:
-        exact = _batch_mean(np.minimum(k, sizes) / sizes, bs)
-        out[f"random_a2t_acc@{k}"] = out[f"random_t2a_acc@{k}"] = exact
     rng = np.random.default_rng(seed)
-    a2t, t2a = (np.floor(rng.random((repeats, n_pairs)) * sizes).astype(np.int64) for _ in range(2))
+    out = {f"random_t2a_acc@{k}": _batch_mean(np.minimum(k, sizes) / sizes, bs) for k in ks}
+    t2a = np.floor(rng.random((repeats, n_pairs)) * sizes).astype(np.int64)
+    if groups is None or len(np.unique(groups)) == n_pairs:  # every caption distinct: no ties
+        out |= {f"random_a2t_acc@{k}": out[f"random_t2a_acc@{k}"] for k in ks}
+        a2t = np.floor(rng.random((repeats, n_pairs)) * sizes).astype(np.int64)
+    else:
+        chance = {k: np.empty(n_pairs) for k in ks}
+        a2t = np.empty((repeats, n_pairs), dtype=np.int64)
+        for s in range(0, n_pairs, bs):
+            own, counts = np.unique(np.asarray(groups)[s:s + bs], return_inverse=True, return_counts=True)[1:]
+            for k in ks:
+                by_size = {m: _tied_hit_chance(counts, [int(np.flatnonzero(counts == m)[0])], k) for m in set(counts)}
+                chance[k][s:s + bs] = [by_size[counts[g]] for g in own]
+            a2t[:, s:s + bs] = _tied_random_ranks(rng, counts, own[:, None], repeats)
+        out |= {f"random_a2t_acc@{k}": _batch_mean(chance[k], bs) for k in ks}
     return out | _course_scores(a2t, t2a, ks, bs, prefix="random_empirical_")
 
 
-def paper_random_baseline(text_clip, n_clips: int, ks=(1, 5, 10), repeats: int = 50, seed: int = 0) -> dict:
-    """Chance level of `paper_retrieval` for this caption->clip layout, exact and empirical."""
+def _best_t2a_hits(groups: np.ndarray, clips: np.ndarray, k: int) -> int:
+    """Most text->audio queries that any scoring can answer within the top k.
+
+    Identical captions (one group) rank the clips in the same order, so per group
+    only k clips can be on top: at best the k clips holding most of its captions."""
+    keys, counts = np.unique(np.stack([groups, clips], axis=1), axis=0, return_counts=True)
+    order = np.lexsort((-counts, keys[:, 0]))
+    group, count = keys[order, 0], counts[order]
+    place = np.arange(len(group)) - np.searchsorted(group, group, side="left")
+    return int(count[place < k].sum())
+
+
+def best_possible(embedding_set, course_ks=(1, 3, 10), paper_ks=(1, 5, 10), batch_size: int | None = None) -> dict:
+    """The ceiling of each accuracy@k / R@k on this set when captions repeat (ESC-50: every
+    clip of a class has the same caption). t2a: all clips of one caption cannot all be first
+    (8 clips per caption among 400: t2a_acc@1 <= 50/400); a2t: ties count as hits, so 1.
+    Keys as `evaluate`'s; 1.0 everywhere when every caption is distinct."""
+    groups = caption_groups(embedding_set.captions)
+    clips = np.asarray(embedding_set.text_clip, dtype=np.int64)
+    first = first_caption_of_each_clip(clips, embedding_set.n_clips)
+    paired = groups[first[first >= 0]]
+    bs, _ = _batch_sizes(len(paired), batch_size)
+    out = {}
+    for k in course_ks:
+        per_batch = [_best_t2a_hits(paired[s:s + bs], np.arange(len(paired[s:s + bs])), k) / len(paired[s:s + bs])
+                     for s in range(0, len(paired), bs)]
+        out[f"t2a_acc@{k}"], out[f"a2t_acc@{k}"] = float(np.mean(per_batch)) if per_batch else 1.0, 1.0
+    for k in paper_ks:
+        out[f"t2a_R@{k}"] = _best_t2a_hits(groups, clips, k) / max(1, len(clips))
+        out[f"a2t_R@{k}"] = 1.0
+    return out
+
+
+def paper_random_baseline(text_clip, n_clips: int, ks=(1, 5, 10), repeats: int = 50, seed: int = 0,
+                          groups=None) -> dict:
+    """Chance level of `paper_retrieval` for this caption->clip layout, exact and empirical.
+
+    groups: caption group of each caption (`caption_groups`): identical captions tie and a tie
+    counts as a hit, so a2t R@k is computed over the distinct captions (`_tied_hit_chance`);
+    mAP@10 keeps the formula for distinct captions."""
     text_clip = np.asarray(text_clip, dtype=np.int64)
     per_clip = np.bincount(text_clip, minlength=n_clips)
     per_clip = per_clip[per_clip > 0]
@@ -232,6 +328,19 @@ def paper_random_baseline(text_clip, n_clips: int, ks=(1, 5, 10), repeats: int =
     t2a = _random_ranks(rng, one, n_clips, repeats)
     a2t = _random_ranks(rng, per_clip, n_captions, repeats)
     empirical = _retrieval_scores(t2a, ks, "t2a") | _retrieval_scores(a2t, ks, "a2t")
+    if groups is not None and len(np.unique(groups)) < len(text_clip):  # repeated captions: ties
+        sizes = np.bincount(np.asarray(groups, dtype=np.int64))
+        pairs = np.unique(np.stack([text_clip, np.asarray(groups, dtype=np.int64)], axis=1), axis=0)
+        relevant = _relevant_captions(pairs[:, 0], n_clips)  # rows of `pairs` per clip
+        relevant = np.where(relevant >= 0, pairs[np.maximum(relevant, 0), 1], -1)
+        relevant = relevant[relevant[:, 0] >= 0]
+        kind = np.sort(np.where(relevant >= 0, sizes[np.maximum(relevant, 0)], 0), axis=1)  # same sizes, same chance
+        kinds, first, which = np.unique(kind, axis=0, return_index=True, return_inverse=True)
+        for k in ks:
+            chance = np.array([_tied_hit_chance(sizes, [g for g in relevant[i] if g >= 0], k) for i in first])
+            out[f"random_a2t_R@{k}"] = float(chance[which.reshape(-1)].mean())
+        best = _tied_random_ranks(rng, sizes, relevant, repeats).reshape(-1)
+        empirical |= {f"a2t_R@{k}": float(np.mean(best < k)) for k in ks}
     return out | {f"random_empirical_{k}": v for k, v in empirical.items()}
 
 
@@ -296,11 +405,13 @@ def evaluate(model, embedding_set, course_ks=(1, 3, 10), paper_ks=(1, 5, 10), ba
     first = first_caption_of_each_clip(embedding_set.text_clip, embedding_set.n_clips)
     paired = first >= 0
     n_pairs = int(paired.sum())
+    groups = caption_groups(embedding_set.captions) if len(embedding_set.captions) == embedding_set.n_captions else None
     return (
         course_accuracy(audio[paired], embedding_set.text[first[paired]], course_ks, batch_size)
         | paper_retrieval(audio, embedding_set.text, embedding_set.text_clip, paper_ks)
-        | course_random_baseline(n_pairs, course_ks, batch_size, repeats, seed)
-        | paper_random_baseline(embedding_set.text_clip, embedding_set.n_clips, paper_ks, repeats, seed)
+        | course_random_baseline(n_pairs, course_ks, batch_size, repeats, seed,
+                                 None if groups is None else groups[first[paired]])
+        | paper_random_baseline(embedding_set.text_clip, embedding_set.n_clips, paper_ks, repeats, seed, groups)
         | {"n_clips": embedding_set.n_clips, "n_captions": embedding_set.n_captions, "n_course_pairs": n_pairs}
     )
 

@@ -45,24 +45,82 @@ def encoders_of(info: dict) -> dict:
     return {k: v for k, v in data.items() if k.endswith("_encoder")}
 
 
-def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False, float16: bool = False) -> dict:
-    """All metrics of the projection at `run` on the store at `store`, beside random."""
+def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False, float16: bool = False,
+                 allow_overlap: bool = False, unseen_only: bool = False) -> dict:
+    """All metrics of the projection at `run` on the store at `store`, beside random.
+
+    No leakage: a store holding clips the run trained or validated on (its train_clips.json),
+    or the same split of AudioCaps/Clotho it trained on, is refused. `unseen_only` measures
+    just the clips the run never saw (e.g. the ESC-50 clips its run.json holds out);
+    `allow_overlap` measures anyway, and the result says "in_sample": True.
+    A store with classes (ESC-50) also gets zero-shot accuracy among all its classes."""
     from clapdemo.metrics import evaluate
     from clapdemo.packed import open_store
+    from clapdemo.training_data import overlap_problem
 
     model, info = load_run(run)
     embeddings = open_store(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     if embeddings.n_clips == 0:
         raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")
-    return evaluate(model, embeddings, batch_size=batch_size)
+    seen = trained_clip_ids(run)
+    classes = class_prompts(embeddings)
+    if unseen_only:
+        embeddings = embeddings.subset([i for i, c in enumerate(embeddings.clip_ids) if c not in seen])
+        if embeddings.n_clips < 2:
+            raise ValueError(f"{store}: fewer than two clips the run at {run} has not trained on")
+    problem = overlap_problem(info, embeddings, seen)
+    if problem and not allow_overlap:
+        raise ValueError(f"{store}: {problem}; its numbers would be in-sample. Evaluate on held-out clips "
+                         "(--unseen-only keeps only the clips the run never saw), or pass --allow-overlap to "
+                         "measure in-sample on purpose")
+    metrics = evaluate(model, embeddings, batch_size=batch_size)
+    if classes is not None:
+        metrics |= zero_shot(model, embeddings, *classes)
+    return metrics | {"in_sample": bool(problem)}
+
+
+def trained_clip_ids(run) -> set[str]:
+    """The clip ids the run trained and validated on (train_clips.json beside it; empty if absent)."""
+    from clapdemo.train import CLIPS_FILE
+
+    path = _projection_file(run).parent / CLIPS_FILE
+    if not path.is_file():
+        return set()
+    clips = json.loads(path.read_text(encoding="utf-8"))
+    return set(clips.get("train", [])) | set(clips.get("val", []))
+
+
+def class_prompts(embeddings: EmbeddingSet) -> tuple[list[str], object] | None:
+    """(class names, (C, dim) text vector of each class's first caption) of a store with classes, else None."""
+    import numpy as np
+
+    if embeddings.labels is None or embeddings.n_captions == 0:
+        return None
+    names, rows = [], []
+    for j, clip in enumerate(embeddings.text_clip):
+        label = embeddings.labels[clip]
+        if label not in names:
+            names.append(label)
+            rows.append(j)
+    return names, np.asarray(embeddings.text[rows], dtype=np.float32)
+
+
+def zero_shot(model, embeddings: EmbeddingSet, names: list[str], vectors) -> dict:
+    """Classification of every clip among all `names` by its caption prompt (chance 1/len(names))."""
+    from clapdemo.metrics import project_audio, zero_shot_accuracy
+
+    index = {name: i for i, name in enumerate(names)}
+    scores = zero_shot_accuracy(project_audio(model, embeddings.audio), vectors,
+                                [index[label] for label in embeddings.labels], ks=(1, 5))
+    return scores | {"n_classes": len(names)}
 
 
 def metrics_table(metrics: dict) -> pd.DataFrame:
     """One row per metric: model, exact random baseline, empirical random baseline, ratio."""
     rows = []
     for key, value in metrics.items():
-        if key.startswith("random") or key.startswith("n_"):
+        if key.startswith("random") or key.startswith("n_") or key == "in_sample":
             continue
         exact = metrics.get(f"random_{key}")
         rows.append({
@@ -130,6 +188,41 @@ def open_searcher(run, store, need_audio: bool = True, need_text: bool = True, m
 
         searcher.index = index_for(store, searcher.audio, model)
     return searcher
+
+
+def label_searcher(run, audio_encoder, text_encoder) -> Searcher:
+    """A Searcher with no store, to describe a clip with the projection at `run` alone: its
+    caption pool is the 527 AudioSet label names as `projection_init` words them ("the sound of
+    dog"), to which a caller adds its own captions (`audio_to_text(..., extra_captions)`).
+
+    The encoders must be the ones the projection was trained with (a ValueError says which differs)."""
+    import numpy as np
+
+    model, info = load_run(run)
+    for encoder, side in ((audio_encoder, "audio_encoder"), (text_encoder, "text_encoder")):
+        trained = encoders_of(info).get(side)
+        if trained and trained != encoder.identity.to_dict():
+            raise ValueError(f"the projection {_projection_file(run)} was trained with {side.replace('_', ' ')} "
+                             f"{trained.get('name')}, not the {encoder.name} loaded now; use its encoders "
+                             "(CLAPDEMO_AUDIO_ENCODER / CLAPDEMO_TEXT_ENCODER) or train a projection for these")
+    none = EmbeddingSet(audio=np.zeros((0, model.config.audio_dim), np.float32),
+                        text=np.zeros((0, model.config.text_dim), np.float32), text_clip=np.zeros(0, np.int64),
+                        clip_ids=[], audio_paths=[], captions=[])
+    searcher = Searcher(none, model, text_encoder=text_encoder, audio_encoder=audio_encoder)
+    searcher.pool_captions, searcher.pool_text = audioset_label_pool(text_encoder)
+    return searcher
+
+
+@lru_cache(maxsize=2)
+def audioset_label_pool(text_encoder) -> tuple:
+    """(captions, their normalised text vectors) of the 527 AudioSet label names, embedded once per encoder."""
+    import numpy as np
+
+    from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
+    from clapdemo.projection_init import LABEL_TEMPLATE, label_text_matrix
+
+    captions = np.asarray([LABEL_TEMPLATE.format(label.lower()) for label in AUDIOSET_LABELS], dtype=object)
+    return captions, label_text_matrix(text_encoder)
 
 
 def build_index(run, store, memmap: bool = False, float16: bool = False) -> tuple[object, bool, float]:

@@ -34,7 +34,8 @@ def test_retrieval_on_held_out_clips_is_far_above_random(esc50):
     result = train(config, esc50.subset(train_rows), esc50.subset(test_rows))
     metrics = evaluate(result.model, esc50.subset(test_rows))
     n_test = len(test_rows)
-    assert metrics["random_a2t_acc@1"] == pytest.approx(1 / n_test)
+    assert metrics["random_t2a_acc@1"] == pytest.approx(1 / n_test)
+    assert metrics["random_a2t_acc@1"] > 2 / n_test  # repeated class prompts tie: chance among the classes
     # ESC-50 captions are class prompts, so ties among same-class clips count as hits:
     # the course metric here is close to class accuracy (chance ~1/50 with ties).
     assert metrics["a2t_acc@1"] > 0.4, metrics
