@@ -270,6 +270,10 @@ def _html_progress(done: int, total: int, label: str, seconds: float | None = No
 
 
 METRIC_COLUMNS = ("metric", "model", "random (exact)", "random (empirical)", "x random")
+EVAL_COLUMNS = ("metric", "model", "best possible", "random (exact)", "random (empirical)", "x random")
+SHARE = "softmax over shown"  # Hit.relevance: how the model's preference splits among the shown results
+SCORES = (f"*score*: cosine in the joint space (-1 to 1); *{SHARE}*: the model's preference split among "
+          "these results (softmax with its temperature; they sum to 100%), not the chance that a hit is right.")
 
 
 def _table(elem_id: str, label: str | None, *columns: str) -> gr.Dataframe:
@@ -418,14 +422,20 @@ class Handlers:
                         f"{manifest[side].get('name')} vectors: train a projection on this store (Train tab)")
         return None
 
-    def _need_store(self, session: Session) -> str:
+    def _store_problem(self, session: Session) -> str | None:
+        """Why this session has no embeddings to use (None when it has)."""
         from clapdemo.store import Store
 
         if not session.store_dir or not Store(session.store_dir).exists():
-            raise gr.Error("No embeddings yet: open **Data & embeddings** and click Precompute first.", duration=None)
+            return "No embeddings yet: open **Data & embeddings** and click Precompute first."
         if Store(session.store_dir).status()["done"] == 0:
-            raise gr.Error("The store holds no embedded clips yet: finish Precompute in Data & embeddings first.",
-                           duration=None)
+            return "The store holds no embedded clips yet: finish Precompute in Data & embeddings first."
+        return None
+
+    def _need_store(self, session: Session) -> str:
+        problem = self._store_problem(session)
+        if problem:
+            raise gr.Error(problem, duration=None)
         return session.store_dir
 
     def searcher(self, session: Session):
@@ -623,35 +633,77 @@ class Handlers:
 
     # ---- Evaluate ---------------------------------------------------------------------
 
-    def evaluate(self, session: Session, store_choice: str | None):
-        """`python -m clapdemo evaluate --run PROJECTION --store STORE`, plus best and worst queries."""
+    def evaluate(self, session: Session, store_choice: str | None, held_out: bool = False):
+        """`python -m clapdemo evaluate --run PROJECTION --store STORE`, plus best and worst queries.
+
+        Each figure is shown beside its ceiling (`metrics.best_possible`: repeated captions cap
+        text->audio) and chance; `held_out` leaves out the clips the projection was trained on."""
         from clapdemo import plots
-        from clapdemo.metrics import query_ranks
+        from clapdemo.metrics import best_possible, query_ranks
         from clapdemo.runs import evaluate_run, metrics_table
 
         if store_choice and store_choice != session.store_dir:
             session = Session(id=session.id, store_dir=store_choice, projection=session.projection)
         searcher = self.searcher(session)
-        emb = searcher.embeddings
-        with user_errors("Evaluation"):
-            metrics = evaluate_run(_projection_file(session.projection), emb)
+        emb, sample = searcher.embeddings, self._sample_note(session, searcher.embeddings, held_out)
+        if held_out:
+            searcher = self._held_out_searcher(session, searcher)
+            emb = searcher.embeddings
+        with user_errors("Evaluation"):  # in-sample on purpose when asked: the note says so
+            metrics = evaluate_run(_projection_file(session.projection), emb, allow_overlap=True)
         table = metrics_table(metrics)
+        ceiling = best_possible(emb)
+        table.insert(2, "best possible", [round(ceiling[m], 4) if m in ceiling else "" for m in table["metric"]])
         course = table[table["metric"].str.contains("acc@")]
         papers = table[~table["metric"].str.contains("acc@")]
         per_clip = np.bincount(emb.text_clip, minlength=emb.n_clips)
         note = (f"**{Path(session.projection).name}** on **{Path(session.store_dir).name}**: "
-                f"{emb.n_clips} clips, {emb.n_captions} captions. accuracy@k: each clip with its first caption, "
-                f"candidates = the whole split ({metrics['n_course_pairs']} pairs).")
+                f"{emb.n_clips} clips, {emb.n_captions} captions ({len(set(emb.captions))} distinct). accuracy@k: "
+                f"each clip with its first caption, candidates = the whole split ({metrics['n_course_pairs']} pairs). "
+                "*best possible*: identical captions rank their clips alike, so only one of them can be first "
+                "(text→audio); a tie counts as a hit, and chance counts ties the same way.  \n" + sample)
         if per_clip.max(initial=0) <= 1:
             note += " Each clip has one caption here, so R@k equals accuracy@k."
-        if self._trained_on(session) == emb.meta.get("dataset"):
-            note += (" ⚠ The projection was trained on this dataset split (minus its validation share): "
-                     "expect optimistic numbers; precompute another split to test it on unseen clips.")
         fig = plots.metrics_vs_random(metrics, keys=list(course["metric"]),
                                       title="accuracy@k: model vs random")
         a2t, t2a = query_ranks(searcher.audio, emb.text, emb.text_clip)
         extremes, players = self._extremes(searcher, a2t, t2a)
         return note, course, papers, fig, extremes, *players
+
+    def _sample_note(self, session: Session, emb, held_out: bool) -> str:
+        """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
+        from clapdemo.runs import trained_clip_ids
+
+        trained = trained_clip_ids(session.projection)  # its training and validation clips
+        if trained:
+            inside = sum(c in trained for c in emb.clip_ids)
+            if held_out:
+                return (f"**Held out:** only the {emb.n_clips - inside} clips the projection never saw "
+                        f"({inside} training and validation clips left out).")
+            return (f"⚠ **In-sample:** the projection was trained (or validated) on {inside} of these "
+                    f"{emb.n_clips} clips; tick "
+                    "*held-out clips only* for numbers on the rest." if inside else
+                    "**Held out:** the projection was trained on none of these clips.")
+        if held_out:
+            raise gr.Error("This projection does not record which clips it was trained on (runs trained in this "
+                           "app do): evaluate it on a split it was not trained on instead.", duration=None)
+        if self._trained_on(session) == emb.meta.get("dataset"):
+            return ("⚠ **In-sample:** the projection was trained on this dataset split (its clip list is not "
+                    "recorded): expect optimistic numbers; precompute another split to test it on unseen clips.")
+        return "The projection was trained on another dataset or split: these clips are unseen."
+
+    def _held_out_searcher(self, session: Session, searcher):
+        """A Searcher over the clips the projection never saw (neither trained nor validated on)."""
+        from clapdemo.runs import trained_clip_ids
+        from clapdemo.search import Searcher
+
+        trained = trained_clip_ids(session.projection)
+        emb = searcher.embeddings
+        rows = [i for i, c in enumerate(emb.clip_ids) if c not in trained]
+        if len(rows) < 2:
+            raise gr.Error(f"Only {len(rows)} of these {emb.n_clips} clips were left out of training: too few to "
+                           "evaluate; precompute another split.", duration=None)
+        return Searcher(emb.subset(rows), searcher.projection, searcher.text_encoder, searcher.audio_encoder)
 
     def _trained_on(self, session: Session) -> dict | None:
         from clapdemo.runs import load_run
@@ -702,13 +754,13 @@ class Handlers:
         searcher = self.searcher(session)
         with user_errors("Search"):
             hits = searcher.text_to_audio(query, int(k))
-        table = pd.DataFrame([{"rank": h.rank, "score": round(h.score, 3), "relevance": f"{h.relevance:.0%}",
+        table = pd.DataFrame([{"rank": h.rank, "score": round(h.score, 3), SHARE: f"{h.relevance:.0%}",
                                "clip": h.clip_id, "label": h.label, "caption": h.caption} for h in hits])
         players = [_audio_update(h.audio_path, f"{h.rank}. {h.clip_id} — {h.caption} ({h.score:.3f})")
                    for h in hits[:N_PLAYERS]]
         players += [_audio_update() for _ in range(N_PLAYERS - len(players))]
-        return (f"Top {len(hits)} clips for “{html.escape(query.strip())}” ({searcher.search_mode})", table,
-                *players)
+        return (f"Top {len(hits)} clips for “{html.escape(query.strip())}” ({searcher.search_mode}).  \n{SCORES}",
+                table, *players)
 
     def check_upload(self, path: str | None):
         """The uploaded clip as the encoder hears it, or a message that says what is wrong with it."""
@@ -746,21 +798,32 @@ class Handlers:
 
     def describe_upload(self, session: Session, path: str | None, labels: str, k):
         """`python -m clapdemo search --audio FILE --labels ...`: top captions and nearest clips."""
+        from clapdemo.runs import label_searcher
+
         wave, note = self.check_upload(path)
-        searcher = self.searcher(session)
         extra = tuple(x.strip() for x in (labels or "").split(",") if x.strip())
+        if self._store_problem(session):  # no dataset needed: the projection, your labels and AudioSet's
+            with user_errors("Loading the projection"):
+                searcher = label_searcher(_projection_file(session.projection or self.settings.projection),
+                                          *self.encoders())
+            note += (". No embeddings yet, so the candidates are your captions and the 527 AudioSet label "
+                     "names (precompute a dataset to add its captions and see its nearest clips)")
+        else:
+            searcher = self.searcher(session)
         with user_errors("Describing the clip"):
             captions = searcher.audio_to_text(wave, int(k), extra)
-            clips = searcher.audio_to_audio(wave, int(k))
+            clips = searcher.audio_to_audio(wave, int(k)) if searcher.embeddings.n_clips else []
         caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "score": round(h.score, 3),
-                                       "relevance": f"{h.relevance:.0%}",
+                                       SHARE: f"{h.relevance:.0%}",
                                        "yours": "✓" if h.caption in extra else ""} for h in captions])
         clip_table = pd.DataFrame([{"rank": h.rank, "clip": h.clip_id, "score": round(h.score, 3),
-                                    "label": h.label, "caption": h.caption} for h in clips])
+                                    "label": h.label, "caption": h.caption} for h in clips],
+                                  columns=["rank", "clip", "score", "label", "caption"])
         players = [_audio_update(h.audio_path, f"{h.rank}. {h.clip_id} — {h.caption} ({h.score:.3f})")
                    for h in clips[:N_EXTREMES]]
         players += [_audio_update() for _ in range(N_EXTREMES - len(players))]
         head = f"{note}. Best caption: **{captions[0].caption}** ({captions[0].score:.3f})." if captions else note
+        head += f"  \n{SCORES}"
         return head, caption_table, clip_table, *players
 
     # ---- Joint space ------------------------------------------------------------------
@@ -890,12 +953,14 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     eval_store = gr.Dropdown([], label="evaluate on store (default: the active one)",
                                              allow_custom_value=False, elem_id="eval-store", scale=3)
                     eval_refresh = gr.Button("↻ stores", elem_id="eval-refresh", scale=0)
+                    eval_held_out = gr.Checkbox(False, label="held-out clips only", elem_id="eval-held-out",
+                                                info="leave out the clips the projection was trained on")
                     eval_btn = gr.Button("Evaluate the active projection", variant="primary", elem_id="evaluate")
                 eval_note = gr.Markdown(elem_id="eval-note")
-                eval_table = _table("eval-table", "accuracy@k (course protocol) beside random", *METRIC_COLUMNS)
+                eval_table = _table("eval-table", "accuracy@k (course protocol) beside random", *EVAL_COLUMNS)
                 eval_plot = gr.Plot(label="model vs random", elem_id="eval-plot")
                 eval_papers = _table("eval-papers", "R@k and mAP@10 over all captions (papers' protocol)",
-                                     *METRIC_COLUMNS)
+                                     *EVAL_COLUMNS)
                 eval_extremes = _table("eval-extremes", "best and worst queries", "query", "direction",
                                        "rank of right answer", "right answer", "model's top answer")
                 with gr.Row():
@@ -909,7 +974,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     search_btn = gr.Button("Search", variant="primary", elem_id="search")
                 gr.Examples([["dog barking"], ["rain falling on a roof"], ["a rooster crowing"]], inputs=[query])
                 search_note = gr.Markdown(elem_id="search-note")
-                search_table = _table("search-results", None, "rank", "score", "relevance", "clip", "label", "caption")
+                search_table = _table("search-results", None, "rank", "score", SHARE, "clip", "label", "caption")
                 search_players = [gr.Audio(visible=False, interactive=False, elem_id=f"hit-{i}")
                                   for i in range(N_PLAYERS)]
 
@@ -925,7 +990,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 upload_note = gr.Markdown(elem_id="upload-note")
                 with gr.Row():
                     upload_captions = _table("upload-captions", "top captions", "rank", "caption", "score",
-                                             "relevance", "yours")
+                                             SHARE, "yours")
                     upload_clips = _table("upload-clips", "nearest clips", "rank", "clip", "score", "label", "caption")
                 with gr.Row():
                     upload_players = [gr.Audio(visible=False, interactive=False, elem_id=f"near-{i}")
@@ -971,7 +1036,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
         eval_refresh.click(h.store_choices, [session], [eval_store])
         eval_tab.select(h.store_choices, [session], [eval_store])
-        on(eval_btn.click, h.evaluate, [session, eval_store],
+        on(eval_btn.click, h.evaluate, [session, eval_store, eval_held_out],
            [eval_note, eval_table, eval_papers, eval_plot, eval_extremes, *extreme_players], eval_note)
 
         search_outputs = [search_note, search_table, *search_players]

@@ -343,3 +343,52 @@ def test_errors_land_in_the_tab_status_line_logged_once(handlers, ready, caplog)
     assert long in last and "failed unexpectedly (RuntimeError" in last
     records = [r for r in caplog.records if r.name == "clapdemo.app"]
     assert len(records) == 2 and records[1].exc_info is not None  # unexpected: the trace is logged
+
+
+def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, ready):
+    """16 clips, 4 captions (one per class): t2a@1 cannot pass 4/16, a2t chance is 1/4 (defect 5)."""
+    session, _, _ = ready
+    note, course, papers, *_ = handlers.evaluate(session, None)
+    rows = course.set_index("metric")
+    assert rows.loc["t2a_acc@1", "best possible"] == pytest.approx(4 / 16)
+    assert rows.loc["a2t_acc@1", "best possible"] == 1.0
+    assert rows.loc["a2t_acc@1", "random (exact)"] == pytest.approx(1 / 4)  # 4 distinct captions, ties are hits
+    assert rows.loc["t2a_acc@1", "random (exact)"] == pytest.approx(1 / 16)
+    assert rows.loc["t2a_acc@1", "model"] <= rows.loc["t2a_acc@1", "best possible"] + 1e-9
+    assert "In-sample" in note and "not recorded" in note  # the shipped projection saw ESC-50 "all"
+    with pytest.raises(gr.Error, match="does not record which clips"):
+        handlers.evaluate(session, None, True)
+
+    mine = Session(store_dir=session.store_dir, projection=session.projection)
+    _drain(handlers.train(mine, 1, 8, 0, 1e-4, True, 0, 0.25))  # 12 clips train, 4 validate
+    mine.projection = mine.last_run
+    note, course, *_ = handlers.evaluate(mine, None)
+    assert "In-sample" in note and "validated) on 16 of these 16 clips" in note
+    with pytest.raises(gr.Error, match="Only 0 of these 16 clips"):
+        handlers.evaluate(mine, None, True)  # it saw every clip: nothing held out
+
+    import json
+
+    from clapdemo.train import CLIPS_FILE
+    from clapdemo.store import load_store
+
+    ids = load_store(session.store_dir).clip_ids  # as if it had trained on another store sharing 12 clips
+    Path(mine.projection, CLIPS_FILE).write_text(json.dumps({"train": ids[:10], "val": ids[10:12]}))
+    note, course, *_ = handlers.evaluate(mine, None)
+    assert "on 12 of these 16 clips" in note
+    note, course, papers, *_ = handlers.evaluate(mine, None, True)
+    assert "Held out" in note and "only the 4 clips" in note and "4 clips, 4 captions" in note
+
+
+def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
+    """The shipped projection, typed labels and the 527 AudioSet names: no store needed (defect 6)."""
+    bare = Handlers(Settings.from_env(["--cache", str(tmp_path / "cache"), "--text-encoder", "minilm"], env={}))
+    assert bare.settings.data_problem  # no dataset
+    session, _ = bare.init_session(Session())
+    clip = sorted((tiny_esc50 / "audio").glob("*-A-0.flac"))[0]  # a dog
+    note, captions, clips, *players = bare.describe_upload(session, str(clip), "a barking dog, a car horn", 10)
+    assert "527 AudioSet" in note and len(clips) == 0 and not any(p["visible"] for p in players)
+    assert len(captions) == 10 and "a barking dog" in set(captions["caption"])
+    assert captions.set_index("caption").loc["a barking dog", "yours"] == "✓"
+    top3 = " ".join(captions["caption"][:3])
+    assert "dog" in top3 or "bark" in top3, list(captions["caption"])
