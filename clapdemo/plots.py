@@ -8,6 +8,7 @@ importing umap-learn), and its caller decides where the result is cached.
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict, is_dataclass
 from typing import Iterable, Sequence
 
@@ -17,6 +18,7 @@ import plotly.graph_objects as go
 MODEL_COLOUR = "#1f77b4"
 RANDOM_COLOURS = ("#bbbbbb", "#888888")
 AUDIO_SYMBOL, TEXT_SYMBOL = "circle", "diamond"
+LEGEND_MAX_CLASSES = 12  # above this, colour by class keeps no legend: hover names the class
 _LAYOUT = dict(template="plotly_white", margin=dict(l=50, r=20, t=50, b=40), legend=dict(orientation="h", y=-0.18))
 
 
@@ -125,12 +127,17 @@ def joint_space(audio_xy: np.ndarray, text_xy: np.ndarray, audio_hover: Sequence
     if by_class:
         classes = sorted(set(audio_class) | set(text_class or []))
         palette = _palette(len(classes))
+        legend = len(classes) <= LEGEND_MAX_CLASSES  # 50 entries would squeeze the plot into a strip
         for colour, name in zip(palette, classes):
             _add_points(fig, audio_xy, audio_hover, "audio", AUDIO_SYMBOL, colour,
-                        [c == name for c in audio_class], f"{name} (audio)", legendgroup=name)
+                        [c == name for c in audio_class], f"{name} (audio)", legendgroup=name, cls=name,
+                        showlegend=legend)
             if text_class is not None:
                 _add_points(fig, text_xy, text_hover, "text", TEXT_SYMBOL, colour,
-                            [c == name for c in text_class], f"{name} (text)", legendgroup=name)
+                            [c == name for c in text_class], f"{name} (text)", legendgroup=name, cls=name,
+                            showlegend=legend)
+        if not legend:
+            title += f" — {len(classes)} classes: hover a point for its class (circles audio, diamonds text)"
     else:
         _add_points(fig, audio_xy, audio_hover, "audio", AUDIO_SYMBOL, "#1f77b4", None, "audio")
         _add_points(fig, text_xy, text_hover, "text", TEXT_SYMBOL, "#d62728", None, "text")
@@ -139,12 +146,15 @@ def joint_space(audio_xy: np.ndarray, text_xy: np.ndarray, audio_hover: Sequence
     return fig
 
 
-def _add_points(fig, xy, hover, modality, symbol, colour, mask, name, legendgroup=None) -> None:
+def _add_points(fig, xy, hover, modality, symbol, colour, mask, name, legendgroup=None, cls=None,
+                showlegend=True) -> None:
     rows = np.arange(len(xy)) if mask is None else np.flatnonzero(mask)
     if len(rows) == 0:
         return
+    named = "" if cls is None else f"<br>class: {html.escape(cls)}"
     fig.add_scatter(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=name, legendgroup=legendgroup,
-                    text=[hover[i] for i in rows], hovertemplate=f"{modality}: %{{text}}<extra></extra>",
+                    showlegend=showlegend, text=[hover[i] for i in rows],
+                    hovertemplate=f"{modality}: %{{text}}{named}<extra></extra>",
                     marker=dict(symbol=symbol, color=colour, size=8 if modality == "audio" else 10,
                                 line=dict(width=0.5, color="white")))
 

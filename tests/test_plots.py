@@ -86,3 +86,18 @@ def test_joint_space_by_class_colours_each_class_and_keeps_modality_symbols():
 def test_umap_2d_refuses_too_few_points():
     with pytest.raises(ValueError, match="at least 4"):
         plots.umap_2d(np.zeros((3, 8)))
+
+
+def test_joint_space_with_many_classes_keeps_the_plot_readable():
+    """50 classes: no 100-entry legend squeezing the plot; hovering a point names its class (issue 12)."""
+    rng = np.random.default_rng(0)
+    classes = [f"class {i}" for i in range(50)]
+    audio_class = [classes[i % 50] for i in range(200)]
+    fig = plots.joint_space(rng.random((200, 2)), rng.random((50, 2)), [f"clip{i}" for i in range(200)], classes,
+                            audio_class=audio_class, text_class=classes, color_by="class")
+    assert not any(t.showlegend for t in fig.data)
+    assert "class 7" in fig.data[0].hovertemplate or any("class: class 7" in t.hovertemplate for t in fig.data)
+    assert all("class: " in t.hovertemplate for t in fig.data)
+    few = plots.joint_space(rng.random((8, 2)), rng.random((2, 2)), [str(i) for i in range(8)], ["a", "b"],
+                            audio_class=["a", "b"] * 4, text_class=["a", "b"], color_by="class")
+    assert all(t.showlegend is not False for t in few.data) and len(few.data) == 4
