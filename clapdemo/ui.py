@@ -22,9 +22,11 @@ import json
 import html
 import os
 import re
+import threading
 import time
 import traceback
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -229,8 +231,33 @@ class Session:
 
 
 def new_session() -> Session:
-    """gr.State's factory: called once per browser session."""
+    """gr.State's factory: called once per page load (then `SessionRegistry.attach` may swap it)."""
     return Session()
+
+
+class SessionRegistry:
+    """Sessions by a random key the browser keeps (gr.BrowserState: its local storage), so a
+    reloaded page gets its session back, with its running jobs, store and projection; a reload
+    no longer loses a training run. The key is 128 random bits, never shown; another browser
+    has another key and so its own session. The least recently seen sessions beyond `limit` are
+    forgotten (their files stay in the cache; past runs are listed in the Train tab)."""
+
+    def __init__(self, limit: int = 256):
+        self.limit = limit
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def attach(self, session: Session, key: str | None) -> tuple[Session, str]:
+        """(the browser's session, its key): the one kept under `key`, else `session` under a new key."""
+        with self._lock:
+            if key and key in self._sessions:
+                self._sessions.move_to_end(key)
+                return self._sessions[key], key
+            key = uuid.uuid4().hex
+            self._sessions[key] = session
+            while len(self._sessions) > self.limit:
+                self._sessions.popitem(last=False)
+            return session, key
 
 
 def _safe(name: str) -> str:
@@ -308,6 +335,7 @@ class Handlers:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.sessions = SessionRegistry()
 
     # ---- encoders, stores, the header ----------------------------------------------
 
@@ -559,9 +587,7 @@ class Handlers:
               val_fraction, init=DEFAULT_INIT):
         """`python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`: yields (curve, status,
         metrics table). An empty learning rate follows the init, as the CLI's default does."""
-        from clapdemo import plots
         from clapdemo.projection_init import make_init
-        from clapdemo.runs import metrics_table
         from clapdemo.store import Store, load_store
         from clapdemo.train import TrainConfig, split_validation, train
 
@@ -592,32 +618,65 @@ class Handlers:
                 job.events.append(log)
                 return job.stop.is_set()
 
-            return train(cfg, train_set, val_set, callbacks=[on_epoch], run_dir=run_dir, init=start.apply,
-                         init_record=start.record)
+            result = train(cfg, train_set, val_set, callbacks=[on_epoch], run_dir=run_dir, init=start.apply,
+                           init_record=start.record)
+            session.last_run = str(run_dir)  # here, not in the page's generator: a reload may have closed it
+            return result
 
-        job = session.jobs["train"] = Job("train", work).start()
+        job = session.jobs["train"] = Job("train", work)
+        job.epochs, job.lr_text, job.run_dir = cfg.epochs, f"lr {cfg.lr:g}{lr_note}", run_dir
+        yield from self.follow_training(session, job.start())
+
+    def follow_training(self, session: Session, job: Job | None = None):
+        """Yields (curve, status, metrics table) of this session's training job until it ends.
+
+        Also called on page load: training goes on when the page is closed or reloaded (the
+        session comes back with the browser, see `SessionRegistry`), and the new page shows it."""
+        from clapdemo import plots
+        from clapdemo.runs import metrics_table
+
+        job = job or session.jobs.get("train")
+        if job is None:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
         shown = -1
         with user_errors("Training"):
-            for _ in watch(job, interval=1.0):
+            for _ in watch(job, interval=1.0, stop_on_close=False):
                 logs = list(job.events)
                 if len(logs) != shown or job.finished.is_set():
                     shown = len(logs)
                     last = logs[-1] if logs else None
-                    status = (f"Training ({job.message}): epoch {last.epoch}/{cfg.epochs}, "
+                    status = (f"Training ({job.message}): epoch {last.epoch}/{job.epochs}, "
                               f"train loss {last.train_loss:.4f}, val loss {last.val_loss:.4f}" if last
                               else "Starting training…")
                     yield plots.loss_curve(logs), status, gr.skip()
             if job.error:
                 raise job.error
             result = job.result
-            session.last_run = str(run_dir)
             why = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
                    "callback": "stopped by you"}[result.stop_reason]
-            status = (f"**Done:** {why} after {len(result.history)} epochs (lr {cfg.lr:g}{lr_note}); best epoch "
-                      f"{result.best_epoch}. "
-                      f"Saved to `{run_dir}`. Validation metrics below; press **Use this projection** to make it "
-                      "the active one.")
+            status = (f"**Done:** {why} after {len(result.history)} epochs ({job.lr_text}); best epoch "
+                      f"{result.best_epoch}. Saved to `{job.run_dir}`. Validation metrics below; press "
+                      "**Use this projection** to make it the active one.")
             yield plots.loss_curve(result.history), status, metrics_table(result.metrics)
+
+    def run_choices(self, session: Session):
+        """The Train tab's list of past runs of the active store (the cache's runs folder)."""
+        from clapdemo.runs import past_runs
+        from clapdemo.store import Store
+
+        if not session.store_dir or not Store(session.store_dir).exists():
+            return gr.update(choices=[], value=None)
+        runs = past_runs(self.settings.cache / "runs", Store(session.store_dir).manifest())
+        return gr.update(choices=runs, value=runs[0][1] if runs else None)
+
+    def use_run(self, session: Session, run: str | None):
+        """"Make active": a past run (finished or cut short: its best checkpoint) becomes the projection."""
+        if not run or not _projection_file(run).is_file():
+            raise gr.Error("Pick a past run first (trained runs of the active store are listed here).")
+        session.projection = run
+        session.projection_why = f"a past run ({Path(run).name})"
+        return f"Active projection: `{run}`.", self.header(session)
 
     def use_last_run(self, session: Session):
         if not session.last_run:
@@ -897,6 +956,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
 
     with gr.Blocks(title="clapdemo", analytics_enabled=False) as demo:
         session = gr.State(new_session)
+        browser_key = gr.BrowserState(None, storage_key="clapdemo-session")  # brings the session back on reload
         gr.Markdown("# clapdemo — audio ↔ text retrieval with a trained linear projection", elem_id="title")
         header = gr.Markdown("Loading encoders…", elem_id="header", elem_classes=["clap-header"])
 
@@ -921,7 +981,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 precompute_progress = gr.HTML(elem_id="precompute-progress")
                 precompute_log = gr.Markdown(elem_id="precompute-log")
 
-            with gr.Tab("Train", id="train"):
+            with gr.Tab("Train", id="train") as train_tab:
                 gr.Markdown("Train the linear projection on the active embeddings (a share of the clips is held "
                             "out for validation). Same as `python -m clapdemo train`.")
                 with gr.Row():
@@ -944,6 +1004,11 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                     train_stop = gr.Button("Stop", elem_id="train-stop")
                     use_run = gr.Button("Use this projection", elem_id="use-run")
                     use_shipped = gr.Button("Use the shipped projection", elem_id="use-shipped")
+                with gr.Row():
+                    past = gr.Dropdown([], label="past runs of the active store (finished or cut short)",
+                                       elem_id="past-runs", scale=4)
+                    past_refresh = gr.Button("↻ runs", elem_id="past-refresh", scale=0)
+                    make_active = gr.Button("Make active", elem_id="make-active", scale=0)
                 train_status = gr.Markdown(elem_id="train-status")
                 train_plot = gr.Plot(label="loss curve", elem_id="loss-curve")
                 train_metrics = _table("train-metrics", "validation metrics of the best epoch", *METRIC_COLUMNS)
@@ -1011,11 +1076,14 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                 build_library_tab(settings, h.encoders, session)
 
         # ---- wiring ----------------------------------------------------------------------
-        def on_load(s):
+        def on_load(s, key):
+            s, key = h.sessions.attach(s, key)
             s, text = h.init_session(s)
-            return s, text, h.store_choices(s)
+            return s, key, text, h.store_choices(s), h.run_choices(s)
 
-        demo.load(on_load, [session], [session, header, eval_store])
+        loaded = demo.load(on_load, [session, browser_key], [session, browser_key, header, eval_store, past])
+        on(loaded.then, h.follow_training, [session], [train_plot, train_status, train_metrics], train_status,
+           **long_job)  # a job that outlived the last page shows here
         data_outputs = [data_summary, examples, *example_players, store_status]
         if not settings.data_problem:
             on(demo.load, h.show_dataset, [session, kind, split], data_outputs, data_summary)
@@ -1033,6 +1101,9 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
            concurrency_limit=None)
         on(use_run.click, h.use_last_run, [session], [train_status, header], train_status)
         on(use_shipped.click, h.use_shipped, [session], [train_status, header], train_status)
+        on(make_active.click, h.use_run, [session, past], [train_status, header], train_status)
+        past_refresh.click(h.run_choices, [session], [past])
+        train_tab.select(h.run_choices, [session], [past])
 
         eval_refresh.click(h.store_choices, [session], [eval_store])
         eval_tab.select(h.store_choices, [session], [eval_store])

@@ -392,3 +392,46 @@ def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
     assert captions.set_index("caption").loc["a barking dog", "yours"] == "✓"
     top3 = " ".join(captions["caption"][:3])
     assert "dog" in top3 or "bark" in top3, list(captions["caption"])
+
+
+def test_training_survives_a_reload_and_past_runs_can_be_made_active(handlers, ready):
+    """Closing the page (its generator) no longer stops training; the browser's key brings the
+    session back, the new page follows the job; past runs of the store are listed (defect 4)."""
+    from clapdemo.ui import SessionRegistry
+
+    registry = SessionRegistry(limit=2)
+    first, key = registry.attach(Session(), None)
+    session, _, _ = ready
+    page = Session(store_dir=session.store_dir, projection=session.projection)
+    page, key = registry.attach(page, None)
+    run = handlers.train(page, 100000, 8, 0, 1e-4, True, 0, 0.25)
+    next(run)
+    job = page.jobs["train"]
+    deadline = time.monotonic() + 60
+    while not job.events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.close()  # the page reloads: Gradio closes the handler's generator
+    time.sleep(1.5)
+    assert job.running and not job.stop.is_set(), "a reload must not stop training"
+
+    reloaded, same = registry.attach(Session(), key)  # the new page, with the key the browser kept
+    assert reloaded is page and same == key
+    assert registry.attach(Session(), "someone-else")[0] is not page
+    follow = handlers.follow_training(reloaded)
+    plot, status, _ = next(follow)
+    assert status.startswith("Training (") and len(plot.data[0].x) >= 1
+    assert handlers.stop(reloaded, "train").startswith("Stopping")
+    plot, status, metrics = _drain(follow)
+    assert "stopped by you" in status and page.last_run
+
+    choices = handlers.run_choices(page)["choices"]
+    assert page.last_run in [path for _, path in choices]
+    label = dict((path, label) for label, path in choices)[page.last_run]
+    assert "epochs" in label and "best epoch" in label
+    message, header = handlers.use_run(page, page.last_run)
+    assert page.projection == page.last_run and "a past run" in header
+    with pytest.raises(gr.Error, match="Pick a past run"):
+        handlers.use_run(page, None)
+    registry.attach(Session(), None)
+    registry.attach(Session(), None)  # limit 2: the oldest key is forgotten
+    assert registry.attach(Session(), key)[0] is not page
