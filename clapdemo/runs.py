@@ -190,6 +190,27 @@ def open_searcher(run, store, need_audio: bool = True, need_text: bool = True, m
     return searcher
 
 
+def past_runs(runs_folder, store_manifest: dict | None = None) -> list[tuple[str, str]]:
+    """(label, run folder) of every run under `runs_folder` with a checkpoint, newest first, finished
+    or cut short (a run keeps its best checkpoint as it goes). With `store_manifest`, only runs on
+    vectors of the same dataset and encoders (run.json "data" against the store's manifest)."""
+    out = []
+    for run_json in sorted(Path(runs_folder).glob("*/run.json"), reverse=True):
+        try:
+            run = json.loads(run_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        data = run.get("data") or {}
+        if store_manifest is not None and any(store_manifest.get(k) != v for k, v in data.items()):
+            continue
+        if not (run_json.parent / FILENAME).is_file():
+            continue
+        epochs = len(run.get("history") or [])
+        out.append((f"{run_json.parent.name} — {run.get('status', '?')}, {epochs} epochs, best epoch "
+                    f"{run.get('best_epoch', '?')}", str(run_json.parent)))
+    return out
+
+
 def label_searcher(run, audio_encoder, text_encoder) -> Searcher:
     """A Searcher with no store, to describe a clip with the projection at `run` alone: its
     caption pool is the 527 AudioSet label names as `projection_init` words them ("the sound of
