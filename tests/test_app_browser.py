@@ -1,10 +1,13 @@
 """End to end in a real browser: `python app.py` on a free port, driven by headless Chromium.
 
 Visits every tab of the app with a small ESC-50 subset (7 classes, real clips):
-precompute, a training run whose loss curve is seen growing while it runs (and
-which a second browser session can neither see nor stop), evaluation against
+precompute, a training run with the Train tab's defaults whose validation loss
+falls, a long run whose loss curve is seen growing while it runs (which a second
+browser session can neither see nor stop, and which a page reload does not
+stop), evaluation against
 the random baseline, a text search, an upload, the UMAP plot; then bad input
-on an app pointed at a wrong data folder. Screenshots go to
+on an app pointed at a wrong data folder: each error in its tab's status line,
+rendered, with no toast. Screenshots go to
 test-output/browser/ (always one at the end of each test, and one named
 FAILED-<step> when a step fails). With CLAPDEMO_SAVE_SCREENSHOT=1 the Train
 tab is also saved as assets/screenshot.png for the README.
@@ -186,14 +189,27 @@ def _wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
         time.sleep(interval)
 
 
-def _toast(page, text: str, timeout: float = 30_000) -> None:
-    page.locator('[data-testid="toast-body"]').filter(has_text=text).first.wait_for(timeout=timeout)
+def _trace(page, elem_id: str, name: str) -> list[float]:
+    """The y values of the trace called `name` in the plotly figure inside #elem_id."""
+    return page.evaluate(
+        """([id, name]) => { const gd = document.querySelector('#' + id + ' .js-plotly-plot');
+                             const t = gd && gd.data ? gd.data.find(t => t.name === name) : null;
+                             return t ? Array.from(t.y) : []; }""", [elem_id, name])
 
 
-def _close_toasts(page) -> None:
-    for close in page.locator('[data-testid="toast-close"]').all():
-        with contextlib.suppress(Exception):
-            close.click(timeout=1000)
+def _error_in_status(page, elem_id: str, text: str, button: str) -> str:
+    """The error `text` shown in the tab's status line #elem_id, rendered (no Markdown marks
+    left), with no toast anywhere and #button clickable (nothing on top of it)."""
+    status = page.locator(f"#{elem_id}")
+    status.get_by_text(text).first.wait_for(timeout=60_000)
+    shown = status.inner_text()
+    assert "**" not in shown and "`" not in shown, shown
+    assert page.locator('[data-testid="toast-body"]').count() == 0, "an error toast appeared"
+    assert page.evaluate(
+        """id => { const b = document.querySelector('#' + id); const r = b.getBoundingClientRect();
+                   const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                   return b === top || b.contains(top); }""", button), f"something covers #{button}"
+    return shown
 
 
 # --------------------------------------------------------------------------- tests
@@ -226,8 +242,21 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 timings["precompute"] = time.monotonic() - t
                 shots.save("precomputed")
 
-            with shots.step("train-live-curve"):
+            with shots.step("train-defaults"):
                 _tab(page, "Train")
+                assert float(page.locator("#lr input").input_value() or 0) == 0  # 0: follows the init
+                page.locator("#train-start").click()
+                page.locator("#train-status").get_by_text("Done:").wait_for(timeout=300_000)
+                status = page.locator("#train-status").inner_text()
+                assert "(follows the init)" in status and "lr 0.003" in status, status
+                val = _trace(page, "loss-curve", "validation loss")
+                assert len(val) >= 2 and min(val[1:]) < 0.98 * val[0], val  # it learns (lr 0 stayed flat)
+                page.locator("#past-refresh").click()
+                _wait_until(lambda: "epochs" in page.locator("#past-runs input").input_value(), 30,
+                            "the run in the past-runs list")
+                shots.save("trained-with-defaults")
+
+            with shots.step("train-live-curve"):
                 page.locator("#epochs input").fill("3000")
                 page.locator("#batch-size input").fill("16")
                 page.locator("#patience input").fill("0")
@@ -253,6 +282,14 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 other_context.close()
                 assert "Training (" in page.locator("#train-status").inner_text() or \
                     "Done:" in page.locator("#train-status").inner_text()
+
+            with shots.step("reload-keeps-training"):
+                page.reload()
+                page.locator("#header").get_by_text("Text encoder").wait_for()
+                _tab(page, "Train")
+                page.locator("#train-status").get_by_text("Training (").wait_for(timeout=60_000)
+                _wait_until(lambda: _curve(page), 60, "the running job's curve on the reloaded page")
+                shots.save("reloaded")
 
             with shots.step("train-stop"):
                 page.locator("#train-stop").click()
@@ -342,15 +379,18 @@ def test_bad_input_gets_a_message(browser, tmp_path):
             with shots.step("empty-query"):
                 _tab(page, "Search")
                 page.locator("#search").click()
-                _toast(page, "Type what you want to hear")
-                shots.save("empty-query", full_page=False)  # toasts are fixed-position: viewport shot
-                _close_toasts(page)
+                _error_in_status(page, "search-note", "Type what you want to hear", "search")
+                shots.save("empty-query", full_page=False)
 
             with shots.step("train-without-embeddings"):
                 _tab(page, "Train")
                 page.locator("#train-start").click()
-                _toast(page, "No embeddings yet")
-                _close_toasts(page)
+                shown = _error_in_status(page, "train-status", "No embeddings yet", "train-start")
+                assert "Data & embeddings" in shown  # the bold part, rendered
+                assert page.locator("#train-status strong").count() >= 1
+                page.locator("#train-stop").click()  # the next action replaces the message
+                page.locator("#train-status").get_by_text("No train is running").wait_for()
+                assert "No embeddings yet" not in page.locator("#train-status").inner_text()
 
             with shots.step("non-audio-upload"):
                 _tab(page, "Upload")
@@ -359,15 +399,18 @@ def test_bad_input_gets_a_message(browser, tmp_path):
                 page.locator("#upload-audio input[type=file]").set_input_files(str(bogus))
                 time.sleep(1.0)
                 page.locator("#describe").click()
-                _toast(page, "notes")
-                shots.save("non-audio", full_page=False)  # toasts are fixed-position: viewport shot
-                _close_toasts(page)
+                _error_in_status(page, "upload-note", "notes", "describe")
+                shots.save("non-audio", full_page=False)
 
             with shots.step("still-working"):
                 _tab(page, "Data & embeddings")
                 page.locator("#show-dataset").click()
                 page.locator("#data-summary").get_by_text("Dataset folder not found").wait_for()
                 assert "Text encoder" in page.locator("#header").inner_text()
+
+            with shots.step("one-log-line-per-error"):
+                log = (OUT / "app-bad-input.log").read_text(encoding="utf-8")
+                assert log.count("user error") == 3 and "Traceback" not in log, log
         finally:
             shots.save("end")
             context.close()
