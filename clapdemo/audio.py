@@ -2,14 +2,20 @@
 
 Policy (deterministic; the README's "Reliability" section lists it too):
 - mono = mean of the channels (6-channel surround included);
-- resampled with librosa (soxr) to the encoder's rate, from any rate (8 kHz, 96 kHz, ...);
+- resampled with soxr (librosa's default, same samples) to the encoder's rate,
+  from any rate (8 kHz, 96 kHz, ...);
+- decoded as a stream (`stream_audio`): one block of the source at a time is
+  read, mixed to mono and resampled, so memory never holds a file at its own
+  rate and channel count (8 channels at 192 kHz are 6 MB a second);
 - only the first `seconds` of a longer file are decoded: soundfile reads just
   those frames, so a one-hour file never lands in memory whole;
 - shorter clips are zero-padded at the end; the encoder always sees the same
   length, so the same file always gives the same vector.
 
 Refused with `AudioError` (message: the file, then the problem and what to do):
-- a missing file, an empty (0-byte) file, a file that is not audio (a text
+- a missing file, an empty (0-byte) file, what is not a regular file (a
+  FIFO, a link to /dev/zero: they would block or never end; a dangling link,
+  a link loop), a file that is not audio (a text
   file named .wav), a damaged or truncated file (a FLAC cut short makes the
   decoder lose sync: we refuse rather than embed half a clip silently;
   damage after the first `seconds` goes unnoticed, those samples are never
@@ -29,7 +35,10 @@ full scale (louder than 0 dBFS: rescaled files from some editors).
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -48,26 +57,78 @@ class AudioError(ValueError):
         self.problem = problem
 
 
-def load_audio(path, sample_rate: int, seconds: float | None = None, offset: float = 0.0) -> np.ndarray:
+def load_audio(path, sample_rate: int, seconds: float | None = None, offset: float = 0.0,
+               max_seconds: float | None = None) -> np.ndarray:
     """Read `seconds` of `path` (from `offset`), mono float32 at `sample_rate`, not padded."""
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "empty file (0 bytes); re-copy or re-download it")
-    wave, source_rate = _decode(path, seconds, offset)
-    wave = _to_mono(wave)
-    if wave.size == 0:
-        raise AudioError(path, "no samples in the file (a header without audio)")
-    if not np.isfinite(wave).all():
-        raise AudioError(path, "contains NaN or infinite samples (a corrupt float file?); re-export it")
-    if wave.size < MIN_SECONDS * source_rate:
-        raise AudioError(path, f"too short: {wave.size / source_rate * 1000:.0f} ms (at least {MIN_SECONDS * 1000:.0f} ms)")
-    if source_rate != sample_rate:
-        import librosa
+    blocks = list(stream_audio(path, sample_rate, seconds, offset, max_seconds))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
-        wave = librosa.resample(wave, orig_sr=source_rate, target_sr=sample_rate)
-    return np.ascontiguousarray(wave, dtype=np.float32)
+
+def stream_audio(path, sample_rate: int, seconds: float | None = None, offset: float = 0.0,
+                 max_seconds: float | None = None) -> Iterator[np.ndarray]:
+    """`path` as mono float32 blocks at `sample_rate`, decoded, mixed and resampled one block at a time.
+
+    Memory holds one block of the source (BLOCK_FRAMES frames), whatever the file's length, rate or
+    channel count: a 3 MB FLAC can hold 19 min of 4 channels at 96 kHz. The samples equal a
+    one-shot decode (soxr's stream is exact). `max_seconds`: a file that turns out longer is
+    refused, counted while decoding (a header can lie about the length)."""
+    path = Path(path)
+    check_regular_file(path)
+    rate, blocks = _open_blocks(path, seconds, offset)
+    resampler = None
+    if rate != sample_rate:
+        import soxr
+
+        resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32", quality="HQ")  # = librosa's soxr_hq
+    frames, limit = 0, None if max_seconds is None else int(max_seconds * rate)
+    for block in blocks:
+        mono = np.ascontiguousarray(_to_mono(block), dtype=np.float32)
+        if not np.isfinite(mono).all():
+            raise AudioError(path, "contains NaN or infinite samples (a corrupt float file?); re-export it")
+        frames += len(mono)
+        if limit is not None and frames > limit:
+            raise AudioError(path, f"longer than {max_seconds:g} s, the limit for uploads here; cut a shorter part")
+        out = mono if resampler is None else resampler.resample_chunk(mono)
+        if len(out):
+            yield out
+    if frames == 0:
+        raise AudioError(path, "no samples in the file (a header without audio)")
+    if frames < MIN_SECONDS * rate:
+        raise AudioError(path, f"too short: {frames / rate * 1000:.0f} ms (at least {MIN_SECONDS * 1000:.0f} ms)")
+    if resampler is not None:
+        tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            yield tail
+
+
+def check_regular_file(path) -> None:
+    """Refuse what is not a regular file before opening it: a FIFO would block the open, a device
+    (a link to /dev/zero) would never end; a dangling link or a link loop would raise OSError."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise AudioError(path, "file not found") from None
+    except OSError as error:
+        raise AudioError(path, f"cannot be read ({error.strerror or error}; a link that loops?)") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise AudioError(path, "not a regular file (a FIFO, a device or a folder); only audio files are read")
+    if info.st_size == 0:
+        raise AudioError(path, "empty file (0 bytes); re-copy or re-download it")
+
+
+def check_upload(path, max_mb: float, max_seconds: float) -> float:
+    """A visitor's file within the upload limits (bytes, then the header's duration); returns its duration.
+
+    Decoding it still counts the real length (`stream_audio`'s `max_seconds`): headers can lie."""
+    check_regular_file(path)
+    size_mb = os.path.getsize(path) / 1e6
+    if size_mb > max_mb:
+        raise AudioError(path, f"{size_mb:.1f} MB; uploads are limited to {max_mb:g} MB (CLAPDEMO_MAX_UPLOAD_MB)")
+    seconds = audio_info(path)[0]
+    if seconds > max_seconds:
+        raise AudioError(path, f"{seconds:.0f} s long: longer than {max_seconds:g} s, the limit for uploads here "
+                         "(CLAPDEMO_MAX_UPLOAD_SECONDS); cut a shorter part")
+    return seconds
 
 
 def fit_length(wave: np.ndarray, n_samples: int) -> np.ndarray:
@@ -108,58 +169,82 @@ def sound_warnings(wave: np.ndarray) -> list[str]:
 
 
 def audio_info(path) -> tuple[float, int, int]:
-    """(duration seconds, sample rate, channels) without decoding the samples."""
+    """(duration seconds, sample rate, channels) from the header, without decoding the samples."""
     import soundfile as sf
 
+    check_regular_file(path)
     try:
         info = sf.info(str(path))
         return info.frames / info.samplerate, info.samplerate, info.channels
-    except Exception:  # formats soundfile lacks (mp3 on old libsndfile, m4a): ask librosa
-        import warnings
-
-        import librosa
-
-        with warnings.catch_warnings():  # librosa's notice that its audioread fallback is deprecated
-            warnings.simplefilter("ignore", FutureWarning)
-            return float(librosa.get_duration(path=str(path))), int(librosa.get_samplerate(str(path))), 1
+    except (sf.LibsndfileError, RuntimeError) as error:  # formats libsndfile lacks (m4a): ask audioread
+        with _audioread(Path(path), error) as f:
+            return float(f.duration), int(f.samplerate), int(f.channels)
 
 
-def _decode(path: Path, seconds: float | None, offset: float) -> tuple[np.ndarray, int]:
-    """soundfile first (reads only the frames asked for); librosa/audioread for formats it lacks.
+BLOCK_FRAMES = 1 << 16  # source frames decoded at a time (2 MB for 8 channels)
 
-    A file soundfile opens but cannot read to the end of the asked frames is
-    damaged (a truncated FLAC); it is refused, not handed to another decoder."""
+
+def _open_blocks(path: Path, seconds: float | None, offset: float) -> tuple[int, Iterator[np.ndarray]]:
+    """(source rate, 2-D float32 blocks of `seconds` from `offset`): soundfile first (it seeks and
+    reads only the frames asked for); audioread (ffmpeg) for formats libsndfile lacks."""
     import soundfile as sf
 
     try:
         f = sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError) as error:
-        return _decode_with_librosa(path, seconds, offset, error)
+        reader = _audioread(path, error)
+        return int(reader.samplerate), _audioread_blocks(reader, seconds, offset)
+    return f.samplerate, _soundfile_blocks(path, f, seconds, offset)
+
+
+def _soundfile_blocks(path: Path, f, seconds, offset) -> Iterator[np.ndarray]:
+    """A file soundfile opens but cannot read to the end of the asked frames is damaged (a
+    truncated FLAC); it is refused, not handed to another decoder."""
+    import soundfile as sf
+
     with f:
-        rate = f.samplerate
+        left = -1 if seconds is None else int(np.ceil(seconds * f.samplerate))
         try:
-            f.seek(min(int(offset * rate), f.frames))
-            frames = -1 if seconds is None else int(np.ceil(seconds * rate))
-            return f.read(frames, dtype="float32", always_2d=True), rate
+            f.seek(min(int(offset * f.samplerate), f.frames))
+            while left != 0:
+                block = f.read(BLOCK_FRAMES if left < 0 else min(BLOCK_FRAMES, left), dtype="float32", always_2d=True)
+                if not len(block):
+                    return
+                left = left - len(block) if left > 0 else left
+                yield block
         except (sf.LibsndfileError, RuntimeError) as error:
             raise AudioError(path, f"damaged or truncated audio data ({_clean(error)}); "
                              "re-download or re-encode the file") from None
 
 
-def _decode_with_librosa(path: Path, seconds, offset, soundfile_error) -> tuple[np.ndarray, int]:
-    import warnings
-
-    import librosa
+def _audioread(path: Path, soundfile_error):
+    """An open audioread file, or AudioError saying that neither decoder can read it."""
+    import audioread
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wave, rate = librosa.load(str(path), sr=None, mono=False, offset=offset, duration=seconds)
+        return audioread.audio_open(str(path))
     except Exception as error:
         other = f"; {type(error).__name__}: {error}" if str(error) else ""
         raise AudioError(path, f"not a readable audio file ({_clean(soundfile_error)}{other}); "
                          "convert it to WAV or FLAC") from None
-    return np.atleast_2d(wave).T, int(rate)
+
+
+def _audioread_blocks(reader, seconds, offset) -> Iterator[np.ndarray]:
+    """audioread's 16-bit buffers as float32 frames, `seconds` of them from `offset`."""
+    channels, rate = int(reader.channels), int(reader.samplerate)
+    skip, left = int(offset * rate), -1 if seconds is None else int(np.ceil(seconds * rate))
+    with reader:
+        for buffer in reader:
+            block = (np.frombuffer(buffer, "<i2").astype(np.float32) / 32768.0).reshape(-1, channels)
+            cut = min(skip, len(block))
+            block, skip = block[cut:], skip - cut
+            if left >= 0:
+                block = block[:left]
+                left -= len(block)
+            if len(block):
+                yield block
+            if left == 0:
+                return
 
 
 def _clean(error: Exception) -> str:

@@ -313,7 +313,7 @@ def run_search(args) -> int:
     else:
         labels = tuple(args.labels.split(",")) if args.labels else ()
         results = {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
-                   "clips": searcher.audio_to_audio(str(args.audio), args.k)}
+                   "clips": searcher.audio_to_audio(args.audio, args.k)}  # a Path: the file, even if a clip has its name
     for kind, hits in results.items():
         print(f"top {len(hits)} {kind}:")
         for hit in hits:

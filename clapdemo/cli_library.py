@@ -16,13 +16,15 @@ def add_index(commands) -> None:
     p = commands.add_parser("index", help="index a folder of your own sounds; reruns embed only new/changed files",
                             description="Embed every audio file below FOLDER (long files as windows of --window s "
                             "every --hop s; the file's vector is their mean). A rerun embeds only files added or "
-                            "changed (size + mtime + content hash) and drops deleted ones. Captions are optional: "
+                            "changed (size + mtime + content hash) and drops deleted ones; a killed run resumes. Files that "
+                            "cannot be read (not audio, empty, a FIFO or device, a broken link) are listed as skipped "
+                            "and the rest is indexed (exit status 0). Captions are optional: "
                             "FOLDER/captions.csv (file,caption) or --captions-csv. Search it with "
                             "`search --store FOLDER/.clapdemo-index --run assets/projection --text ...`.")
     p.add_argument("folder", type=Path, help="the folder holding your audio files (searched recursively)")
     p.add_argument("--out", type=Path, default=None, help="index directory (default FOLDER/.clapdemo-index)")
     p.add_argument("--window", type=float, default=None, help="window seconds (default: the encoder's, 10 s)")
-    p.add_argument("--hop", type=float, default=5.0, help="seconds between window starts (default 5)")
+    p.add_argument("--hop", type=float, default=5.0, help="seconds between window starts (default 5, at least 0.25)")
     p.add_argument("--captions-csv", type=Path, default=None, help="CSV file,caption (default FOLDER/captions.csv if present)")
     p.add_argument("--audio-encoder", default=DEFAULT_AUDIO_ENCODER, help="audio encoder (default mn04_as)")
     p.add_argument("--text-encoder", default="minilm",
@@ -40,8 +42,8 @@ def run_index(args) -> int:
     report = index_folder(args.folder, audio, text, args.out, window=args.window, hop=args.hop,
                           captions_csv=args.captions_csv)
     print(report.summary())
-    for clip_id, reason in list(report.failed.items())[:20]:
-        print(f"  skipped {clip_id}: {reason}")
+    for line in report.skipped_lines():
+        print(f"  {line}")
     return 0
 
 

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clapdemo.audio import AudioError
+from clapdemo.audio import AudioError, check_regular_file
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.store import Store, atomic_write_bytes, atomic_write_json, sha256_bytes
-from clapdemo.windows import HOP_SECONDS, embed_file
+from clapdemo.windows import HOP_SECONDS, check_window, embed_file
 
 INDEX_DIRNAME = ".clapdemo-index"  # hidden: the folder scan skips it
 
@@ -44,22 +44,31 @@ class IndexReport:
 
     folder: str
     store: str
-    added: list = field(default_factory=list)
+    added: list = field(default_factory=list)  # added and changed: embedded now (a failed file is in failed only)
     changed: list = field(default_factory=list)
     deleted: list = field(default_factory=list)
     unchanged: list = field(default_factory=list)
-    failed: dict = field(default_factory=dict)  # clip_id -> reason
+    resumed: list = field(default_factory=list)  # embedded by a run that was killed before it finished
+    failed: dict = field(default_factory=dict)  # clip_id -> reason (undecodable, not a regular file, ...)
     windows: int = 0
     seconds: float = 0.0
 
     @property
     def embedded(self) -> list:
-        return sorted(set(self.added + self.changed) - set(self.failed))
+        return sorted(self.added + self.changed)
 
     def summary(self) -> str:
+        resumed = f", {len(self.resumed)} kept from an interrupted run" if self.resumed else ""
         return (f"{self.folder} -> {self.store}: {len(self.added)} added, {len(self.changed)} changed, "
-                f"{len(self.deleted)} deleted, {len(self.unchanged)} unchanged, {len(self.failed)} failed; "
+                f"{len(self.deleted)} deleted, {len(self.unchanged)} unchanged{resumed}, {len(self.failed)} failed; "
                 f"{self.windows} windows embedded in {self.seconds:.1f} s")
+
+    def skipped_lines(self, limit: int = 20) -> list[str]:
+        """'skipped FILE: reason' for the first `limit` failed files, then how many more (and where)."""
+        lines = [f"skipped {clip_id}: {reason}" for clip_id, reason in list(self.failed.items())[:limit]]
+        if len(self.failed) > limit:
+            lines.append(f"... and {len(self.failed) - limit} more, listed in {Path(self.store) / 'failed.json'}")
+        return lines
 
 
 def default_index_dir(folder) -> Path:
@@ -75,16 +84,25 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def scan_folder(folder, captions_csv=None) -> pd.DataFrame:
-    """Every audio file below `folder` (hidden folders skipped) with its captions, size and mtime."""
+def scan_folder(folder, captions_csv=None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every regular audio file below `folder` (hidden folders skipped) with its captions, size and
+    mtime; and {clip id: why} for the names that are not regular files (a FIFO, a link to /dev/zero,
+    a dangling link, a link loop, an empty file): those are listed, never opened."""
     root = Path(folder).resolve()
     files = _all_files(root)
+    skipped, stats = {}, []
+    for clip_id, path in zip(files["clip_id"], files["audio_path"]):
+        try:
+            check_regular_file(path)
+            stats.append(os.stat(path))
+        except AudioError as error:
+            skipped[clip_id] = error.problem
+    files = files[~files["clip_id"].isin(skipped)].reset_index(drop=True)
     captions = _captions(root, captions_csv)
     files["captions"] = [captions.get(c, []) for c in files["clip_id"]]
-    stats = [os.stat(p) for p in files["audio_path"]]
     files["size"] = [s.st_size for s in stats]
     files["mtime_ns"] = [s.st_mtime_ns for s in stats]
-    return files
+    return files, skipped
 
 
 def _all_files(root: Path) -> pd.DataFrame:
@@ -104,24 +122,31 @@ def _captions(root: Path, captions_csv) -> dict[str, list[str]]:
 
 
 def index_folder(folder, audio_encoder, text_encoder, out=None, *, window: float | None = None,
-                 hop: float = HOP_SECONDS, captions_csv=None, progress: bool = True) -> IndexReport:
-    """Bring the index of `folder` up to date: embed new and changed files, drop deleted ones."""
+                 hop: float = HOP_SECONDS, captions_csv=None, progress: bool = True,
+                 max_seconds: float | None = None) -> IndexReport:
+    """Bring the index of `folder` up to date: embed new and changed files, drop deleted ones.
+
+    Resumable: each file's shard records the file it came from (size, mtime, sha256, captions), so
+    a run killed half way keeps the files it finished and the next run embeds only the rest.
+    `max_seconds`: files longer than this are refused (a visitor's upload). `StoreBusy` when
+    another process is indexing into the same index."""
     from clapdemo.precompute import build_manifest
 
     root = Path(folder).resolve()
     if not root.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder; give the folder that holds your audio files")
-    store = Store(out or default_index_dir(root))
     window = float(window or audio_encoder.clip_seconds)
+    check_window(window, hop)
+    store = Store(out or default_index_dir(root))
     start = time.perf_counter()
     with store.lock("index"):
-        files = scan_folder(root, captions_csv)
+        files, skipped = scan_folder(root, captions_csv)
         manifest = _manifest(build_manifest(audio_encoder, text_encoder, _FolderInfo()), root, window, hop)
-        old = _previous(store, manifest, files)
-        report = IndexReport(folder=str(root), store=str(store.root))
-        todo = _plan(files, old, store, report)
-        _drop(store, report.deleted + report.changed)
-        table = _embed_all(store, files, todo, audio_encoder, text_encoder, window, hop, report, progress)
+        _start(store, manifest, files)
+        report = IndexReport(folder=str(root), store=str(store.root), failed=dict(skipped))
+        todo = _plan(files, store, report)
+        table = _embed_all(store, files, todo, audio_encoder, text_encoder, window, hop, report, progress,
+                           max_seconds)
         store._write_clips(table)
         store.write_failed({c: {"audio_path": str(root / c), "error": e} for c, e in report.failed.items()})
     report.seconds = time.perf_counter() - start
@@ -141,84 +166,106 @@ def _manifest(manifest: dict, root: Path, window: float, hop: float) -> dict:
     return manifest
 
 
-def _previous(store: Store, manifest: dict, files: pd.DataFrame) -> pd.DataFrame:
-    """The table of the last run, or an empty one when the index is new or its settings changed
-    (other window/hop: every file is recomputed; other encoders: refused by the store)."""
-    empty = pd.DataFrame(columns=["clip_id", "size", "mtime_ns", "sha256", "captions"])
-    store.create_or_check(manifest, files.assign(sha256="", duration=0.0).iloc[:0])  # refuses other encoders
+def _start(store: Store, manifest: dict, files: pd.DataFrame) -> None:
+    """Create the index, or check its encoders (other ones are refused by the store); other
+    window/hop settings drop every shard, so every file is recomputed."""
+    store.create_or_check(manifest, files.assign(sha256="", duration=0.0).iloc[:0])
     if store.manifest().get("windows") != manifest["windows"]:
         for sidecar in store.sidecars():
             store.remove_shard(sidecar)
         atomic_write_json(store.manifest_path, manifest)
-        table = store.clips()
-        return table.assign(size=-1) if "sha256" in table.columns else empty  # known files count as changed
+
+
+def _sources(store: Store) -> dict[str, list[tuple[Path, dict]]]:
+    """clip id -> [(sidecar, the file its shard was made from)], from the sidecars alone.
+
+    Shards of indexes made before sidecars recorded their source take it from clips.parquet."""
     table = store.clips()
-    return table if "sha256" in table.columns else empty
+    legacy = ({r["clip_id"]: r for r in table.to_dict("records")} if "sha256" in table.columns else {})
+    found: dict[str, list[tuple[Path, dict]]] = {}
+    for sidecar in store.sidecars():
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            clip_id = meta["clip_ids"][0]
+        except (ValueError, KeyError, IndexError, TypeError, OSError):
+            continue  # a damaged sidecar: its clip counts as not done (load quarantines it)
+        source = meta.get("source") or legacy.get(clip_id)
+        found.setdefault(clip_id, []).append((sidecar, source or {}))
+    return found
 
 
-def _plan(files: pd.DataFrame, old: pd.DataFrame, store: Store, report: IndexReport) -> list[int]:
-    """Rows of `files` to embed; fills the report's added/changed/deleted/unchanged and files' sha256."""
-    before = {r.clip_id: r for r in old.itertuples(index=False)}
-    done = store.done_clip_ids()
-    hashes, todo = [], []
+def _plan(files: pd.DataFrame, store: Store, report: IndexReport) -> list[int]:
+    """Rows of `files` to embed. Fills the report and the files' sha256 and duration; removes the
+    shards of deleted and changed files, and duplicates a killed run left."""
+    previous = set(store.clips()["clip_id"])  # the files the last finished run recorded
+    sources = _sources(store)
+    hashes, durations, todo = [], [], []
     for i, row in enumerate(files.itertuples(index=False)):
-        prev = before.get(row.clip_id)
-        same_stat = prev is not None and prev.size == row.size and prev.mtime_ns == row.mtime_ns
-        digest = prev.sha256 if same_stat else file_sha256(row.audio_path)
-        hashes.append(digest)
-        same = prev is not None and prev.sha256 == digest and list(prev.captions) == list(row.captions)
-        if same and row.clip_id in done:
-            report.unchanged.append(row.clip_id)
+        shards = sources.pop(row.clip_id, [])
+        keep, digest = None, None
+        for sidecar, source in shards:
+            if list(source.get("captions", [])) != list(row.captions):
+                continue
+            if source.get("size") != row.size or source.get("mtime_ns") != row.mtime_ns:
+                digest = digest or file_sha256(row.audio_path)  # touched or copied: same content?
+                if source.get("sha256") != digest:
+                    continue
+            keep = (sidecar, source)
+            break
+        for sidecar, _ in shards:
+            if keep is None or sidecar != keep[0]:
+                store.remove_shard(sidecar)
+        hashes.append(keep[1].get("sha256") if keep else digest)
+        durations.append(float(keep[1].get("duration", 0.0)) if keep else 0.0)
+        if keep is not None:
+            (report.unchanged if row.clip_id in previous else report.resumed).append(row.clip_id)
             continue
-        (report.changed if prev is not None else report.added).append(row.clip_id)
+        (report.changed if row.clip_id in previous or shards else report.added).append(row.clip_id)
         todo.append(i)
-    files["sha256"] = hashes
-    report.deleted = sorted(set(before) - set(files["clip_id"]))
+    for gone in sources.values():  # shards of files no longer in the folder
+        for sidecar, _ in gone:
+            store.remove_shard(sidecar)
+    report.deleted = sorted((previous | set(sources)) - set(files["clip_id"]) - set(report.failed))
+    files["sha256"], files["duration"] = hashes, durations
     return todo
 
 
-def _drop(store: Store, clip_ids: list[str]) -> None:
-    """Remove the shards of deleted and changed files (before new ones are written: one shard per clip)."""
-    gone = set(clip_ids)
-    for sidecar in store.sidecars():
-        try:
-            ids = json.loads(sidecar.read_text(encoding="utf-8"))["clip_ids"]
-        except (ValueError, KeyError, OSError):
-            continue
-        if gone & set(ids):
-            store.remove_shard(sidecar)
-
-
-def _embed_all(store, files, todo, audio_encoder, text_encoder, window, hop, report, progress) -> pd.DataFrame:
+def _embed_all(store, files, todo, audio_encoder, text_encoder, window, hop, report, progress,
+               max_seconds) -> pd.DataFrame:
     from tqdm.auto import tqdm
 
-    durations = np.zeros(len(files))
-    old = store.clips()
-    if "duration" in old.columns:
-        known = dict(zip(old["clip_id"], old["duration"]))
-        durations = np.array([known.get(c, 0.0) for c in files["clip_id"]], dtype=float)
     text_cache: dict[str, np.ndarray] = {}
     for i in tqdm(todo, unit="file", desc="index", disable=not progress):
         row = files.iloc[i]
         try:
-            vectors, starts, duration = embed_file(row["audio_path"], audio_encoder, window, hop)
+            vectors, starts, duration = embed_file(row["audio_path"], audio_encoder, window, hop,
+                                                   max_seconds=max_seconds)
         except AudioError as error:
             report.failed[row["clip_id"]] = error.problem
+            for attempted in (report.added, report.changed):
+                if row["clip_id"] in attempted:
+                    attempted.remove(row["clip_id"])
             continue
         captions = list(row["captions"])
         new = [c for c in captions if c not in text_cache]
         if new:
             text_cache.update(zip(new, text_encoder.embed(new)))
         text = np.stack([text_cache[c] for c in captions]) if captions else np.zeros((0, text_encoder.dim), np.float32)
-        write_file_shard(store, row["clip_id"], vectors, starts, np.minimum(starts + window, duration), text, captions)
-        durations[i] = duration
+        digest = row["sha256"] or file_sha256(row["audio_path"])
+        source = {"size": int(row["size"]), "mtime_ns": int(row["mtime_ns"]), "sha256": digest,
+                  "duration": duration, "captions": captions}
+        write_file_shard(store, row["clip_id"], vectors, starts, np.minimum(starts + window, duration), text,
+                         captions, source)
+        files.loc[i, ["sha256", "duration"]] = [digest, duration]
         report.windows += len(vectors)
-    return files.assign(duration=durations)
+    return files
 
 
 def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                     text: np.ndarray, captions: list[str]) -> Path:
-    """One file's shard: its mean vector, captions and windows; atomic and checksummed like store.write_shard."""
+                     text: np.ndarray, captions: list[str], source: dict | None = None) -> Path:
+    """One file's shard: its mean vector, captions and windows; atomic and checksummed like
+    store.write_shard. The sidecar also records `source`, the file the shard was made from (size,
+    mtime_ns, sha256, duration, captions): a rerun knows from it alone that the shard is current."""
     from safetensors.numpy import save
 
     data = save(
@@ -234,7 +281,8 @@ def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np
     )
     name = f"shard-{uuid.uuid4().hex[:16]}"
     atomic_write_bytes(store.shard_dir / f"{name}.safetensors", data)
-    atomic_write_json(store.shard_dir / f"{name}.json", {"sha256": sha256_bytes(data), "clip_ids": [clip_id]})
+    atomic_write_json(store.shard_dir / f"{name}.json",
+                      {"sha256": sha256_bytes(data), "clip_ids": [clip_id], "source": source or {}})
     return store.shard_dir / f"{name}.safetensors"
 
 
@@ -280,3 +328,86 @@ def export_hits(results: dict, path) -> Path:
     else:
         raise ValueError(f"{path}: export needs a .csv or .json file name")
     return path
+
+
+# ---- a visitor's library: an upload into the session's own folder ---------------------------------
+
+UPLOAD_MAX_FILES = 100  # per library (a session's upload folder)
+UPLOAD_TOTAL_FACTOR = 10  # a library holds at most 10 x the per-file cap (200 MB with the default 20 MB)
+
+
+def import_uploads(paths, folder, max_bytes: int, max_files: int = UPLOAD_MAX_FILES) -> tuple[list[str], dict[str, str]]:
+    """Copy a visitor's upload into `folder` (their session's own): audio files as they are, and the
+    audio inside a zip with its folders. Returns (names imported, {name: why skipped}).
+
+    Skipped and listed: names that would leave the folder (`..`, absolute), links, what is not
+    audio, a file over `max_bytes` (counted while copying: a zip's header can lie), and what comes
+    past `max_files` files or UPLOAD_TOTAL_FACTOR x `max_bytes` in the library."""
+    from clapdemo.datasets import AUDIO_EXTENSIONS
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    present = [p for p in folder.rglob("*") if p.is_file()]
+    count, used = len(present), sum(p.stat().st_size for p in present)
+    imported, skipped = [], {}
+    for name, open_source, link in _upload_entries(paths):
+        target = folder / name
+        why = ("a link, not a file" if link
+               else "not a name inside the folder (.. or absolute)" if not _safe_name(name, folder)
+               else f"not an audio file ({', '.join(AUDIO_EXTENSIONS[:4])}, ...)" if target.suffix.lower() not in AUDIO_EXTENSIONS
+               else f"more than {max_files} files in one library" if count >= max_files
+               else None)
+        if why is None:
+            room = min(max_bytes, UPLOAD_TOTAL_FACTOR * max_bytes - used)
+            size = _copy_capped(open_source, target, room)
+            why = None if size is not None else f"over {room / 1e6:.1f} MB (uploads are limited to {max_bytes / 1e6:g} " \
+                                                f"MB a file, {UPLOAD_TOTAL_FACTOR * max_bytes / 1e6:g} MB a library)"
+        if why:
+            skipped[name] = why
+            continue
+        imported.append(name)
+        count, used = count + 1, used + size
+    return imported, skipped
+
+
+def _upload_entries(paths):
+    """(name, a function opening its bytes, is a link) for each uploaded file and each member of an uploaded zip."""
+    import zipfile
+
+    for path in map(Path, paths):
+        if path.suffix.lower() != ".zip":
+            yield path.name, (lambda p=path: open(p, "rb")), False
+            continue
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                    yield info.filename, (lambda i=info: archive.open(i)), link
+
+
+def _safe_name(name: str, folder: Path) -> bool:
+    """A relative name that stays inside `folder` and is not hidden (the folder scan would skip it)."""
+    from pathlib import PurePosixPath
+
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts or name.startswith(("/", "\\")) or any(p in ("..", "") or p.startswith(".") for p in parts):
+        return False
+    return (folder / name).resolve().is_relative_to(folder.resolve())
+
+
+def _copy_capped(open_source, target: Path, max_bytes: int) -> int | None:
+    """Copy up to `max_bytes` to `target` (atomically); the size, or None when the source is larger."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    copied = 0
+    with open_source() as source, open(temp, "wb") as out:
+        for block in iter(lambda: source.read(1 << 20), b""):
+            copied += len(block)
+            if copied > max_bytes:
+                break
+            out.write(block)
+    if copied > max_bytes:
+        temp.unlink()
+        return None
+    os.replace(temp, target)
+    return copied

@@ -108,13 +108,16 @@ class Searcher:
         return [Hit(rank=r + 1, score=float(scores[i]), relevance=p, caption=str(captions[i]))
                 for r, (i, p) in enumerate(zip(order, self._relevance(scores[order])))]
 
-    def audio_to_audio(self, audio, k: int = 10, exclude_clip: str | None = None) -> list[Hit]:
-        """The k store clips nearest to a clip: a file path, a waveform, or a clip id of this store."""
+    def audio_to_audio(self, audio, k: int = 10, exclude_clip: str | None = None,
+                       max_seconds: float | None = None) -> list[Hit]:
+        """The k store clips nearest to a clip: a file (a Path, or a str that is no clip id), a waveform,
+        or a clip id (a str) of this store. A Path is always the file, even when a clip has its name.
+        `max_seconds`: refuse a longer file (a visitor's upload), counted while decoding."""
         rows = self._row_of_clip()
         if isinstance(audio, str) and audio in rows:
             exclude_clip, vector = audio, self.audio[rows[audio]]
         else:
-            vector = self.embed_audio(audio)
+            vector = self.embed_audio(audio, max_seconds)
             exclude_clip = exclude_clip or self._clip_of_path(audio)
         scores = self._scores(vector, k + 1)
         if exclude_clip is not None and exclude_clip in rows:  # a clip is not "like itself"
@@ -127,14 +130,14 @@ class Searcher:
             return self._with_spans(self._clip_hits(scores, k), best)
         return self._clip_hits(scores, k)
 
-    def embed_audio(self, audio) -> np.ndarray:
+    def embed_audio(self, audio, max_seconds: float | None = None) -> np.ndarray:
         """A file path or a mono waveform at the encoder's rate -> its normalised joint-space vector."""
         encoder = self._audio_encoder()
         settings = self.embeddings.meta.get("windows")
         if settings and (isinstance(audio, str) or hasattr(audio, "__fspath__")):  # as the index embeds files
             from clapdemo.windows import embed_file
 
-            vectors = embed_file(audio, encoder, settings["seconds"], settings["hop"])[0]
+            vectors = embed_file(audio, encoder, settings["seconds"], settings["hop"], max_seconds=max_seconds)[0]
             return project_audio(self.projection, vectors.mean(axis=0, keepdims=True))[0]
         if isinstance(audio, (str, bytes)) or hasattr(audio, "__fspath__"):
             wave = load_clip(audio, encoder.sample_rate, encoder.clip_seconds)

@@ -1,10 +1,20 @@
-"""The app's "Library" tab: index a folder of your own sounds and search it.
+"""The app's "Library" tab: index a library of sounds and search it.
 
 Same library calls as the CLI: `python -m clapdemo index FOLDER` (index_folder)
 and `python -m clapdemo search --store INDEX --text/--audio/--clip ... --export`.
 Every result has a player for the span that matched (the window cut out into
 the cache), a "whole file" button and a "more like this" button; results can be
 downloaded as CSV and JSON.
+
+What a visitor may open (the app may be a public Space):
+- an upload: audio files or a zip of them, copied into the session's own folder
+  under the cache (library.import_uploads), within the upload limits;
+- a folder of the server only below a root the owner configured: the data root
+  (CLAPDEMO_DATA_ROOT) and the folders in CLAPDEMO_LIBRARY_ROOTS
+  (os.pathsep-separated). With neither, no server folder opens. Paths are
+  resolved (links followed) before the check;
+- a file is played or served only from inside those roots or the uploads:
+  never from elsewhere, whatever an index says.
 
 Where the index lives: FOLDER/.clapdemo-index when it exists (made by the CLI),
 else a folder in the app's cache (the user's folder is never written to by the
@@ -15,7 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import shutil
+import uuid
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,14 +36,25 @@ import pandas as pd
 
 N_HITS = 5  # results with a player and buttons
 COLUMNS = ("rank", "score", "relevance", "file", "span", "caption")
+ROOTS_SETTING = "CLAPDEMO_LIBRARY_ROOTS"
+
+
+def library_roots(settings, env) -> list[Path]:
+    """The server folders a visitor may open, resolved: the data root, if the owner set one, and
+    the folders listed in CLAPDEMO_LIBRARY_ROOTS. Empty by default (a Space without a data root)."""
+    listed = [Path(p.strip()).expanduser() for p in (env.get(ROOTS_SETTING) or "").split(os.pathsep) if p.strip()]
+    roots = listed + ([settings.data_root] if settings.data_root else [])
+    return [r.resolve() for r in roots]
 
 
 class LibraryHandlers:
-    """The Library tab's buttons; the per-session state is the index path and the shown hits."""
+    """The Library tab's buttons; the per-session state is the index path, the upload folder and the shown hits."""
 
-    def __init__(self, settings, encoders):
+    def __init__(self, settings, encoders, env=None):
         self.settings = settings
         self.encoders = encoders  # () -> (audio encoder, text encoder), loaded once per process
+        self.roots = library_roots(settings, os.environ if env is None else env)
+        self.uploads = (settings.cache / "library-uploads").resolve()  # one folder per session below
 
     # ---- where things live ---------------------------------------------------------
 
@@ -45,9 +68,32 @@ class LibraryHandlers:
         tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
         return self.settings.cache / "library" / f"{folder.name}-{tag}"
 
+    def allowed_folder(self, folder_text: str) -> Path:
+        """The typed folder, resolved, if it lies below a library root; else a gr.Error (checked
+        before anything is looked at, so a refusal says nothing about what exists)."""
+        if not self.roots:
+            raise gr.Error("This app opens no folders of the server: upload your sounds instead (audio files or "
+                           f"a zip). The owner can list folders visitors may open in {ROOTS_SETTING}.", duration=None)
+        folder = Path((folder_text or "").strip()).expanduser().resolve()
+        if not (folder_text or "").strip() or not any(folder.is_relative_to(r) for r in self.roots):
+            raise gr.Error(f"{folder_text or '(empty)'}: not a folder this app may open. Use the data folder or one "
+                           f"listed in {ROOTS_SETTING}, or upload your sounds.", duration=None)
+        if not folder.is_dir():
+            raise gr.Error(f"{folder_text}: not a folder. Type the path of a folder of audio files.", duration=None)
+        return folder
+
+    def _inside(self, path: str) -> Path:
+        """`path` resolved, if it lies below a library root or the uploads; else a gr.Error: a file
+        from anywhere else is never read for a player or served, whatever an index says."""
+        resolved = Path(path).resolve()
+        if not any(resolved.is_relative_to(r) for r in [*self.roots, self.uploads]):
+            raise gr.Error(f"{Path(path).name}: outside the library folders this app may serve; not sent.",
+                           duration=None)
+        return resolved
+
     def _servable(self, path: str) -> str:
         """A path the app may serve: inside the data root or the cache, else a copy in the cache."""
-        resolved = Path(path).resolve()
+        resolved = self._inside(path)
         roots = [self.settings.cache.resolve()] + ([self.settings.data_root.resolve()] if self.settings.data_root else [])
         if any(resolved.is_relative_to(r) for r in roots):
             return str(resolved)
@@ -63,6 +109,7 @@ class LibraryHandlers:
 
         from clapdemo.audio import load_audio
 
+        path = str(self._inside(path))
         out = self.settings.cache / "library-spans" / f"{_tag(path)}-{start:.1f}-{end:.1f}.wav"
         if not out.is_file():
             rate = self.encoders()[0].sample_rate
@@ -73,23 +120,48 @@ class LibraryHandlers:
     # ---- handlers ------------------------------------------------------------------
 
     def open_index(self, folder_text: str):
-        """`python -m clapdemo index FOLDER`: embed new and changed files, then open the index."""
-        from clapdemo.library import index_folder
-
-        folder = Path((folder_text or "").strip()).expanduser()
-        if not folder_text or not folder.is_dir():
-            raise gr.Error(f"{folder_text or '(empty)'}: not a folder. Type the path of a folder of audio files.",
-                           duration=None)
+        """`python -m clapdemo index FOLDER` on a folder below a library root, then open the index."""
+        folder = self.allowed_folder(folder_text)
         index = self.index_dir(folder)
         if index == folder:
             return str(index), f"Opened the index **{html.escape(str(index))}**."
+        return str(index), self._index(folder, index)
+
+    def upload_library(self, paths, folder: str | None):
+        """A visitor's library: the uploaded files (or zip) into the session's own folder, indexed.
+        A second upload adds to the same folder. Returns (index, folder, status)."""
+        from clapdemo.library import import_uploads
+
+        if not paths:
+            raise gr.Error("Choose audio files (or one zip of them) to upload first.")
+        target = Path(folder) if folder else self.uploads / uuid.uuid4().hex
+        imported, skipped = import_uploads(paths, target, int(self.settings.max_upload_mb * 1e6))
+        if not imported and not any(target.rglob("*.*")):
+            raise gr.Error("Nothing to index: " + "; ".join(f"{n}: {w}" for n, w in skipped.items()), duration=None)
+        index = self.index_dir(target)
+        status = self._index(target, index, self.settings.max_upload_seconds)
+        status += "".join(f"\n- not uploaded {html.escape(n)}: {html.escape(w)}" for n, w in skipped.items())
+        return str(index), str(target), status
+
+    def _index(self, folder: Path, index: Path, max_seconds: float | None = None) -> str:
+        """Index `folder` into `index`; the status line, with every skipped file and why. When another
+        session is updating the same index, its files indexed so far are opened as they are."""
+        from clapdemo.library import index_folder
+        from clapdemo.store import Store, StoreBusy
+
         audio, text = self.encoders()
         try:
-            report = index_folder(folder, audio, text, index, progress=False)
+            report = index_folder(folder, audio, text, index, progress=False, max_seconds=max_seconds)
+        except StoreBusy:
+            if not Store(index).exists():
+                raise gr.Error(f"{folder.name}: another session is indexing it for the first time; "
+                               "open it again in a minute.", duration=None) from None
+            return ("Opened as it is: another session is updating this index right now. "
+                    "Press “Open / update index” again later to see the files it adds.")
         except (ValueError, OSError) as error:
             raise gr.Error(f"Indexing {folder}: {error}", duration=None) from error
-        failed = "".join(f"\n- skipped {html.escape(c)}: {html.escape(r)}" for c, r in list(report.failed.items())[:10])
-        return str(index), f"Index ready: {html.escape(report.summary())}{failed}"
+        skipped = "".join(f"\n- {html.escape(line)}" for line in report.skipped_lines())
+        return f"Index ready: {html.escape(report.summary())}{skipped}"
 
     def _searcher(self, index: str | None, projection: str):
         if not index:
@@ -113,9 +185,16 @@ class LibraryHandlers:
         """`python -m clapdemo search --store INDEX --audio FILE`: the nearest files to a clip or recording."""
         if not path:
             raise gr.Error("Upload a clip or record one with the microphone first.")
-        try:
-            hits = self._searcher(index, projection).audio_to_audio(path, int(k))
-        except ValueError as error:  # AudioError names the file and the problem
+        from clapdemo.audio import AudioError, check_upload
+
+        s = self.settings
+        try:  # a visitor's file: the upload limits, then decoded as a stream that stops at the limit
+            check_upload(path, s.max_upload_mb, s.max_upload_seconds)
+            hits = self._searcher(index, projection).audio_to_audio(Path(path), int(k),
+                                                                    max_seconds=s.max_upload_seconds)
+        except AudioError as error:
+            raise gr.Error(f"{Path(path).name}: {error.problem}", duration=None) from error
+        except ValueError as error:
             raise gr.Error(str(error), duration=None) from error
         return self._show(index, hits, f"Top {len(hits)} files like {html.escape(Path(path).name)}")
 
@@ -170,11 +249,18 @@ def build_library_tab(settings, encoders, session) -> None:
     index = gr.State(None)
     hits = gr.State([])
     projection = gr.State(lambda: str(settings.projection))
-    gr.Markdown("Index a folder of your own sounds (long files are cut in 10 s windows every 5 s) and search it "
-                "by text, by a clip or with the microphone. Same as `python -m clapdemo index FOLDER`.")
+    upload_dir = gr.State(None)  # this session's own folder of uploaded sounds
+    gr.Markdown("Upload your own sounds (audio files or a zip; long files are cut in 10 s windows every 5 s) "
+                "and search them by text, by a clip or with the microphone. Same as "
+                "`python -m clapdemo index FOLDER`.")
     with gr.Row():
-        folder = gr.Textbox(str(settings.data_root or ""), label="folder of audio files (or an index)",
-                            elem_id="library-folder", scale=4)
+        uploads = gr.File(file_count="multiple", file_types=["audio", ".zip"], elem_id="library-upload", scale=4,
+                          label=f"your sounds: audio files or a zip (up to {settings.max_upload_mb:g} MB and "
+                          f"{settings.max_upload_seconds / 60:g} min a file)")
+        upload_btn = gr.Button("Index my upload", variant="primary", elem_id="library-upload-index")
+    with gr.Row(visible=bool(h.roots)):  # server folders only below a root the owner configured
+        folder = gr.Textbox(str(settings.data_root or ""), label=f"or a folder of the server (below the data folder "
+                            f"or {ROOTS_SETTING})", elem_id="library-folder", scale=4)
         open_btn = gr.Button("Open / update index", variant="primary", elem_id="library-open")
     status = gr.Markdown(elem_id="library-status")
     with gr.Row():
@@ -203,6 +289,7 @@ def build_library_tab(settings, encoders, session) -> None:
         projection = session
     get_projection = (lambda s: s.projection or str(settings.projection)) if session is not None else (lambda p: p)
 
+    upload_btn.click(h.upload_library, [uploads, upload_dir], [index, upload_dir, status])
     open_btn.click(h.open_index, [folder], [index, status])
     folder.submit(h.open_index, [folder], [index, status])
     search_btn.click(lambda ix, s, q, n: h.search_text(ix, get_projection(s), q, n), [index, projection, query, k], shown)

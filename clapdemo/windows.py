@@ -15,18 +15,30 @@ Defaults: window = the encoder's own clip length (10 s for EfficientAT), hop = 5
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from clapdemo.audio import audio_info, fit_length, load_audio
+from clapdemo.audio import AudioError, fit_length, stream_audio
 
 HOP_SECONDS = 5.0
-WHOLE_FILE_SECONDS = 1200.0  # files up to 20 min are decoded once; longer ones window by window
+MIN_HOP_SECONDS = 0.25  # a smaller hop multiplies the windows (and the time) per file
+MAX_WINDOWS = 20_000  # per file: 27 h at the default hop; beyond, the file is refused, not embedded for hours
+MAX_WINDOW_SECONDS = 3600.0
+
+
+def check_window(window: float, hop: float) -> None:
+    """Refuse window/hop settings that cannot work or would take hours (a crafted index manifest)."""
+    if not (math.isfinite(window) and 0 < window <= MAX_WINDOW_SECONDS):
+        raise ValueError(f"window {window} s: give a window between 0 and {MAX_WINDOW_SECONDS:g} seconds")
+    if not (math.isfinite(hop) and hop >= MIN_HOP_SECONDS):
+        raise ValueError(f"hop {hop} s: the hop must be at least {MIN_HOP_SECONDS:g} s (every window is one "
+                         "forward of the encoder)")
 
 
 def window_starts(duration: float, window: float, hop: float) -> list[float]:
     """Start times (seconds) of the windows that cover a file of `duration` seconds."""
-    if hop <= 0 or window <= 0:
-        raise ValueError(f"window ({window}) and hop ({hop}) must be positive seconds")
+    check_window(window, hop)
     if duration <= window:
         return [0.0]
     last = duration - window
@@ -36,27 +48,73 @@ def window_starts(duration: float, window: float, hop: float) -> list[float]:
     return starts
 
 
-def embed_file(path, encoder, window: float | None = None, hop: float = HOP_SECONDS,
-               batch_size: int = 16) -> tuple[np.ndarray, np.ndarray, float]:
+class WindowCutter:
+    """Cuts a stream of samples into the windows of `window_starts` as they arrive, keeping only
+    what a window still to come needs (about one window and one block), never the whole file."""
+
+    def __init__(self, rate: int, window: float, hop: float):
+        check_window(window, hop)
+        self.rate, self.window, self.hop = rate, window, hop
+        self.buffer = np.zeros(0, np.float32)
+        self.offset = 0  # the sample number of buffer[0]
+        self.total = 0  # samples seen
+        self.next = 0  # the next regular window: it starts at next * hop
+
+    @property
+    def duration(self) -> float:
+        return self.total / self.rate
+
+    def feed(self, block: np.ndarray) -> list[tuple[float, np.ndarray]]:
+        """(start, samples) of each window the samples so far complete."""
+        self.buffer = np.concatenate([self.buffer, block])
+        self.total += len(block)
+        done = []  # regular starts that window_starts will list whatever comes next (the duration only grows)
+        while self.next <= np.floor((self.duration - self.window) / self.hop + 1e-9):
+            done.append(self._cut(round(self.next * self.hop, 3)))
+            self.next += 1
+        keep = min(round(round(self.next * self.hop, 3) * self.rate), int((self.duration - self.window - 0.01) * self.rate))
+        if keep > self.offset:  # the flush-with-the-end window starts no earlier than duration - window
+            self.buffer, self.offset = self.buffer[keep - self.offset:], keep
+        return done
+
+    def finish(self) -> list[tuple[float, np.ndarray]]:
+        """The windows left once the file has ended: the last regular ones and the one flush with the end."""
+        return [self._cut(s) for s in window_starts(self.duration, self.window, self.hop)[self.next:]]
+
+    def _cut(self, start: float) -> tuple[float, np.ndarray]:
+        a, b = round(start * self.rate) - self.offset, round((start + self.window) * self.rate) - self.offset
+        return start, self.buffer[a:b]
+
+
+def embed_file(path, encoder, window: float | None = None, hop: float = HOP_SECONDS, batch_size: int = 16,
+               max_seconds: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """(window vectors (w, dim), window starts (w,), duration) of one file.
 
-    Raises `AudioError` (naming the file) when it cannot be decoded."""
+    Decoded as a stream (audio.stream_audio): memory holds one block, one window and one batch of
+    windows, whatever the file's length, rate or channels. Raises `AudioError` (naming the file) when
+    it cannot be decoded, is longer than `max_seconds` (uploads) or needs more than MAX_WINDOWS."""
     window = float(window or encoder.clip_seconds)
     rate, n = encoder.sample_rate, int(round(encoder.clip_seconds * encoder.sample_rate))
-    duration = audio_info(path)[0]
-    starts = window_starts(duration, window, hop)
-    if duration <= WHOLE_FILE_SECONDS:
-        wave = load_audio(path, rate)
-        duration = len(wave) / rate  # the decoded length is the truth (headers can be off)
-        starts = window_starts(duration, window, hop)
-        cut = lambda s: wave[int(round(s * rate)): int(round((s + window) * rate))]  # noqa: E731
-    else:
-        cut = lambda s: load_audio(path, rate, window, offset=s)  # noqa: E731
-    vectors = []
-    for i in range(0, len(starts), batch_size):
-        batch = np.stack([fit_length(cut(s), n) for s in starts[i: i + batch_size]])
-        vectors.append(encoder.embed(batch))
-    return np.concatenate(vectors).astype(np.float32), np.asarray(starts, np.float32), float(duration)
+    cutter = WindowCutter(rate, window, hop)
+    vectors, starts, batch = [], [], []
+
+    def embed(windows, last=False):
+        for start, wave in windows:
+            if len(starts) >= MAX_WINDOWS:
+                raise AudioError(path, f"needs more than {MAX_WINDOWS} windows of {window:g} s every {hop:g} s; "
+                                 "use a larger hop or split the file")
+            starts.append(start)
+            batch.append(fit_length(wave, n))
+            if len(batch) == batch_size:
+                vectors.append(encoder.embed(np.stack(batch)))
+                batch.clear()
+        if last and batch:
+            vectors.append(encoder.embed(np.stack(batch)))
+
+    for block in stream_audio(path, rate, max_seconds=max_seconds):
+        embed(cutter.feed(block))
+    embed(cutter.finish(), last=True)
+    return np.concatenate(vectors).astype(np.float32), np.asarray(starts, np.float32), cutter.duration
 
 
 def best_window_per_clip(window_scores: np.ndarray, window_clip: np.ndarray, n_clips: int) -> tuple[np.ndarray, np.ndarray]:
