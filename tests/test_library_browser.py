@@ -1,5 +1,6 @@
 """The Library tab in a real browser: open a folder index, search by text, "more like this",
-play a result's time span, then the whole file, search by an uploaded clip, export.
+play a result's time span, then the whole file, search by an uploaded clip, export, upload a
+zip as a library of one's own; and the HTTP API refuses a folder outside the data root.
 
 The folder holds a 70 s file made from ESC-50 clips laid end to end with silence
 (dog at 0:20, rain at 0:45, rooster at 1:00) and three other clips. Screenshots
@@ -10,8 +11,10 @@ go to test-output/browser/library-*.png. Needs /usr/bin/chromium and playwright
 from __future__ import annotations
 
 import shutil
+import zipfile
 
 import pytest
+from gradio_client import Client
 
 from test_app_browser import (CHROMIUM, Shots, _open, _tab, _table, _wait_table, _wait_until, app_server,  # noqa: F401
                               browser)
@@ -100,6 +103,31 @@ def test_library_tab(browser, tmp_path):
                     "() => Array.from(document.querySelectorAll('#library-export a[href]')).map(a => a.href)"),
                     10, "the export links")
                 assert any(x.endswith("results.csv") for x in links) and any(x.endswith("results.json") for x in links), links
+            with shots.step("upload-library"):  # a visitor's own sounds: a zip into the session's folder
+                archive = tmp_path / "mine.zip"
+                with zipfile.ZipFile(archive, "w") as z:
+                    z.write(esc50_file("dog"), "pets/dog.flac")
+                    z.write(esc50_file("rain"), "rain.flac")
+                page.locator("#library-upload input[type=file]").set_input_files(str(archive))
+                _wait_until(lambda: page.locator("#library-upload").get_by_text("mine.zip").count() > 0, 30,
+                            "the zip in the upload box")
+                page.locator("#library-upload-index").click()
+                page.locator("#library-status").get_by_text("2 added").wait_for(timeout=120_000)
+                page.locator("#library-query textarea, #library-query input").first.fill("dog barking")
+                page.locator("#library-search").click()
+                rows = _wait_table(page, "library-results", "pets/dog.flac")
+                assert rows[1][rows[0].index("file")] == "pets/dog.flac", rows
+                shots.save("upload-library")
+            with shots.step("api-probe"):  # the HTTP API opens no folder outside the data root
+                secret = tmp_path / "secret"
+                secret.mkdir()
+                shutil.copy(esc50_file("cat"), secret / "cat.flac")
+                try:
+                    answer = str(Client(url, verbose=False).predict(str(secret), api_name="/open_index"))
+                except Exception as error:  # gr.Error reaches the client as an exception with the message
+                    answer = str(error)
+                assert "not a folder this app may open" in answer, answer
+                assert not list((tmp_path / "cache").rglob("secret-*")), "the secret folder was indexed"
         finally:
             shots.save("end")
             context.close()
