@@ -11,10 +11,15 @@ shards), so evaluate/search/the app read it like any other; it adds:
 A rerun compares the folder with the table: a file is unchanged when its size
 and mtime match, or, if they differ, when its content hash still matches (a
 `touch` or a copy costs a hash, not an embedding). New and changed files are
-embedded, deleted ones dropped; nothing else is touched. Captions are optional:
+embedded, deleted ones dropped; nothing else is touched. Each shard's sidecar
+records the file it was made from, so a killed run resumes: the next run keeps
+what was finished and removes duplicate shards. Captions are optional:
 a `captions.csv` (file,caption) in the folder, or one given, adds them; files
-it does not name are indexed uncaptioned. Undecodable files are listed with the
-reason, never stop the run, and are tried again on the next run.
+it does not name are indexed uncaptioned. Only regular files are opened (a FIFO
+or a link to /dev/zero would block or never end); those and undecodable files
+are listed with the reason, never stop the run, and are tried again on the next
+run. `import_uploads` makes a visitor's library: their files, or a zip's audio,
+copied into their own folder within the upload limits.
 """
 
 from __future__ import annotations
@@ -343,31 +348,35 @@ def import_uploads(paths, folder, max_bytes: int, max_files: int = UPLOAD_MAX_FI
     Skipped and listed: names that would leave the folder (`..`, absolute), links, what is not
     audio, a file over `max_bytes` (counted while copying: a zip's header can lie), and what comes
     past `max_files` files or UPLOAD_TOTAL_FACTOR x `max_bytes` in the library."""
-    from clapdemo.datasets import AUDIO_EXTENSIONS
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     present = [p for p in folder.rglob("*") if p.is_file()]
     count, used = len(present), sum(p.stat().st_size for p in present)
     imported, skipped = [], {}
     for name, open_source, link in _upload_entries(paths):
-        target = folder / name
-        why = ("a link, not a file" if link
-               else "not a name inside the folder (.. or absolute)" if not _safe_name(name, folder)
-               else f"not an audio file ({', '.join(AUDIO_EXTENSIONS[:4])}, ...)" if target.suffix.lower() not in AUDIO_EXTENSIONS
-               else f"more than {max_files} files in one library" if count >= max_files
-               else None)
-        if why is None:
-            room = min(max_bytes, UPLOAD_TOTAL_FACTOR * max_bytes - used)
-            size = _copy_capped(open_source, target, room)
-            why = None if size is not None else f"over {room / 1e6:.1f} MB (uploads are limited to {max_bytes / 1e6:g} " \
-                                                f"MB a file, {UPLOAD_TOTAL_FACTOR * max_bytes / 1e6:g} MB a library)"
-        if why:
-            skipped[name] = why
+        why = _refusal(name, link, folder, count >= max_files, max_files)
+        room = min(max_bytes, UPLOAD_TOTAL_FACTOR * max_bytes - used)
+        size = None if why else _copy_capped(open_source, folder / name, room)
+        if size is None:
+            skipped[name] = why or (f"over {room / 1e6:.1f} MB (uploads are limited to {max_bytes / 1e6:g} MB a file, "
+                                    f"{UPLOAD_TOTAL_FACTOR * max_bytes / 1e6:g} MB a library)")
             continue
         imported.append(name)
         count, used = count + 1, used + size
     return imported, skipped
+
+
+def _refusal(name: str, link: bool, folder: Path, full: bool, max_files: int) -> str | None:
+    """Why an uploaded name is not imported (before reading it), or None."""
+    from clapdemo.datasets import AUDIO_EXTENSIONS
+
+    if link:
+        return "a link, not a file"
+    if not _safe_name(name, folder):
+        return "not a name inside the folder (.. or absolute)"
+    if Path(name).suffix.lower() not in AUDIO_EXTENSIONS:
+        return f"not an audio file ({', '.join(AUDIO_EXTENSIONS[:4])}, ...)"
+    return f"more than {max_files} files in one library" if full else None
 
 
 def _upload_entries(paths):
