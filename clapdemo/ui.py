@@ -1102,10 +1102,10 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         on(use_run.click, h.use_last_run, [session], [train_status, header], train_status)
         on(use_shipped.click, h.use_shipped, [session], [train_status, header], train_status)
         on(make_active.click, h.use_run, [session, past], [train_status, header], train_status)
-        past_refresh.click(h.run_choices, [session], [past])
+        on(past_refresh.click, h.run_choices, [session], [past], train_status)
         train_tab.select(h.run_choices, [session], [past])
 
-        eval_refresh.click(h.store_choices, [session], [eval_store])
+        on(eval_refresh.click, h.store_choices, [session], [eval_store], eval_note)
         eval_tab.select(h.store_choices, [session], [eval_store])
         on(eval_btn.click, h.evaluate, [session, eval_store, eval_held_out],
            [eval_note, eval_table, eval_papers, eval_plot, eval_extremes, *extreme_players], eval_note)

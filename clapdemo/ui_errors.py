@@ -75,6 +75,7 @@ def shows_errors(fn, outputs: list, status):
         except Exception as error:  # noqa: BLE001  every error goes to the tab, none to a toast
             yield only_status(error_text(error, where))
 
+    wrapped.shows_errors = True  # what tests/test_ui_errors.py checks on every button
     return wrapped
 
 

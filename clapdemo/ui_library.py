@@ -289,14 +289,18 @@ def build_library_tab(settings, encoders, session) -> None:
         projection = session
     get_projection = (lambda s: s.projection or str(settings.projection)) if session is not None else (lambda p: p)
 
-    upload_btn.click(h.upload_library, [uploads, upload_dir], [index, upload_dir, status])
-    open_btn.click(h.open_index, [folder], [index, status])
-    folder.submit(h.open_index, [folder], [index, status])
-    search_btn.click(lambda ix, s, q, n: h.search_text(ix, get_projection(s), q, n), [index, projection, query, k], shown)
-    query.submit(lambda ix, s, q, n: h.search_text(ix, get_projection(s), q, n), [index, projection, query, k], shown)
-    similar_btn.click(lambda ix, s, p, n: h.search_audio(ix, get_projection(s), p, n), [index, projection, clip, k],
-                      shown)
+    from clapdemo.ui_errors import on  # errors go to this tab's status lines, never a toast
+
+    on(upload_btn.click, h.upload_library, [uploads, upload_dir], [index, upload_dir, status], status)
+    on(open_btn.click, h.open_index, [folder], [index, status], status)
+    on(folder.submit, h.open_index, [folder], [index, status], status)
+    on(search_btn.click, lambda ix, s, q, n: h.search_text(ix, get_projection(s), q, n), [index, projection, query, k],
+       shown, note)
+    on(query.submit, lambda ix, s, q, n: h.search_text(ix, get_projection(s), q, n), [index, projection, query, k],
+       shown, note)
+    on(similar_btn.click, lambda ix, s, p, n: h.search_audio(ix, get_projection(s), p, n),
+       [index, projection, clip, k], shown, note)
     for i in range(N_HITS):
-        buttons[2 * i].click(lambda ix, s, hs, n, i=i: h.more_like(ix, get_projection(s), hs, i, n),
-                             [index, projection, hits, k], shown)
-        buttons[2 * i + 1].click(lambda hs, i=i: h.whole_file(hs, i), [hits], [players[i]])
+        on(buttons[2 * i].click, lambda ix, s, hs, n, i=i: h.more_like(ix, get_projection(s), hs, i, n),
+           [index, projection, hits, k], shown, note)
+        on(buttons[2 * i + 1].click, lambda hs, i=i: h.whole_file(hs, i), [hits], [players[i]], note)
