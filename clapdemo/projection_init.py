@@ -135,14 +135,16 @@ def resolve_init(name: str, meta: dict, where: str = "the store") -> str:
 
 
 def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder: Callable | None = None,
-              template: str = LABEL_TEMPLATE) -> ProjectionInit:
+              template: str = LABEL_TEMPLATE, standardized: bool = True) -> ProjectionInit:
     """Resolve `name` for the store whose manifest is `meta` and build its init.
 
     For the label bridge the label names are embedded with the store's own text encoder
     (its manifest names it), loaded by `load_text_encoder(name)` (default: the cached
     loader the CLI and the app share) and checked to be the same weights the store used.
     "audioset-labels" raises ValueError naming `where` when that fails; "auto" falls back to
-    "random" and says why in the record."""
+    "random" and says why in the record. `standardized=False` (inputs not standardised, as with
+    label pairs) centres on zero: the model then has no training mean to centre on, and on label
+    pairs the uncentred start measured far better (README "Label pairs")."""
     resolved = resolve_init(name, meta, where)
     if resolved == "random":
         return ProjectionInit("random", None, {"name": "random", "requested": name})
@@ -152,7 +154,7 @@ def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder
         if name != "auto":
             raise
         return ProjectionInit("random", None, {"name": "random", "requested": name, "reason": str(error)})
-    centre = AUDIOSET_OUTPUTS[audioset_output(meta)]
+    centre = AUDIOSET_OUTPUTS[audioset_output(meta)] if standardized else "zero"
     record = {"name": "audioset-labels", "requested": name, "label_template": template,
               "n_labels": int(labels.shape[0]), "centre": centre, "text_encoder": text_name,
               "audio_encoder": (meta.get("audio_encoder") or {}).get("name")}

@@ -34,6 +34,7 @@ from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_cl
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
 
 CAPTION_SAMPLING = ("random", "all")
+CLIPS_FILE = "train_clips.json"  # beside run.json: the ids of the clips trained on and validated on
 
 
 @dataclass
@@ -469,7 +470,12 @@ def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, bes
         "history": [asdict(log) for log in history],
         "metrics": metrics,
         "init": init_record,  # what the start was (None: the seeded random init, or a caller's own)
+        "training": train_set.meta.get("training"),  # several stores, held-out clips (training_data)
+        "clips_file": CLIPS_FILE,
     }
+    clips = {"train": list(map(str, train_set.clip_ids)),
+             "val": list(map(str, val_set.clip_ids)) if val_set is not None else []}
+    atomic_write(run_dir / CLIPS_FILE, json.dumps(clips).encode("utf-8"))  # before run.json, which names it
     atomic_write(run_dir / "run.json", json.dumps(run, indent=1, allow_nan=False).encode("utf-8"))
 
 

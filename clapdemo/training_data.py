@@ -1,0 +1,162 @@
+"""What one training run learns from: several stores in one space, a held-out part, a validation part.
+
+`train --train A --train B` mixes stores: label pairs (clapdemo.label_pairs: captions
+against their AudioSet labels, no audio) with real audio pairs (ESC-50, a folder,
+AudioCaps audio). All must come from the same audio and text encoders; a mismatch is
+refused naming both stores. Of the real-audio stores, a seeded, class-stratified
+`hold_out` share of the clips is set aside, never trained on nor used to stop, and
+recorded (the clips to measure the run on); validation, which early stopping watches,
+comes from `--val` or from the rest of the real audio (label pairs only when there is
+none): the run stops on how it does on real audio, not on labels.
+
+`record` goes into run.json ("training"): the stores, the held-out clip ids, and a
+digest of the training clip ids (written in full to train_clips.json), which
+`runs.evaluate_run` uses to refuse measuring a run on clips it learned from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clapdemo.embeddings import EmbeddingSet
+from clapdemo.label_pairs import is_label_store
+
+SPLIT_DATASETS = ("audiocaps", "clotho")  # datasets whose named splits are disjoint sets of clips
+
+
+@dataclass
+class TrainingData:
+    """train_set / val_set for `train.train`; record for run.json; standardize: whether to
+    standardise the inputs. Not with label pairs alone (a label that never occurs has no spread,
+    and real logits on it would be blown up: ESC-50 zero-shot among 50 classes 26 % standardised,
+    45 % not); yes as soon as real audio is mixed in, which gives every dimension its spread
+    (label pairs + half of ESC-50: 89 % standardised, 64 % not; README "Label pairs")."""
+
+    train_set: EmbeddingSet
+    val_set: EmbeddingSet
+    record: dict
+    standardize: bool
+
+
+def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, hold_out: float = 0.0,
+                       seed: int = 0, memmap: bool = False, float16: bool = False) -> TrainingData:
+    """Open the stores, check they share one space, hold out, split validation, concatenate."""
+    from clapdemo.packed import open_store
+    from clapdemo.train import split_validation
+
+    paths = [Path(p) for p in train_stores]
+    if not paths:
+        raise ValueError("train needs at least one --train store")
+    if not 0 <= hold_out < 1:
+        raise ValueError(f"hold-out share {hold_out} must be at least 0 and below 1")
+    sets = [open_store(p, memmap and len(paths) == 1, float16 and len(paths) == 1) for p in paths]
+    check_same_space(sets, [str(p) for p in paths])
+    labels = [is_label_store(s.meta) for s in sets]
+    parts, held, entries = [], {}, []
+    for path, data, is_labels in zip(paths, sets, labels):
+        kept = data
+        if hold_out and not is_labels:
+            rows = held_out_rows(data, hold_out, seed)
+            held[str(path)] = [data.clip_ids[i] for i in rows]
+            kept = data.subset(np.setdiff1d(np.arange(data.n_clips), rows))
+        parts.append(kept)
+        entries.append({"store": str(path), "kind": "labels" if is_labels else "audio",
+                        "dataset": (data.meta.get("dataset") or {}), "n_clips": data.n_clips,
+                        "n_train_clips": kept.n_clips, "n_held_out": len(held.get(str(path), []))})
+    val_set = None
+    if val_store is not None:
+        val_set = open_store(val_store, memmap, float16)
+        check_same_space([sets[0], val_set], [str(paths[0]), str(val_store)])
+    audio_parts = [p for p, is_labels in zip(parts, labels) if not is_labels]
+    label_parts = [p for p, is_labels in zip(parts, labels) if is_labels]
+    if val_set is None:
+        pool = audio_parts or label_parts
+        trained, val_set = split_validation(concat(pool) if len(pool) > 1 else pool[0], val_fraction, seed)
+        parts = ([trained] + label_parts) if audio_parts else [trained]
+    train_set = concat(parts) if len(parts) > 1 else parts[0]
+    record = {"stores": entries, "held_out": held, "val": str(val_store) if val_store else
+              f"{val_fraction:g} of the {'real-audio' if audio_parts else 'label-pair'} training clips (seed {seed})",
+              "n_train_clips": train_set.n_clips, "n_val_clips": val_set.n_clips,
+              "train_clip_ids_sha256": ids_digest(train_set.clip_ids), "splits": named_splits(sets)}
+    train_set.meta = dict(train_set.meta, training=record)
+    return TrainingData(train_set, val_set, record, standardize=not all(labels))
+
+
+def check_same_space(sets: list[EmbeddingSet], names: list[str]) -> None:
+    """Refuse stores from different encoders (weights, settings) or widths, naming both."""
+    first, first_name = sets[0], names[0]
+    for other, name in zip(sets[1:], names[1:]):
+        for side in ("audio_encoder", "text_encoder"):
+            a, b = first.meta.get(side), other.meta.get(side)
+            if a != b:
+                raise ValueError(f"{first_name} and {name} are in different spaces: {side.replace('_', ' ')} "
+                                 f"{(a or {}).get('name')} vs {(b or {}).get('name')} (or other weights/settings); "
+                                 "precompute both with the same --audio-encoder and --text-encoder")
+        if first.audio.shape[1:] != other.audio.shape[1:] or first.text.shape[1:] != other.text.shape[1:]:
+            raise ValueError(f"{first_name} and {name} hold vectors of different widths")
+
+
+def held_out_rows(data: EmbeddingSet, share: float, seed: int) -> np.ndarray:
+    """Sorted rows of a seeded `share` of the clips, per class when the store has classes
+    (ESC-50: each class gives round(share x its clips), at least one if it has two)."""
+    rng = np.random.default_rng(seed)
+    groups = np.asarray(data.labels if data.labels is not None else [""] * data.n_clips, dtype=object)
+    rows = []
+    for label in sorted(set(groups)):
+        members = rng.permutation(np.flatnonzero(groups == label))
+        n = int(round(share * len(members)))
+        n = min(len(members) - 1, max(n, 1)) if len(members) > 1 else 0
+        rows.extend(members[:n])
+    return np.sort(np.asarray(rows, dtype=np.int64))
+
+
+def concat(sets: list[EmbeddingSet]) -> EmbeddingSet:
+    """One EmbeddingSet of several (same space), clips in order; the first's manifest as meta."""
+    offsets = np.cumsum([0] + [s.n_clips for s in sets[:-1]])
+    labels = None
+    if any(s.labels is not None for s in sets):
+        labels = [x for s in sets for x in (s.labels if s.labels is not None else [""] * s.n_clips)]
+    return EmbeddingSet(
+        audio=np.concatenate([np.asarray(s.audio, dtype=np.float32) for s in sets]),
+        text=np.concatenate([np.asarray(s.text, dtype=np.float32) for s in sets]),
+        text_clip=np.concatenate([np.asarray(s.text_clip) + o for s, o in zip(sets, offsets)]),
+        clip_ids=[c for s in sets for c in s.clip_ids],
+        audio_paths=[p for s in sets for p in s.audio_paths],
+        captions=[c for s in sets for c in s.captions],
+        labels=labels,
+        meta=dict(sets[0].meta),
+    )
+
+
+def ids_digest(clip_ids) -> str:
+    return hashlib.sha256(json.dumps(sorted(map(str, clip_ids))).encode()).hexdigest()
+
+
+def named_splits(sets: list[EmbeddingSet]) -> list[list[str]]:
+    """[dataset, split] of each store whose dataset has disjoint named splits (AudioCaps, Clotho;
+    label pairs count as AudioCaps): evaluating on the same split is refused even when the clip
+    ids are written differently (a course-zip store names clips by uniq_id)."""
+    out = []
+    for s in sets:
+        dataset = s.meta.get("dataset") or {}
+        name = str(dataset.get("name", "")).removesuffix("-labels")
+        if name in SPLIT_DATASETS:
+            out.append([name, str(dataset.get("split"))])
+    return out
+
+
+def overlap_problem(run_info: dict, embeddings: EmbeddingSet, train_ids: set[str]) -> str | None:
+    """Why measuring the run on `embeddings` would measure clips it trained on, or None."""
+    seen = train_ids & set(embeddings.clip_ids)
+    if seen:
+        return f"{len(seen)} of its {embeddings.n_clips} clips were in the run's training or validation set"
+    splits = ((run_info.get("run") or {}).get("training") or {}).get("splits") or []
+    mine = named_splits([embeddings])
+    if mine and mine[0] in splits:
+        return f"the run trained on {mine[0][0]} split {mine[0][1]!r}, the split of this store"
+    return None
