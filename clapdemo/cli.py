@@ -63,8 +63,9 @@ def _add_precompute(commands) -> None:
     p = commands.add_parser("precompute", help="embed a dataset's clips and captions into a store (resumable)",
                             description="Embed every clip and caption of one dataset split into STORE_DIR. "
                             "Killed or stopped runs resume: finished clips are skipped.")
-    p.add_argument("--dataset", required=True, choices=["audiocaps", "esc50", "clotho", "folder"],
-                   help="which reader to use for --data-root")
+    p.add_argument("--dataset", required=True, choices=["audiocaps", "esc50", "clotho", "folder", "audiocaps-labels"],
+                   help="which reader to use for --data-root; audiocaps-labels: AudioCaps captions against their "
+                   "clip's AudioSet labels from --segments (no audio needed; see README 'Label pairs')")
     p.add_argument("--data-root", required=True, type=Path,
                    help="the dataset folder (AudioCaps: the folder holding audiocaps/ or audiocaps/ itself)")
     p.add_argument("--split", default=None,
@@ -84,6 +85,11 @@ def _add_precompute(commands) -> None:
     p.add_argument("--template", action="append", default=None,
                    help="ESC-50: caption template with {} for the class name; repeat for several (default 'the sound of {}')")
     p.add_argument("--captions-csv", type=Path, default=None, help="folder: CSV with file,caption (default captions.csv)")
+    p.add_argument("--segments", action="append", type=Path, default=None,
+                   help="audiocaps-labels: an AudioSet segment CSV (repeat for several; default: those in "
+                   "$CLAPDEMO_SHARED/data/audioset-segments)")
+    p.add_argument("--wavcaps", type=Path, default=None,
+                   help="audiocaps-labels: also WavCaps' AudioSet_SL captions JSON (optional)")
     p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick trial)")
     p.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
     p.add_argument("--shard", default=None, metavar="I/N",
@@ -114,6 +120,9 @@ def run_precompute(args) -> int:
     from clapdemo.datasets import load_dataset
     from clapdemo.encoders import load_audio_encoder, load_text_encoder
 
+    if args.dataset == "audiocaps-labels":
+        return run_label_pairs(args)
+
     dataset = load_dataset(args.dataset, args.data_root, args.split, **dataset_options(args))
     print(f"dataset: {args.dataset} {dataset.split} at {args.data_root}: {dataset.summary()}")
     _print_some("warning", dataset.warnings, "in the dataset's tables")
@@ -130,6 +139,24 @@ def run_precompute(args) -> int:
                 f"listed in {report.report_file}")
     _print_some("flagged", [f"{c}: {i['audio_path']}: {'; '.join(i['notes'])}" for c, i in report.flagged.items()],
                 f"listed in {report.report_file}")
+    return 0
+
+
+def run_label_pairs(args) -> int:
+    from clapdemo.encoders import load_audio_encoder, load_text_encoder
+    from clapdemo.label_pairs import make_label_pairs, write_label_store
+
+    pairs = make_label_pairs(args.data_root, args.split or "train", args.segments, args.wavcaps)
+    print(f"label pairs: AudioCaps {pairs.sources['split']} at {args.data_root}: {pairs.summary()}")
+    _print_some("warning", pairs.warnings, "in the tables")
+    if args.limit:
+        pairs.clips = pairs.clips.head(args.limit)
+    audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
+    text_encoder = load_text_encoder(args.text_encoder, device=args.device)
+    print_encoders(audio_encoder, text_encoder)
+    report = write_label_store(pairs, audio_encoder, text_encoder, args.out)
+    print(f"{args.out}: {report['labelled_clips']} clips, {report['captions']} captions (labels, no audio); "
+          f"{len(report['unlabelled'])} unlabelled clips listed in {Path(args.out) / 'report.json'}")
     return 0
 
 
@@ -170,9 +197,14 @@ def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train the audio projection on a store",
                             description="Train AudioProjection (and the temperature) with the symmetric "
                             "contrastive loss; keeps the best checkpoint by validation loss.")
-    p.add_argument("--train", required=True, type=Path, help="store with the training clips")
+    p.add_argument("--train", required=True, type=Path, action="append",
+                   help="store with training clips; repeat to mix stores of one encoder space (e.g. label pairs "
+                   "and real audio)")
     p.add_argument("--val", type=Path, default=None,
-                   help="store with validation clips (default: hold out --val-fraction of --train)")
+                   help="store with validation clips (default: hold out --val-fraction of --train's real audio)")
+    p.add_argument("--hold-out", type=float, default=0.0,
+                   help="set aside this seeded, class-stratified share of the real-audio --train clips: never "
+                   "trained on, listed in run.json as the clips to measure on (evaluate --unseen-only)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of training clips held out for validation when --val is not given (default 0.1)")
     p.add_argument("--out", required=True, type=Path, help="run directory: projection.safetensors + run.json")
@@ -213,17 +245,19 @@ def train_config(args, init_lr: float | None = None):
 
 
 def run_train(args) -> int:
-    from clapdemo.packed import open_store
     from clapdemo.projection_init import make_init
-    from clapdemo.train import split_validation, train
+    from clapdemo.train import train
+    from clapdemo.training_data import load_training_data
 
-    train_set = open_store(args.train, args.memmap, args.float16)
-    init = make_init(args.init, train_set.meta, where=str(args.train))
+    data = load_training_data(args.train, args.val, args.val_fraction, args.hold_out, args.seed or 0,
+                              args.memmap, args.float16)
+    train_set, val_set = data.train_set, data.val_set
+    init = make_init(args.init, train_set.meta, where=str(args.train[0]), standardized=data.standardize)
     config = train_config(args, init.lr)
-    if args.val:
-        val_set = open_store(args.val, args.memmap, args.float16)
-    else:
-        train_set, val_set = split_validation(train_set, args.val_fraction, config.seed)
+    config.standardize_audio = data.standardize
+    for store in data.record["stores"]:
+        print(f"  {store['store']}: {store['kind']}, {store['n_train_clips']} clips for training"
+              + (f", {store['n_held_out']} held out" if store["n_held_out"] else ""))
     print(f"train: {train_set.n_clips} clips / {train_set.n_captions} captions; "
           f"val: {val_set.n_clips} clips / {val_set.n_captions} captions")
     print(f"init: {init.describe()}; lr {config.lr:g}{'' if args.lr is None else ' (--lr)'}")
@@ -257,6 +291,10 @@ def _add_evaluate(commands) -> None:
     p.add_argument("--batch-size", type=int, default=None,
                    help="course metric within batches of this many pairs (default: the whole split)")
     p.add_argument("--json", type=Path, default=None, help="write all metrics to this JSON file")
+    p.add_argument("--unseen-only", action="store_true",
+                   help="measure only the store's clips the run never trained or validated on (its held-out clips)")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="measure even on clips the run trained on (numbers marked in-sample)")
     _add_memmap_args(p)
     p.set_defaults(handler=run_evaluate)
 
@@ -264,11 +302,15 @@ def _add_evaluate(commands) -> None:
 def run_evaluate(args) -> int:
     from clapdemo.runs import evaluate_run
 
-    metrics = evaluate_run(args.run, args.store, batch_size=args.batch_size, memmap=args.memmap, float16=args.float16)
+    metrics = evaluate_run(args.run, args.store, batch_size=args.batch_size, memmap=args.memmap, float16=args.float16,
+                           allow_overlap=args.allow_overlap, unseen_only=args.unseen_only)
     _print_metrics(metrics)
+    if metrics["in_sample"]:
+        print("IN-SAMPLE: the run trained on (some of) these clips; these numbers are optimistic")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(metrics, indent=2))
+        from clapdemo.store import atomic_write_json  # a full disk leaves no 0-byte file
+
+        atomic_write_json(args.json, metrics)
         print(f"wrote {args.json}")
     return 0
 
