@@ -27,8 +27,30 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if not _is_user_error(error):
             raise  # a bug: keep the traceback
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_message(error)}", file=sys.stderr)
         return 1
+
+
+def _message(error: Exception) -> str:
+    """The error's message; a bare full-disk OSError gets its path and what to do (the store's words)."""
+    import errno
+
+    from clapdemo.store import StoreWriteError
+
+    if isinstance(error, OSError) and not isinstance(error, StoreWriteError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return str(StoreWriteError(error.filename or "the output folder", error))
+    return str(error)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (0 or -1 would mean nothing, or drop clips silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
 
 
 def _is_user_error(error: Exception) -> bool:
@@ -76,10 +98,10 @@ def _add_precompute(commands) -> None:
     p.add_argument("--text-encoder", default=DEFAULT_TEXT_ENCODER,
                    help="auto (CLIP if the hub answers, else MiniLM), clip, clip:<hub id>, minilm")
     p.add_argument("--out", required=True, type=Path, help="store directory to create or resume")
-    p.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward pass (default 32)")
-    p.add_argument("--checkpoint-every", type=int, default=256,
+    p.add_argument("--batch-size", type=_positive_int, default=32, help="clips per encoder forward pass (default 32)")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=256,
                    help="write a shard to disk every N clips; a killed run loses at most this many (default 256)")
-    p.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
+    p.add_argument("--workers", type=_positive_int, default=2, help="decoding threads (default 2)")
     p.add_argument("--classes", default=None, help="ESC-50: comma-separated class names to keep")
     p.add_argument("--exclude-classes", default=None, help="ESC-50: comma-separated class names to leave out")
     p.add_argument("--template", action="append", default=None,
@@ -90,7 +112,7 @@ def _add_precompute(commands) -> None:
                    "$CLAPDEMO_SHARED/data/audioset-segments)")
     p.add_argument("--wavcaps", type=Path, default=None,
                    help="audiocaps-labels: also WavCaps' AudioSet_SL captions JSON (optional)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N clips (a quick trial)")
+    p.add_argument("--limit", type=_positive_int, default=None, help="only the first N clips (a quick trial)")
     p.add_argument("--device", default="cpu", help="torch device for the encoders (default cpu)")
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="embed only the clips whose id hashes to I mod N; run N processes (0/N .. N-1/N) into one store")
@@ -208,8 +230,8 @@ def _add_train(commands) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="share of training clips held out for validation when --val is not given (default 0.1)")
     p.add_argument("--out", required=True, type=Path, help="run directory: projection.safetensors + run.json")
-    p.add_argument("--epochs", type=int, default=None, help="maximum epochs (default from TrainConfig)")
-    p.add_argument("--batch-size", type=int, default=None, help="pairs per step (default from TrainConfig)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="maximum epochs (default from TrainConfig)")
+    p.add_argument("--batch-size", type=_positive_int, default=None, help="pairs per step (default from TrainConfig)")
     p.add_argument("--lr", type=float, default=None,
                    help="AdamW learning rate (default: follows --init: 3e-3 from the AudioSet labels, else TrainConfig's 1e-3)")
     p.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay")
@@ -288,7 +310,7 @@ def _add_evaluate(commands) -> None:
                             "each beside the exact and the empirical random baseline.")
     p.add_argument("--run", required=True, type=Path, help="run directory (or projection.safetensors)")
     p.add_argument("--store", required=True, type=Path, help="store to evaluate on")
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--batch-size", type=_positive_int, default=None,
                    help="course metric within batches of this many pairs (default: the whole split)")
     p.add_argument("--json", type=Path, default=None, help="write all metrics to this JSON file")
     p.add_argument("--unseen-only", action="store_true",
@@ -332,7 +354,7 @@ def _add_search(commands) -> None:
     query.add_argument("--text", help="free-text query, e.g. 'a dog barks'")
     query.add_argument("--audio", type=Path, help="an audio file: its best captions and nearest clips")
     query.add_argument("--clip", help="a clip id of the store (e.g. a file's path in a folder index): its nearest clips")
-    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("-k", type=_positive_int, default=10, help="how many results (default 10)")
     p.add_argument("--labels", default=None, help="with --audio: extra comma-separated candidate captions")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     p.add_argument("--export", type=Path, default=None, help="write the results to FILE.csv or FILE.json")
@@ -362,7 +384,9 @@ def run_search(args) -> int:
             what = hit.caption if kind == "captions" else f"{hit.clip_id} {format_span(hit.start, hit.end)}  {hit.audio_path}  {hit.caption}"
             print(f"  {hit.rank:2d}. {hit.score:.3f}  ({hit.relevance:.0%})  {what}")
     if args.json:
-        args.json.write_text(json.dumps({k: [h.to_dict() for h in v] for k, v in results.items()}, indent=2))
+        from clapdemo.store import atomic_write_json  # a full disk leaves no 0-byte file
+
+        atomic_write_json(args.json, {k: [h.to_dict() for h in v] for k, v in results.items()})
     if args.export:
         print(f"wrote {export_hits(results, args.export)}")
     return 0

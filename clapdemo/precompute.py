@@ -109,6 +109,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
     report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
                               missing=list(dataset.missing))
+    report.flagged = _earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
     failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
     start = time.perf_counter()
     writer = _ShardWriter(store, checkpoint_every, text_encoder)
@@ -283,6 +284,18 @@ def report_file(store_root, job: str = "all") -> Path:
     each other's (the last writer used to win)."""
     root = Path(store_root)
     return root / "report.json" if job == "all" else root / "reports" / f"{job}.json"
+
+
+def _earlier_flagged(path: Path, done: set) -> dict:
+    """The flagged clips of the last report that are still done: a resumed run embeds only the rest,
+    and its report must keep listing the odd clips embedded before (they vanished from it)."""
+    import json
+
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8")).get("flagged")
+    except (OSError, ValueError, RecursionError, AttributeError):
+        return {}  # no earlier report, or one too damaged to read: nothing to carry over
+    return {k: v for k, v in earlier.items() if k in done} if isinstance(earlier, dict) else {}
 
 
 def _write_report(store: Store, report: PrecomputeReport, job: str = "all") -> None:

@@ -399,3 +399,115 @@ def test_training_on_a_full_disk_keeps_the_last_checkpoint(tmp_path, monkeypatch
     load_projection(run)
     assert read_projection_info(run)["extra"]["best_epoch"] == 2  # the second improvement, saved whole
     assert not list(run.glob("*.tmp"))
+
+
+# ----------------------------------------------------------------------------- a full disk from the start, outputs
+
+
+class _FullDiskFile:
+    """A file opened for writing on a full disk: it exists (open truncated it), every write fails."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def write(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.real.close()
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def fill_disk(monkeypatch, under: Path) -> None:
+    """Files below `under` open for writing as on a full disk: created, but no byte goes in
+    (every `open` path: pathlib's write_text, os.fdopen, builtins.open)."""
+    import io
+
+    real_open, under = io.open, os.path.abspath(under)
+
+    def full_open(file, mode="r", *args, **kwargs):
+        handle = real_open(file, mode, *args, **kwargs)
+        name = os.readlink(f"/proc/self/fd/{file}") if isinstance(file, int) else os.path.abspath(file)
+        return _FullDiskFile(handle) if set(mode) & set("wax+") and name.startswith(under) else handle
+
+    monkeypatch.setattr(io, "open", full_open)
+
+
+def test_a_disk_full_before_the_run_starts_names_the_file_and_the_fix(mn04, minilm, monkeypatch, tmp_path, capsys):
+    """The probe: a bare "[Errno 28] No space left on device" (the lock file's holder line)."""
+    root = esc50_subset(tmp_path / "esc50", 2)
+    out = tmp_path / "store"
+    use_fixture_encoders(monkeypatch, mn04, minilm)
+    monkeypatch.setattr(os, "pwrite", lambda *a: (_ for _ in ()).throw(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+    code = cli.main(["precompute", "--dataset", "esc50", "--data-root", str(root), "--out", str(out)])
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert code == 1
+    assert err.startswith(f"error: {out / 'locks' / 'all.lock'}: cannot write: the disk is full") and "Errno" not in err
+
+
+def test_a_bare_full_disk_error_gets_its_path_and_the_fix(monkeypatch, tmp_path, capsys):
+    import clapdemo.datasets
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "x"))
+
+    monkeypatch.setattr(clapdemo.datasets, "load_dataset", full)
+    assert cli.main(["precompute", "--dataset", "esc50", "--data-root", str(tmp_path), "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'x'}: cannot write: the disk is full (or over quota)")
+
+
+def test_json_outputs_on_a_full_disk_leave_no_empty_file(tmp_path, monkeypatch, capsys):
+    """The probe: `evaluate --json` / `search --json` left 0-byte files; an older file stays whole."""
+    from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
+
+    store = synthetic_store(tmp_path / "store", n=60)
+    config = ProjectionConfig(audio_dim=32, text_dim=16)
+    run = save_projection(AudioProjection(config), config, tmp_path / "run")  # untrained: only the file matters
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "old.json").write_text('{"kept": true}')
+    fill_disk(monkeypatch, outputs)
+    for name in ("metrics.json", "old.json"):
+        code = cli.main(["evaluate", "--run", str(run), "--store", str(store), "--json", str(outputs / name)])
+        assert code == 1 and "cannot write: the disk is full" in capsys.readouterr().err
+    assert not (outputs / "metrics.json").exists() and (outputs / "old.json").read_text() == '{"kept": true}'
+    assert not list(outputs.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("flag, value", [("--limit", "-1"), ("--limit", "0"), ("--batch-size", "0"),
+                                         ("--checkpoint-every", "0"), ("--batch-size", "two")])
+def test_counts_below_one_are_refused_before_anything_runs(flag, value, tmp_path, capsys):
+    """The probe: --limit -1 dropped the last clip silently; --batch-size 0 said "range() arg 3 must not be zero"."""
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["precompute", "--dataset", "esc50", "--data-root", str(ESC50), "--out", str(tmp_path / "s"), flag, value])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"argument {flag}: " in err
+    assert ("must be 1 or more" if value != "two" else "is not a whole number") in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_flagged_clips_stay_in_the_report_after_a_resume(mn04, minilm, tmp_path):
+    """The probe: a silent clip flagged by the first run vanished from report.json once a rerun finished."""
+    import soundfile as sf
+
+    root = tmp_path / "clips"
+    root.mkdir()
+    sf.write(root / "silent.wav", np.zeros(16000, np.float32), 16000)
+    for name in sorted((ESC50 / "audio").iterdir())[:2]:
+        (root / name.name).symlink_to(name)
+    names = ["silent.wav"] + [p.name for p in sorted((ESC50 / "audio").iterdir())[:2]]
+    (root / "captions.csv").write_text("file,caption\n" + "".join(f"{n},a sound\n" for n in names))
+    out = tmp_path / "store"
+    first = precompute(load_dataset("folder", root), mn04, minilm, out, batch_size=1, checkpoint_every=1,
+                       progress=False, should_stop=lambda: True)
+    assert first.stopped and set(first.flagged) == {"silent.wav"}
+    second = precompute(load_dataset("folder", root), mn04, minilm, out, batch_size=1, checkpoint_every=1,
+                        progress=False)
+    assert second.computed == 2 and "silent.wav" in second.flagged
+    report = json.loads((out / "report.json").read_text())
+    assert "silent.wav" in report["flagged"] and "silent" in " ".join(report["flagged"]["silent.wav"]["notes"])
