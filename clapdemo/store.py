@@ -183,7 +183,7 @@ class Store:
         path = self.root / "locks" / f"{job}.lock"
         with _writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask: a group may share the store
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -207,7 +207,7 @@ class Store:
         path = self.root / "locks" / "setup.lock"
         with _writing(path):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask: a group may share the store
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

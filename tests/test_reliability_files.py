@@ -162,3 +162,34 @@ def test_cli_refuses_a_weight_file_with_the_wrong_sha256(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert code == 1 and err.startswith(f"error: {bad} has the wrong sha256 for mn04_as")
     assert "Delete it" in err and not (tmp_path / "s").exists()
+
+
+# ----------------------------------------------------------------------------- permissions
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_follow_the_umask(umask, mode, tmp_path):
+    """The probe: every file was 0600 whatever the umask, so a store shared by a group
+    (the Slurm setup) could be read by its writer only."""
+    import os
+
+    import numpy as np
+    import pandas as pd
+
+    from clapdemo.files import atomic_write
+    from clapdemo.store import Store
+
+    old = os.umask(umask)
+    try:
+        atomic_write(tmp_path / "a.bin", b"x")
+        identity = {"name": "synthetic", "weights_sha256": "0" * 64}
+        store = Store(tmp_path / "store")
+        store.create_or_check({"format_version": 1, "audio_encoder": identity, "text_encoder": identity,
+                               "audio_dim": 2, "text_dim": 2},
+                              pd.DataFrame({"clip_id": ["c"], "audio_path": [""], "captions": [["a"]]}))
+        store.write_shard(["c"], np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1), ["a"])
+    finally:
+        os.umask(old)
+    files = [tmp_path / "a.bin", *(p for p in store.root.rglob("*") if p.is_file())]
+    assert len(files) == 6  # a.bin, manifest, clips table, shard, sidecar, the lock (a group member takes it too)
+    assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: mode for f in files}
