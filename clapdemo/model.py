@@ -147,9 +147,38 @@ def read_projection_info(path: str | os.PathLike) -> dict:
     try:
         config = ProjectionConfig(**json.loads(metadata["config"]))
         extra = json.loads(metadata.get("extra", "{}"))
-    except (KeyError, TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{target}: projection metadata is damaged ({e}); retrain or re-save it") from e
+    except (KeyError, TypeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{target}: projection metadata is damaged ({type(e).__name__}: {str(e)[:200]}); "
+                         "retrain or re-save it") from None
+    problems = _config_problems(config, _weight_shape(target))
+    if problems:
+        raise ValueError(f"{target}: projection metadata is damaged or edited: {'; '.join(problems)}; "
+                         "retrain or re-save it")
     return {"config": config, "extra": extra}
+
+
+def _weight_shape(target: Path) -> tuple | None:
+    """The shape of the stored `linear.weight` (text_dim, audio_dim), read from the header only."""
+    from safetensors import safe_open
+
+    with safe_open(str(target), framework="pt") as f:
+        return tuple(f.get_slice("linear.weight").get_shape()) if "linear.weight" in f.keys() else None
+
+
+def _config_problems(config: ProjectionConfig, weight_shape: tuple | None) -> list[str]:
+    """What is wrong with a config read from a file, checked before anything is built from it
+    (a crafted 1e6 or "384" would otherwise reach torch as a traceback or a huge allocation)."""
+    problems = [f"{k} must be a positive whole number (got {getattr(config, k)!r:.40})" for k in ("audio_dim", "text_dim")
+                if type(getattr(config, k)) is not int or getattr(config, k) < 1]
+    problems += [f"{k} must be a positive number (got {getattr(config, k)!r:.40})"
+                 for k in ("init_temperature", "max_logit_scale")
+                 if type(getattr(config, k)) not in (int, float) or not 0 < getattr(config, k) < math.inf]
+    if not isinstance(config.learn_temperature, bool):
+        problems.append(f"learn_temperature must be true or false (got {config.learn_temperature!r:.40})")
+    if not problems and weight_shape != (config.text_dim, config.audio_dim):
+        problems.append(f"the config says {config.audio_dim} -> {config.text_dim} dims but linear.weight has "
+                        f"shape {weight_shape}")
+    return problems
 
 
 def load_projection(path: str | os.PathLike) -> tuple[AudioProjection, ProjectionConfig]:

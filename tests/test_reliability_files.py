@@ -193,3 +193,33 @@ def test_written_files_follow_the_umask(umask, mode, tmp_path):
     files = [tmp_path / "a.bin", *(p for p in store.root.rglob("*") if p.is_file())]
     assert len(files) == 6  # a.bin, manifest, clips table, shard, sidecar, the lock (a group member takes it too)
     assert {f.name: f.stat().st_mode & 0o777 for f in files} == {f.name: mode for f in files}
+
+
+# ----------------------------------------------------------------------------- crafted projection files
+
+
+@pytest.mark.parametrize("change", [{"audio_dim": 1e6}, {"audio_dim": "8"}, {"text_dim": 10**6},
+                                    {"init_temperature": "hot"}, {"learn_temperature": "yes"}, "deep"],
+                         ids=["float dims", "string dims", "dims unlike the weights", "string temperature",
+                              "string flag", "100k-deep config"])
+def test_a_crafted_projection_config_is_a_clear_error(change, tmp_path, capsys):
+    """The probe: a projection whose config says 1e6 or "384" dims (or nests 100k deep) gave tracebacks."""
+    import json
+
+    from safetensors.torch import load_file, save
+
+    from clapdemo.model import AudioProjection, ProjectionConfig, load_projection, save_projection
+
+    config = ProjectionConfig(audio_dim=8, text_dim=4)
+    path = save_projection(AudioProjection(config), config, tmp_path / "run")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    crafted = "[" * 100_000 + "]" * 100_000 if change == "deep" else json.dumps({**json.loads(metadata["config"]), **change})
+    path.write_bytes(save(load_file(str(path)), metadata={**metadata, "config": crafted}))
+    with pytest.raises(ValueError) as err:
+        load_projection(path)
+    assert str(err.value).startswith(f"{path}: projection metadata is damaged") and len(str(err.value)) < 400
+    code = cli.main(["search", "--run", str(tmp_path / "run"), "--store", str(tmp_path), "--text", "a dog"])
+    assert code == 1 and capsys.readouterr().err.startswith(f"error: {path}: projection metadata is damaged")
