@@ -173,8 +173,11 @@ def _manifest(manifest: dict, root: Path, window: float, hop: float) -> dict:
 
 def _start(store: Store, manifest: dict, files: pd.DataFrame) -> None:
     """Create the index, or check its encoders (other ones are refused by the store); other
-    window/hop settings drop every shard, so every file is recomputed."""
+    window/hop settings drop every shard, so every file is recomputed. What a killed run left
+    (temp files, shards without a sidecar) is deleted: only `index` writes here, and it holds the lock."""
     store.create_or_check(manifest, files.assign(sha256="", duration=0.0).iloc[:0])
+    for leftover in store.leftovers():
+        leftover.unlink(missing_ok=True)
     if store.manifest().get("windows") != manifest["windows"]:
         for sidecar in store.sidecars():
             store.remove_shard(sidecar)

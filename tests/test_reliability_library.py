@@ -377,3 +377,36 @@ def test_streamed_windows_equal_the_windows_of_the_whole_wave(seconds, block):
     assert [s for s, _ in got] == starts
     for s, samples in got:
         np.testing.assert_array_equal(samples, wave[round(s * rate): round((s + window) * rate)])
+
+
+def test_index_killed_for_real_resumes(tmp_path):
+    """`python -m clapdemo index` under SIGKILL once two files are in: the rerun keeps them, embeds
+    the other six and leaves exactly one shard per file (before: all eight again, 10 shards)."""
+    import subprocess
+    import sys
+
+    from test_reliability_runs import ENV, sidecar_ids, wait_for
+
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    for i, category in enumerate(("cow", "cat", "frog", "hen", "siren", "dog", "rain", "crow")):
+        shutil.copy(esc50_file(category), folder / f"{i}-{category}.flac")
+    args = [sys.executable, "-m", "clapdemo", "index", str(folder)]
+    index = folder / ".clapdemo-index"
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(args, cwd=REPO, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for(lambda: sum(sidecar_ids(index).values()) >= 2, proc, "two files indexed")
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    kept = set(sidecar_ids(index))
+    rerun = subprocess.run(args, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert f"{len(kept)} kept from an interrupted run" in rerun.stdout, rerun.stdout
+    assert f"{8 - len(kept)} added" in rerun.stdout, rerun.stdout
+    counts = sidecar_ids(index)
+    assert sorted(counts) == sorted(p.name for p in folder.glob("*.flac")) and set(counts.values()) == {1}, counts
+    from clapdemo.store import Store
+
+    assert Store(index).leftovers() == []  # nothing half-written left behind
