@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from clapdemo.precompute import (PrecomputeReport, _progress_bar, _save_finished, _ShardWriter, _write_report,
-                                 build_manifest)
+from clapdemo.precompute import (PrecomputeReport, _earlier_flagged, _progress_bar, _save_finished, _ShardWriter,
+                                 _write_report, build_manifest, report_file)
 from clapdemo.store import Store, StoreWriteError
 
 # Environment a worker needs to find our package and the encoders' weights offline.
@@ -135,6 +135,7 @@ def precompute_ray(dataset, audio_encoder, text_encoder, store_dir, *, address: 
         todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
         report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
                                   missing=list(dataset.missing))
+        report.flagged = _earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
         failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
         if len(todo):
             _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_size, checkpoint_every,

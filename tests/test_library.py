@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from conftest import ESC50, REPO
+from floats import assert_rows_close
 
 RATE = 32000
 # (class, query, second it starts at) laid end to end with silence in one 70 s file
@@ -121,7 +122,7 @@ def test_rerun_embeds_only_added_and_changed_files(tmp_path, mn04, minilm):
     assert sorted(ours) == sorted(theirs)
     for clip_id in ours:
         for mine, fresh_one in zip(ours[clip_id], theirs[clip_id]):
-            np.testing.assert_allclose(mine, fresh_one, atol=1e-5, err_msg=clip_id)
+            assert_rows_close(mine, fresh_one, what=clip_id)
     third = index_folder(folder, mn04, minilm, progress=False)
     assert third.embedded == [] and third.deleted == [] and len(third.unchanged) == 6
 

@@ -30,6 +30,7 @@ from clapdemo.datasets import load_dataset
 from clapdemo.precompute import precompute
 from clapdemo.store import Store, StoreBusy, StoreWriteError, load_store
 from conftest import ESC50, REPO
+from floats import assert_rows_close
 
 ENV = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
 
@@ -70,8 +71,8 @@ def assert_same_store(got, expected) -> None:
     assert got.clip_ids == expected.clip_ids
     assert got.captions == expected.captions
     np.testing.assert_array_equal(got.text_clip, expected.text_clip)
-    np.testing.assert_allclose(got.audio, expected.audio, rtol=0, atol=1e-5)
-    np.testing.assert_allclose(got.text, expected.text, rtol=0, atol=1e-5)
+    assert_rows_close(got.audio, expected.audio, what="audio vectors")
+    assert_rows_close(got.text, expected.text, what="text vectors")
 
 
 def use_fixture_encoders(monkeypatch, mn04, minilm) -> None:
