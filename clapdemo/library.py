@@ -37,7 +37,7 @@ import pandas as pd
 
 from clapdemo.audio import AudioError, check_regular_file
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.store import Store, atomic_write_bytes, atomic_write_json, sha256_bytes
+from clapdemo.store import Store, atomic_write_bytes, atomic_write_json
 from clapdemo.windows import HOP_SECONDS, check_window, embed_file
 
 INDEX_DIRNAME = ".clapdemo-index"  # hidden: the folder scan skips it
@@ -287,11 +287,7 @@ def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np
         },
         metadata={"clip_ids": json.dumps([clip_id]), "captions": json.dumps(captions)},
     )
-    name = f"shard-{uuid.uuid4().hex[:16]}"
-    atomic_write_bytes(store.shard_dir / f"{name}.safetensors", data)
-    atomic_write_json(store.shard_dir / f"{name}.json",
-                      {"sha256": sha256_bytes(data), "clip_ids": [clip_id], "source": source or {}})
-    return store.shard_dir / f"{name}.safetensors"
+    return store.commit_shard(f"shard-{uuid.uuid4().hex[:16]}", data, [clip_id], extra={"source": source or {}})
 
 
 def load_embeddings(path, memmap: bool = False, float16: bool = False) -> EmbeddingSet:

@@ -251,12 +251,12 @@ class Store:
         )
         return self.commit_shard(name, data, clip_ids)
 
-    def commit_shard(self, name: str, data: bytes, clip_ids: list[str]) -> Path:
-        """Write a shard's bytes, then its sidecar (checksum, clip ids, this store's id): the shard
-        counts from the moment the sidecar is there. Every writer of shards comes here."""
+    def commit_shard(self, name: str, data: bytes, clip_ids: list[str], extra: dict | None = None) -> Path:
+        """Write a shard's bytes, then its sidecar (checksum, clip ids, this store's id, `extra`): the
+        shard counts from the moment the sidecar is there. Every writer of shards comes here."""
         shard_path = self.shard_dir / f"{name}.safetensors"
         atomic_write_bytes(shard_path, data)
-        sidecar = {"sha256": sha256_bytes(data), "clip_ids": clip_ids}
+        sidecar = {**(extra or {}), "sha256": sha256_bytes(data), "clip_ids": clip_ids}
         store_id = self.manifest().get("store_id")
         atomic_write_json(self.shard_dir / f"{name}.json", {**sidecar, "store_id": store_id} if store_id else sidecar)
         return shard_path
