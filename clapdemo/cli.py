@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoders(commands)
     _add_store(commands)
     _add_report(commands)
+    _add_recipes(commands)
     from clapdemo.cli_library import add_doctor, add_index  # the library's commands live there
 
     add_index(commands)
@@ -517,4 +518,33 @@ def run_report(args) -> int:
     if args.workers:
         config.workers = args.workers
     report(config)
+    return 0
+
+
+def _add_recipes(commands) -> None:
+    p = commands.add_parser("recipes", help="compare training data (label pairs, ESC-50 half, both, ensemble), "
+                            "measured on held-out clips only",
+                            description="Trains each recipe with train's defaults over --seeds and measures it on "
+                            "the held-out half of ESC-50 (zero-shot among all classes, retrieval), on 10 unseen classes, "
+                            "and on AudioCaps captions of a split never trained on, in label space (clapdemo.recipes).")
+    p.add_argument("--esc50", required=True, type=Path, help="store of the ESC-50 clips (mn04_as:logits)")
+    p.add_argument("--label-pairs", required=True, type=Path, help="label-pair store to train on (AudioCaps train)")
+    p.add_argument("--audiocaps", type=Path, default=None,
+                   help="label-pair store of a split no recipe trains on (AudioCaps test), measured in label space")
+    p.add_argument("--baseline", type=Path, default=None, help="a trained run to measure beside them (assets/projection)")
+    p.add_argument("--seeds", type=int, default=3, help="training seeds per recipe (default 3)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    p.set_defaults(handler=run_recipes)
+
+
+def run_recipes(args) -> int:
+    from clapdemo.recipes import markdown, measure_recipes, measure_run
+    from clapdemo.store import load_store
+
+    esc, audiocaps = load_store(args.esc50), load_store(args.audiocaps) if args.audiocaps else None
+    baseline = measure_run(args.baseline, esc, audiocaps) if args.baseline else None
+    results = measure_recipes(esc, load_store(args.label_pairs), audiocaps, seeds=tuple(range(args.seeds)))
+    print(markdown(results, baseline))
+    if args.json:
+        args.json.write_text(json.dumps({"recipes": results, "baseline": baseline}, indent=1))
     return 0

@@ -45,33 +45,39 @@ class TrainingData:
 
 def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, hold_out: float = 0.0,
                        seed: int = 0, memmap: bool = False, float16: bool = False) -> TrainingData:
-    """Open the stores, check they share one space, hold out, split validation, concatenate."""
+    """Open the stores (memory-mapped only when there is one), then `assemble` them."""
     from clapdemo.packed import open_store
-    from clapdemo.train import split_validation
 
     paths = [Path(p) for p in train_stores]
     if not paths:
         raise ValueError("train needs at least one --train store")
+    sets = [open_store(p, memmap and len(paths) == 1, float16 and len(paths) == 1) for p in paths]
+    val_set = open_store(val_store, memmap, float16) if val_store is not None else None
+    return assemble(sets, [str(p) for p in paths], val_set, str(val_store) if val_store else None,
+                    val_fraction, hold_out, seed)
+
+
+def assemble(sets: list[EmbeddingSet], names: list[str], val_set: EmbeddingSet | None = None,
+             val_name: str | None = None, val_fraction: float = 0.1, hold_out: float = 0.0,
+             seed: int = 0) -> TrainingData:
+    """Check the sets share one space, hold out, split validation, concatenate (see the module doc)."""
+    from clapdemo.train import split_validation
+
     if not 0 <= hold_out < 1:
         raise ValueError(f"hold-out share {hold_out} must be at least 0 and below 1")
-    sets = [open_store(p, memmap and len(paths) == 1, float16 and len(paths) == 1) for p in paths]
-    check_same_space(sets, [str(p) for p in paths])
+    check_same_space(sets + ([val_set] if val_set is not None else []), names + [val_name or "the validation store"])
     labels = [is_label_store(s.meta) for s in sets]
     parts, held, entries = [], {}, []
-    for path, data, is_labels in zip(paths, sets, labels):
+    for name, data, is_labels in zip(names, sets, labels):
         kept = data
         if hold_out and not is_labels:
             rows = held_out_rows(data, hold_out, seed)
-            held[str(path)] = [data.clip_ids[i] for i in rows]
+            held[name] = [data.clip_ids[i] for i in rows]
             kept = data.subset(np.setdiff1d(np.arange(data.n_clips), rows))
         parts.append(kept)
-        entries.append({"store": str(path), "kind": "labels" if is_labels else "audio",
+        entries.append({"store": name, "kind": "labels" if is_labels else "audio",
                         "dataset": (data.meta.get("dataset") or {}), "n_clips": data.n_clips,
-                        "n_train_clips": kept.n_clips, "n_held_out": len(held.get(str(path), []))})
-    val_set = None
-    if val_store is not None:
-        val_set = open_store(val_store, memmap, float16)
-        check_same_space([sets[0], val_set], [str(paths[0]), str(val_store)])
+                        "n_train_clips": kept.n_clips, "n_held_out": len(held.get(name, []))})
     audio_parts = [p for p, is_labels in zip(parts, labels) if not is_labels]
     label_parts = [p for p, is_labels in zip(parts, labels) if is_labels]
     if val_set is None:
@@ -79,7 +85,7 @@ def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, 
         trained, val_set = split_validation(concat(pool) if len(pool) > 1 else pool[0], val_fraction, seed)
         parts = ([trained] + label_parts) if audio_parts else [trained]
     train_set = concat(parts) if len(parts) > 1 else parts[0]
-    record = {"stores": entries, "held_out": held, "val": str(val_store) if val_store else
+    record = {"stores": entries, "held_out": held, "val": val_name or
               f"{val_fraction:g} of the {'real-audio' if audio_parts else 'label-pair'} training clips (seed {seed})",
               "n_train_clips": train_set.n_clips, "n_val_clips": val_set.n_clips,
               "train_clip_ids_sha256": ids_digest(train_set.clip_ids), "splits": named_splits(sets)}

@@ -180,8 +180,11 @@ def test_callback_stops_after_the_current_epoch_and_all_callbacks_see_it(data):
 
 def test_run_dir_holds_best_checkpoint_and_run_json(data, tmp_path):
     result = train(TrainConfig(**(FAST | {"epochs": 4})), *data, run_dir=tmp_path / "run")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["projection.safetensors", "run.json"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["projection.safetensors", "run.json",
+                                                                      "train_clips.json"]
     run = json.loads((tmp_path / "run" / "run.json").read_text())
+    clips = json.loads((tmp_path / "run" / run["clips_file"]).read_text())
+    assert clips == {"train": data[0].clip_ids, "val": data[1].clip_ids}  # what the leakage check reads
     assert run["best_epoch"] == result.best_epoch and run["status"] == "finished"
     assert run["config"]["batch_size"] == 64 and run["projection"]["audio_dim"] == AUDIO_DIM
     assert run["data"] == META and run["monitor"] == "val_loss"
