@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     _add_encoders(commands)
     _add_store(commands)
+    _add_sample_set(commands)
     _add_report(commands)
     _add_recipes(commands)
     from clapdemo.cli_library import add_doctor, add_index  # the library's commands live there
@@ -482,6 +483,35 @@ def _print_shard_status(store, count: int | None) -> None:
     count = count or shard_count_of(store.root)
     for row in shard_status(store, count) if count else []:
         print(f"shard {row['shard']}: {row['done']}/{row['clips']} done, {row['missing']} missing, {row['failed']} failed")
+
+
+# ---------------------------------------------------------------- sample set
+
+def _add_sample_set(commands) -> None:
+    p = commands.add_parser("sample-set", help="build the sample set that ships in assets/ (re-encoded ESC-50 and its store)",
+                            description="build: re-encode the ESC-50 folder --from into --out (Ogg Opus, mono, "
+                            "48 kHz; esc50.csv and LICENSE beside). store: precompute the store of the sample "
+                            "folder --from with the default encoders into --out, its audio paths relative to --from. "
+                            "The shipped pair: build --from ESC-50 --out assets/esc50-sample, then store --from "
+                            "assets/esc50-sample --out assets/esc50-sample-store.")
+    p.add_argument("action", choices=["build", "store"])
+    p.add_argument("--from", dest="source", required=True, type=Path,
+                   help="build: an ESC-50 folder (esc50.csv + audio/); store: the sample folder build wrote")
+    p.add_argument("--out", required=True, type=Path, help="a new or empty folder")
+    p.add_argument("--per-class", type=int, default=None, help="build: only the first N clips of each class")
+    p.set_defaults(handler=run_sample_set)
+
+
+def run_sample_set(args) -> int:
+    from clapdemo.sample_set import build_sample_set, build_sample_store
+
+    if args.action == "store":
+        print(build_sample_store(args.source, args.out).summary())
+        return 0
+    report = build_sample_set(args.source, args.out, per_class=args.per_class)
+    print(report.summary())
+    _print_some("skipped", [f"{c}: {why}" for c, why in report.skipped.items()], "not in the sample set")
+    return 0
 
 
 # ---------------------------------------------------------------- report

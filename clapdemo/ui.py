@@ -37,6 +37,7 @@ import pandas as pd
 
 from clapdemo.jobs import Job, is_running, watch
 from clapdemo.projection_init import DEFAULT_INIT, INITS
+from clapdemo.sample_set import SAMPLE_ROOT, install_sample_store
 from clapdemo.ui_errors import on, user_errors
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +70,8 @@ NO_DATA = (
 class Settings:
     """Where the app reads and writes, from environment variables or command-line flags.
 
-    data_root:   dataset folder (CLAPDEMO_DATA_ROOT, --data-root); None = empty state.
+    data_root:   dataset folder (CLAPDEMO_DATA_ROOT, --data-root); default: the sample set that ships
+                 in assets/esc50-sample (ESC-50 clips, read with its shipped store; clapdemo.sample_set).
     dataset:     reader kind (CLAPDEMO_DATASET, --dataset); guessed from the folder if unset.
     cache:       where stores, runs and UMAP layouts go (CLAPDEMO_CACHE, default ~/.cache/clapdemo).
     projection:  the projection active when a session opens (CLAPDEMO_PROJECTION, default
@@ -109,7 +111,9 @@ class Settings:
             why[name] = "default"
             return default
 
-        root = pick(args.data_root, "CLAPDEMO_DATA_ROOT", None, "--data-root")
+        root = pick(args.data_root, "CLAPDEMO_DATA_ROOT", SAMPLE_ROOT, "--data-root")
+        if why["CLAPDEMO_DATA_ROOT"] == "default":
+            why["CLAPDEMO_DATA_ROOT"] = "default: the sample set that ships with the app"
         kind = pick(args.dataset, "CLAPDEMO_DATASET", None, "--dataset")
         settings = cls(
             data_root=_abs(root) if root else None,
@@ -376,6 +380,9 @@ class Handlers:
         if session.store_dir is None and self.settings.data_problem is None:
             try:
                 candidate = self.store_dir(self.settings.dataset, SPLITS[self.settings.dataset][0])
+                if self.settings.data_root == SAMPLE_ROOT:  # its shipped store, copied into the cache
+                    if (why := install_sample_store(candidate, *self.encoders())):
+                        print(f"sample set: {why}")
                 if candidate.is_dir() and (candidate / "manifest.json").is_file():
                     session.store_dir = str(candidate)
             except Exception:  # encoders unavailable: the header says so

@@ -89,10 +89,10 @@ def test_dataset_kind_is_guessed_from_the_folder(tmp_path):
 
 
 def test_no_or_wrong_data_root_shows_what_to_point_it_at(tmp_path):
-    none = Handlers(Settings.from_env([], env={}))
-    assert "CLAPDEMO_DATA_ROOT" in none.settings.data_problem and "--data-root" in none.settings.data_problem
+    assert Settings.from_env([], env={}).data_problem is None  # no flags: the shipped sample set
     wrong = Handlers(Settings.from_env(["--data-root", str(tmp_path / "nope")], env={}))
     assert "not found" in wrong.settings.data_problem and "nope" in wrong.settings.data_problem
+    assert "CLAPDEMO_DATA_ROOT" in wrong.settings.data_problem and "--data-root" in wrong.settings.data_problem
     summary, *_ = wrong.show_dataset(Session(), "esc50", "all")
     assert "nope" in summary
     with pytest.raises(gr.Error, match="not found"):
@@ -382,7 +382,8 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
 
 def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
     """The shipped projection, typed labels and the 527 AudioSet names: no store needed (defect 6)."""
-    bare = Handlers(Settings.from_env(["--cache", str(tmp_path / "cache"), "--text-encoder", "minilm"], env={}))
+    bare = Handlers(Settings.from_env(["--cache", str(tmp_path / "cache"), "--text-encoder", "minilm",
+                                       "--data-root", str(tmp_path / "none")], env={}))
     assert bare.settings.data_problem  # no dataset
     session, _ = bare.init_session(Session())
     clip = sorted((tiny_esc50 / "audio").glob("*-A-0.flac"))[0]  # a dog
