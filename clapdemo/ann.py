@@ -71,13 +71,13 @@ def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def index_key(store_dir, projection) -> str:
     """What the index depends on: the store's encoders, every shard's checksum, the projection's weights."""
-    from clapdemo.packed import store_key
+    from clapdemo.store import fingerprint
 
     weights = hashlib.sha256()
     for name, tensor in sorted(projection.state_dict().items()):
         weights.update(name.encode())
         weights.update(tensor.detach().cpu().numpy().tobytes())
-    return hashlib.sha256(f"{store_key(store_dir)} {weights.hexdigest()}".encode()).hexdigest()
+    return hashlib.sha256(f"{fingerprint(store_dir)} {weights.hexdigest()}".encode()).hexdigest()
 
 
 def open_index(store_dir, vectors: np.ndarray, key: str):

@@ -49,8 +49,15 @@ AUDIO_EXTENSIONS = (
     ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".wma",
 )
 DEFAULT_TEMPLATES = ("the sound of {}",)
-DATASET_KINDS = ("audiocaps", "clotho", "esc50", "folder")
+DATASET_KINDS = ("audiocaps", "clotho", "esc50", "folder")  # the one list: readers, CLI and app
 AUDIOCAPS_LAYOUTS = ("course", "original")
+# The usual splits of each kind, the default first (the app offers them; any other split is accepted too).
+SPLITS = {
+    "audiocaps": ["test", "val", "train"],
+    "clotho": ["evaluation", "validation", "development"],
+    "esc50": ["all", "fold1", "fold2", "fold3", "fold4", "fold5", "folds1-3"],
+    "folder": ["all"],
+}
 
 # Folders not searched for metadata tables: they hold tens of thousands of clips.
 _SKIP_DIRS = {"audio", "__macosx"}
@@ -108,6 +115,25 @@ def load_dataset(kind: str, data_root, split: str | None = None, **options) -> D
 
 
 # --------------------------------------------------------------------------- paths
+
+
+def guess_dataset_kind(root) -> tuple[str, str]:
+    """(kind, reason) from the files at the top of `root` (or one folder down), so a user can
+    point at a dataset folder without naming its format (`precompute --dataset auto`, the app)."""
+    root = Path(root)
+    def names(folder: Path) -> list[str]:
+        return [name.lower() for name in _listdir(folder)]
+
+    top = names(root)
+    below = [n for d in ("meta", "audiocaps", "clotho") if d in top for n in names(root / d)]
+    found = top + below
+    if "esc50.csv" in found:
+        return "esc50", "guessed: esc50.csv found"
+    if any(n.startswith("clotho_captions_") for n in found):
+        return "clotho", "guessed: clotho_captions_*.csv found"
+    if "audiocaps" in top or any(n.startswith("audiocaps_") or n in ("test.csv", "val.csv", "train.csv") for n in found):
+        return "audiocaps", "guessed: AudioCaps tables found"
+    return "folder", "guessed: no known metadata, reading it as a folder of audio"
 
 
 def resolve_inside(root, relative) -> Path | None:

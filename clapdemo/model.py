@@ -90,8 +90,8 @@ class AudioProjection(nn.Module):
         return self.logit_scale.clamp(0.0, math.log(self.config.max_logit_scale)).exp()
 
 
-def _file(path: str | os.PathLike) -> Path:
-    """A run directory or a .safetensors path -> the .safetensors path."""
+def projection_file(path: str | os.PathLike) -> Path:
+    """A run directory or a .safetensors path -> the .safetensors path (the one place this is decided)."""
     path = Path(path)
     return path if path.suffix == ".safetensors" else path / FILENAME
 
@@ -112,7 +112,7 @@ def save_projection(
 
     if config != model.config:
         raise ValueError(f"save_projection: config {config} is not the model's own {model.config}")
-    target = _file(path)
+    target = projection_file(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {
@@ -129,7 +129,7 @@ def read_projection_info(path: str | os.PathLike) -> dict:
     """{"config": ProjectionConfig, "extra": dict} from a projection file, without loading weights."""
     from safetensors import safe_open
 
-    target = _file(path)
+    target = projection_file(path)
     if not target.is_file():
         raise FileNotFoundError(f"{target}: no projection file here; "
                                 "train one or pass the path to a projection.safetensors")
@@ -185,7 +185,7 @@ def load_projection(path: str | os.PathLike) -> tuple[AudioProjection, Projectio
     """Rebuild the model saved by `save_projection` (strictly: every key, every shape)."""
     from safetensors.torch import load_file
 
-    target = _file(path)
+    target = projection_file(path)
     config = read_projection_info(target)["config"]
     model = AudioProjection(config)
     try:

@@ -12,7 +12,6 @@ needs memory for one shard at a time, plus the caption table.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -20,15 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.store import Store, atomic_write_json
-
-
-def store_key(store_dir) -> str:
-    """What the store's vectors depend on: its encoders and the checksum of every shard."""
-    store = Store(store_dir)
-    shards = [[s.name, json.loads(s.read_text(encoding="utf-8")).get("sha256")] for s in store.sidecars()]
-    blob = json.dumps({"store": Store.key_of(store.manifest()), "shards": shards})
-    return hashlib.sha256(blob.encode()).hexdigest()
+from clapdemo.store import Store, atomic_write_json, fingerprint
 
 
 def pack(store_dir, dtype: str = "float32") -> Path:
@@ -36,7 +27,7 @@ def pack(store_dir, dtype: str = "float32") -> Path:
     if dtype not in ("float32", "float16"):
         raise ValueError(f"dtype {dtype!r}: use float32, or float16 to halve the size")
     store, folder = Store(store_dir), Path(store_dir) / "packed"
-    key = store_key(store_dir)
+    key = fingerprint(store_dir)
     meta_path = folder / "meta.json"
     if meta_path.is_file() and json.loads(meta_path.read_text()) == {"key": key, "dtype": dtype}:
         return folder

@@ -10,23 +10,24 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.model import FILENAME, load_projection, read_projection_info
+from clapdemo.model import FILENAME, load_projection, projection_file, read_projection_info
 from clapdemo.search import Searcher, check_compatible
 
 
 def load_run(run) -> tuple[object, dict]:
     """(projection model, info) from a run directory or a projection.safetensors file."""
-    model, _ = load_projection(_projection_file(run))
+    model, _ = load_projection(projection_file(run))
     return model, load_run_info(run)
 
 
 def load_run_info(run) -> dict:
     """The projection's saved extras (encoders as "data", config, best epoch) and, when
     present, the run.json written beside it (as "run"); reads no weights."""
-    file = _projection_file(run)
+    file = projection_file(run)
     info = dict(read_projection_info(file)["extra"])
     run_json = file.parent / "run.json"
     if run_json.is_file():
@@ -34,15 +35,20 @@ def load_run_info(run) -> dict:
     return info
 
 
-def _projection_file(run) -> Path:
-    run = Path(run)
-    return run if run.suffix == ".safetensors" else run / FILENAME
+def run_data(info: dict) -> dict:
+    """What a run trained on, from `load_run_info`: {"audio_encoder", "text_encoder": identities,
+    "dataset": the store's dataset record}; the projection's own copy, else run.json's."""
+    return info.get("data") or info.get("run", {}).get("data") or {}
+
+
+def best_epoch_of(info: dict):
+    """The epoch whose weights the run kept (run.json's, else the projection's; "?" if neither says)."""
+    return info.get("run", {}).get("best_epoch", info.get("best_epoch", "?"))
 
 
 def encoders_of(info: dict) -> dict:
     """The encoder identities a projection was trained with (saved by train as "data")."""
-    data = info.get("data") or info.get("run", {}).get("data") or {}
-    return {k: v for k, v in data.items() if k.endswith("_encoder")}
+    return {k: v for k, v in run_data(info).items() if k.endswith("_encoder")}
 
 
 def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False, float16: bool = False,
@@ -84,7 +90,7 @@ def trained_clip_ids(run) -> set[str]:
     """The clip ids the run trained and validated on (train_clips.json beside it; empty if absent)."""
     from clapdemo.train import CLIPS_FILE
 
-    path = _projection_file(run).parent / CLIPS_FILE
+    path = projection_file(run).parent / CLIPS_FILE
     if not path.is_file():
         return set()
     clips = json.loads(path.read_text(encoding="utf-8"))
@@ -93,8 +99,6 @@ def trained_clip_ids(run) -> set[str]:
 
 def class_prompts(embeddings: EmbeddingSet) -> tuple[list[str], object] | None:
     """(class names, (C, dim) text vector of each class's first caption) of a store with classes, else None."""
-    import numpy as np
-
     if embeddings.labels is None or embeddings.n_captions == 0:
         return None
     names, rows = [], []
@@ -190,6 +194,69 @@ def open_searcher(run, store, need_audio: bool = True, need_text: bool = True, m
     return searcher
 
 
+def cached_searcher(run, store) -> Searcher:
+    """`open_searcher(run, store)`, kept while neither changes (the projection file's mtime, the
+    store's `fingerprint`): the app's pages share one per (projection, store)."""
+    from clapdemo.store import fingerprint
+
+    file = projection_file(run)
+    if not file.is_file():
+        raise FileNotFoundError(f"{file}: no projection file here; train one or pass the path to a "
+                                "projection.safetensors")
+    return _searcher_for(str(file), file.stat().st_mtime_ns, str(store), fingerprint(store))
+
+
+@lru_cache(maxsize=8)
+def _searcher_for(file: str, mtime_ns: int, store: str, store_fingerprint: str) -> Searcher:
+    return open_searcher(file, store)
+
+
+def extreme_queries(searcher: Searcher, n: int = 3) -> list[dict]:
+    """The n best and n worst queries each way, to see what the model gets right and wrong.
+
+    audio→text: each clip by the rank of its own (first) caption among the store's captions;
+    text→audio: each distinct caption by the mean rank of its clips. A record says "kind" (best,
+    worst), "direction", "query" (clip id or caption), "rank" (1 = first), "right_answer",
+    "top_answer" (what the model put first) and, for audio queries, "audio_path"."""
+    from clapdemo.metrics import query_ranks
+
+    emb = searcher.embeddings
+    a2t, t2a = query_ranks(searcher.audio, emb.text, emb.text_clip)
+    first = {}
+    for j, clip in enumerate(emb.text_clip):
+        first.setdefault(int(clip), emb.captions[j])
+    rows = np.flatnonzero(a2t >= 0)
+    order = rows[np.argsort(a2t[rows], kind="stable")]
+    picks = [("best", i) for i in order[:n]] + [("worst", i) for i in order[::-1][:n]]
+    records = []
+    top_rows = np.argmax(searcher.audio[[i for _, i in picks]] @ searcher.pool_text.T, axis=1) if picks else []
+    for (kind, i), top in zip(picks, top_rows):  # the store's own vectors: no clip is re-encoded
+        records.append({"kind": kind, "direction": "audio→text", "query": emb.clip_ids[i], "rank": int(a2t[i]) + 1,
+                        "right_answer": first.get(int(i), ""), "top_answer": str(searcher.pool_captions[top]),
+                        "audio_path": emb.audio_paths[i]})
+    per_caption = pd.DataFrame({"caption": emb.captions, "rank": t2a + 1}).groupby("caption")["rank"].mean()
+    per_caption = per_caption.sort_values(kind="stable")
+    for kind, captions in (("best", per_caption.index[:n]), ("worst", per_caption.index[::-1][:n])):
+        for caption in captions:
+            top = searcher.text_to_audio(caption, k=1)[0]
+            records.append({"kind": kind, "direction": "text→audio", "query": caption,
+                            "rank": float(per_caption[caption]), "right_answer": "its clips (mean rank)",
+                            "top_answer": f"{top.clip_id} ({top.caption})", "audio_path": None})
+    return records
+
+
+def new_run_dir(runs_folder, tag: str) -> Path:
+    """runs_folder/<time>-<tag>, with a suffix when two runs start within the same second."""
+    import time
+
+    base = Path(runs_folder) / f"{time.strftime('%Y%m%d-%H%M%S')}-{tag}"
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{base.name}-{n}")
+    return run_dir
+
+
 def past_runs(runs_folder, store_manifest: dict | None = None) -> list[tuple[str, str]]:
     """(label, run folder) of every run under `runs_folder` with a checkpoint, newest first, finished
     or cut short (a run keeps its best checkpoint as it goes). With `store_manifest`, only runs on
@@ -217,13 +284,11 @@ def label_searcher(run, audio_encoder, text_encoder) -> Searcher:
     dog"), to which a caller adds its own captions (`audio_to_text(..., extra_captions)`).
 
     The encoders must be the ones the projection was trained with (a ValueError says which differs)."""
-    import numpy as np
-
     model, info = load_run(run)
     for encoder, side in ((audio_encoder, "audio_encoder"), (text_encoder, "text_encoder")):
         trained = encoders_of(info).get(side)
         if trained and trained != encoder.identity.to_dict():
-            raise ValueError(f"the projection {_projection_file(run)} was trained with {side.replace('_', ' ')} "
+            raise ValueError(f"the projection {projection_file(run)} was trained with {side.replace('_', ' ')} "
                              f"{trained.get('name')}, not the {encoder.name} loaded now; use its encoders "
                              "(CLAPDEMO_AUDIO_ENCODER / CLAPDEMO_TEXT_ENCODER) or train a projection for these")
     none = EmbeddingSet(audio=np.zeros((0, model.config.audio_dim), np.float32),
@@ -237,8 +302,6 @@ def label_searcher(run, audio_encoder, text_encoder) -> Searcher:
 @lru_cache(maxsize=2)
 def audioset_label_pool(text_encoder) -> tuple:
     """(captions, their normalised text vectors) of the 527 AudioSet label names, embedded once per encoder."""
-    import numpy as np
-
     from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
     from clapdemo.projection_init import LABEL_TEMPLATE, label_text_matrix
 

@@ -43,17 +43,24 @@ def normalise(x: np.ndarray) -> np.ndarray:
 
 
 
+def compatibility_problem(store_meta: dict, trained_encoders: dict) -> str | None:
+    """Why a projection trained with `trained_encoders` ({"audio_encoder": identity, "text_encoder":
+    identity}, see `runs.encoders_of`) does not fit vectors made with the encoders in `store_meta`
+    (a store's manifest); None when it fits. The one check: the CLI refuses, the app warns."""
+    for side in ("audio_encoder", "text_encoder"):
+        trained, stored = trained_encoders.get(side), store_meta.get(side)
+        if trained and stored and trained != stored:
+            return (f"the projection was trained with {side.replace('_', ' ')} {trained.get('name')} "
+                    f"but the store holds vectors from {stored.get('name')} (or other weights/settings); "
+                    "precompute the store with the same encoders, or train a projection on this store")
+    return None
+
+
 def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
     """Refuse a projection trained on other encoders: its numbers would be meaningless."""
-    for side in ("audio_encoder", "text_encoder"):
-        trained = (projection_meta.get("encoders") or {}).get(side)
-        stored = embeddings.meta.get(side)
-        if trained and stored and trained != stored:
-            raise ValueError(
-                f"the projection was trained with {side.replace('_', ' ')} {trained.get('name')} "
-                f"but the store holds vectors from {stored.get('name')} (or other weights/settings); "
-                "precompute the store with the same encoders, or train a projection on this store"
-            )
+    problem = compatibility_problem(embeddings.meta, projection_meta.get("encoders") or {})
+    if problem:
+        raise ValueError(problem)
 
 
 class Searcher:

@@ -31,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -487,6 +488,26 @@ def describe_key(manifest: dict) -> str:
     audio, text = manifest["audio_encoder"], manifest["text_encoder"]
     return (f"audio encoder {audio['name']} (weights {audio['weights_sha256'][:12]}) and "
             f"text encoder {text['name']} (weights {text['weights_sha256'][:12]})")
+
+
+def fingerprint(store_dir) -> str:
+    """What a store's vectors depend on: its encoders and the checksum of every shard. The one key
+    for whatever is derived from a store (packed arrays, the FAISS index, the app's cached
+    searchers and joint-space layouts): it changes when a shard is added, replaced or removed."""
+    store = Store(store_dir)
+    shards = [[s.name, json.loads(s.read_text(encoding="utf-8")).get("sha256")] for s in store.sidecars()]
+    blob = json.dumps({"store": Store.key_of(store.manifest()), "shards": shards})
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cache_store_dir(cache, kind: str, split: str, audio_encoder: str, text_encoder: str, data_root=None) -> Path:
+    """Where a cache keeps the store of (dataset kind, split, encoder names, data root): one folder
+    each, so the app finds a split's store again after a restart. The data root enters as a short
+    hash, so two folders of the same kind never share a store."""
+    root = str(Path(data_root).resolve()) if data_root else ""
+    tag = hashlib.sha256(root.encode()).hexdigest()[:8]
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{kind}-{split}-{audio_encoder}-{text_encoder}-{tag}").strip("_")
+    return Path(cache) / "stores" / name
 
 
 def load_store(path) -> EmbeddingSet:
