@@ -278,7 +278,7 @@ def run_train(args) -> int:
     train_set, val_set = data.train_set, data.val_set
     init = make_init(args.init, train_set.meta, where=str(args.train[0]), standardized=data.standardize)
     config = train_config(args, init.lr)
-    config.standardize_audio = data.standardize
+    config.standardize_audio, config.min_input_std = data.standardize, data.min_input_std
     for store in data.record["stores"]:
         print(f"  {store['store']}: {store['kind']}, {store['n_train_clips']} clips for training"
               + (f", {store['n_held_out']} held out" if store["n_held_out"] else ""))

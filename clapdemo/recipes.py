@@ -37,7 +37,8 @@ def _fit(parts: list[EmbeddingSet], names: list[str], seed: int, hold_out: float
 
     data = assemble(parts, names, hold_out=hold_out, seed=0)  # the held-out half is fixed (seed 0), as shipped
     init = make_init("auto", data.train_set.meta, standardized=data.standardize)
-    cfg = TrainConfig(seed=seed, lr=init.lr or TrainConfig.lr, standardize_audio=data.standardize, threads=1)
+    cfg = TrainConfig(seed=seed, lr=init.lr or TrainConfig.lr, standardize_audio=data.standardize,
+                      min_input_std=data.min_input_std, threads=1)
     return train(cfg, data.train_set, data.val_set, init=init.apply).model, data
 
 
@@ -148,7 +149,7 @@ def measure_run(run, esc: EmbeddingSet, audiocaps: EmbeddingSet | None = None) -
 
 def markdown(results: dict, baseline: dict | None = None) -> str:
     """The table REPORT.md shows: mean ± sd over seeds, percent."""
-    cols = [("zs_all@1", "ESC-50 held-out half: zero-shot among all 50"), ("esc_a2t@1", "held-out half a2t acc@1"),
+    cols = [("zs_all@1", "ESC-50 held-out half: zero-shot among all 50 (= a2t acc@1)"),
             ("esc_t2a@1", "held-out half t2a acc@1"), ("unseen_among_10@1", "10 unseen classes: among 10"),
             ("unseen_among_all@1", "10 unseen classes: among all 50"),
             ("ac_t2a_R@1", "AudioCaps test, label space: t2a R@1"), ("ac_a2t_R@1", "a2t R@1"),

@@ -58,6 +58,10 @@ class TrainConfig:
                        "all": every (clip, caption) pair once per epoch.
     standardize_audio: standardise audio inputs with the training set's per-dimension
                        mean and std, stored in the model (see AudioProjection).
+    min_input_std:     lower bound of the per-dimension std used to standardise (0: none). Label
+                       pairs (clapdemo.label_pairs) give a rare AudioSet class almost no spread;
+                       standardised by it, real logits of that class (spread ~1.4 on ESC-50) would be
+                       blown up, and silence lands on "rain". training_data sets 1.0 for them.
     threads:           torch CPU threads while `train` runs (the previous count is restored
                        after). None: 1 when training on the CPU of a machine with at most 2
                        cores, else torch's own setting. Measured at AudioCaps scale on 2 shared
@@ -78,6 +82,7 @@ class TrainConfig:
     device: str = "cpu"
     caption_sampling: str = "random"
     standardize_audio: bool = True
+    min_input_std: float = 0.0
     threads: int | None = None
 
     def __post_init__(self):
@@ -179,6 +184,9 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
         _set_input_stats_in_chunks(model, train_set.audio, sampler.clips_with_captions.numpy())
     elif cfg.standardize_audio:
         model.set_input_stats(audio[sampler.clips_with_captions.to(device)])
+    if cfg.standardize_audio and cfg.min_input_std:
+        with torch.no_grad():
+            model.audio_std.clamp_(min=cfg.min_input_std)
     if init is not None:
         init(model)
     model.to(device)
