@@ -9,7 +9,7 @@ CLAPDEMO_* environment variables or, under `python app.py`, from flags
 
 import sys
 
-from clapdemo.ui import Settings, build_app, launch_options
+from clapdemo.app import Settings, build_app, launch_options
 
 settings = Settings.from_env(sys.argv[1:] if __name__ == "__main__" else [])
 demo = build_app(settings)

@@ -112,7 +112,8 @@ def main() -> int:
         from clapdemo.datasets import load_dataset
         from clapdemo.precompute import precompute
         from clapdemo.runs import open_searcher
-        from clapdemo.ui import SPLITS, Handlers, Settings
+        from clapdemo.app import Handlers, Settings
+        from clapdemo.datasets import SPLITS
 
         settings = Settings.from_env([])
         handlers = Handlers(settings)
@@ -141,7 +142,7 @@ def main() -> int:
         else:
             lines += search_clicks(env, work, args.queries, open_searcher(settings.projection, store))
         _common.record("App: cold start and Search click", lines,
-                       ["cold start = interpreter start, imports (gradio, torch via clapdemo.ui), building the "
+                       ["cold start = interpreter start, imports (gradio, torch via clapdemo.app), building the "
                         "Blocks, and the server answering; the encoders load when the page first asks for its header (before any click), so neither number includes them"])
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from clapdemo.datasets import DATASET_KINDS, guess_dataset_kind
 from clapdemo.encoders import DEFAULT_AUDIO_ENCODER, DEFAULT_TEXT_ENCODER
 from clapdemo.projection_init import DEFAULT_INIT, INITS
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_evaluate(commands)
     _add_search(commands)
+    _add_joint_space(commands)
     _add_export(commands)
     _add_encoders(commands)
     _add_store(commands)
@@ -87,9 +89,10 @@ def _add_precompute(commands) -> None:
     p = commands.add_parser("precompute", help="embed a dataset's clips and captions into a store (resumable)",
                             description="Embed every clip and caption of one dataset split into STORE_DIR. "
                             "Killed or stopped runs resume: finished clips are skipped.")
-    p.add_argument("--dataset", required=True, choices=["audiocaps", "esc50", "clotho", "folder", "audiocaps-labels"],
-                   help="which reader to use for --data-root; audiocaps-labels: AudioCaps captions against their "
-                   "clip's AudioSet labels from --segments (no audio needed; see README 'Label pairs')")
+    p.add_argument("--dataset", required=True, choices=[*DATASET_KINDS, "audiocaps-labels", "auto"],
+                   help="which reader to use for --data-root; auto: guessed from the folder's files; "
+                   "audiocaps-labels: AudioCaps captions against their clip's AudioSet labels from --segments "
+                   "(no audio needed; see README 'Label pairs')")
     p.add_argument("--data-root", required=True, type=Path,
                    help="the dataset folder (AudioCaps: the folder holding audiocaps/ or audiocaps/ itself)")
     p.add_argument("--split", default=None,
@@ -146,6 +149,9 @@ def run_precompute(args) -> int:
 
     if args.dataset == "audiocaps-labels":
         return run_label_pairs(args)
+    if args.dataset == "auto":
+        args.dataset, why = guess_dataset_kind(args.data_root)
+        print(f"dataset kind {args.dataset} ({why})")
 
     dataset = load_dataset(args.dataset, args.data_root, args.split, **dataset_options(args))
     print(f"dataset: {args.dataset} {dataset.split} at {args.data_root}: {dataset.summary()}")
@@ -319,6 +325,8 @@ def _add_evaluate(commands) -> None:
                    help="measure only the store's clips the run never trained or validated on (its held-out clips)")
     p.add_argument("--allow-overlap", action="store_true",
                    help="measure even on clips the run trained on (numbers marked in-sample)")
+    p.add_argument("--extremes", type=_positive_int, default=None, metavar="N",
+                   help="also list the N best and N worst queries each way (as the app's Evaluate tab does)")
     _add_memmap_args(p)
     p.set_defaults(handler=run_evaluate)
 
@@ -331,6 +339,12 @@ def run_evaluate(args) -> int:
     _print_metrics(metrics)
     if metrics["in_sample"]:
         print("IN-SAMPLE: the run trained on (some of) these clips; these numbers are optimistic")
+    if args.extremes:
+        from clapdemo.runs import extreme_queries, open_searcher
+
+        for r in extreme_queries(open_searcher(args.run, args.store), args.extremes):
+            print(f"{r['kind']:5s} {r['direction']}  rank {r['rank']:g}  {r['query']}: right {r['right_answer']!r}, "
+                  f"top {r['top_answer']!r}")
     if args.json:
         from clapdemo.store import atomic_write_json  # a full disk leaves no 0-byte file
 
@@ -344,6 +358,35 @@ def _print_metrics(metrics: dict) -> None:
 
     if metrics:
         print(metrics_table(metrics).to_string(index=False))
+
+
+# ---------------------------------------------------------------- joint space
+
+def _add_joint_space(commands) -> None:
+    p = commands.add_parser("joint-space", help="a UMAP picture of a store's projected clips and captions (HTML)",
+                            description="The app's Joint space tab as a file: computed once per (projection, "
+                            "store) and cached in STORE/umap/.")
+    p.add_argument("--run", required=True, type=Path, help="run directory (or projection.safetensors)")
+    p.add_argument("--store", required=True, type=Path, help="store to draw")
+    p.add_argument("--out", required=True, type=Path, help="the .html file to write")
+    p.add_argument("--color-by", choices=["modality", "class"], default="modality", help="default modality")
+    p.add_argument("--pairs", action="store_true", help="a line from each clip to its first caption")
+    p.add_argument("--max-clips", type=_positive_int, default=None, help="a seeded sample above this (default 2000)")
+    p.set_defaults(handler=run_joint_space)
+
+
+def run_joint_space(args) -> int:
+    from clapdemo.files import atomic_write
+    from clapdemo.layout import MAX_CLIPS, plan_layout
+    from clapdemo.runs import open_searcher
+
+    layout = plan_layout(open_searcher(args.run, args.store), args.run, args.store, args.max_clips or MAX_CLIPS)
+    print(f"{len(layout.rows)} clips, {len(layout.used)} captions; layout "
+          f"{'from the cache' if layout.cached() else 'computed (UMAP, ~30 s the first time)'}: {layout.cache}")
+    figure = layout.figure(layout.load(), args.color_by, args.pairs)
+    atomic_write(args.out, figure.to_html(include_plotlyjs=True).encode("utf-8"))
+    print(f"wrote {args.out}")
+    return 0
 
 
 # ---------------------------------------------------------------- search

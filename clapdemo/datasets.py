@@ -155,7 +155,7 @@ def resolve_inside(root, relative) -> Path | None:
     return Path(path)
 
 
-def _existing_dir(data_root) -> Path:
+def existing_dir(data_root) -> Path:
     """The data root as an absolute path, or an error that says which path was wrong."""
     root = Path(data_root).expanduser().absolute()
     if not root.is_dir():
@@ -167,7 +167,7 @@ def _is_audio(name: str) -> bool:
     return not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
-def _find_meta(root: Path, name: str, max_depth: int = 3) -> Path | None:
+def find_meta(root: Path, name: str, max_depth: int = 3) -> Path | None:
     """Find a metadata file at `root` or a few folders below, shallowest first.
 
     Zips unpack with an extra folder or two; the audio folders are not entered
@@ -238,7 +238,7 @@ def _extension_rank(name: str) -> int:
 # --------------------------------------------------------------------------- tables
 
 
-def _read_table(path: Path, required: Sequence[str], warnings: list[str]) -> pd.DataFrame:
+def read_table(path: Path, required: Sequence[str], warnings: list[str]) -> pd.DataFrame:
     """A CSV (or TSV, by extension) as strings, with each row's `_line` in the file.
 
     The csv module is used for parsing because it reports line numbers (which
@@ -261,7 +261,7 @@ def _read_table(path: Path, required: Sequence[str], warnings: list[str]) -> pd.
 
 
 def _parse_delimited(path: Path, sep: str, warnings: list[str]):
-    """(header, rows, line numbers) of a delimited text file; see `_read_table`.
+    """(header, rows, line numbers) of a delimited text file; see `read_table`.
 
     Two row problems the csv module passes over in silence or stops at are
     skipped with a warning instead: a quote that opens and never closes (the
@@ -270,7 +270,7 @@ def _parse_delimited(path: Path, sep: str, warnings: list[str]):
     A quoted value over several lines is a runaway quote when those lines
     look like rows themselves (`_holds_rows`), else a caption with line breaks.
     """
-    lines = list(io.StringIO(_read_text(path), newline=""))
+    lines = list(io.StringIO(read_text_file(path), newline=""))
     reader = csv.reader(lines, delimiter=sep)
     try:
         header = [h.strip().lower() for h in next(reader, [])]
@@ -332,14 +332,14 @@ def _fit_row(fields: list[str], width: int, where: str, warnings: list[str]) -> 
     return (fields + [""] * width)[:width]
 
 
-def _read_text(path: Path) -> str:
+def read_text_file(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not UTF-8 text ({err}); save it as UTF-8") from None
 
 
-def _clean_captions(pairs: Iterable[tuple[object, str]], warnings: list[str]) -> list[str]:
+def clean_captions(pairs: Iterable[tuple[object, str]], warnings: list[str]) -> list[str]:
     """Stripped captions; empty ones dropped with a warning naming `where` they came from."""
     kept = []
     for text, where in pairs:
@@ -369,7 +369,7 @@ def _drop_blank(table: pd.DataFrame, column: str, path: Path, warnings: list[str
     return table.drop(blank.index)
 
 
-def _group(keys: Iterable, *columns: Iterable) -> dict:
+def group_rows(keys: Iterable, *columns: Iterable) -> dict:
     """key -> [tuple of the row's `columns` values, ...], keys in first-seen order.
 
     A dict rather than `groupby(...).agg(list)`: pandas calls Python once per
@@ -407,7 +407,7 @@ def read_audiocaps(data_root, split: str = "test", *, layout: str | None = None,
     or a folder of tables (metadata found up to three folders down).
     audio_dir: where the clips are, when they are not under data_root.
     """
-    root = _existing_dir(data_root)
+    root = existing_dir(data_root)
     layout = layout or _audiocaps_layout(root, split)
     if layout == "course":
         return _read_audiocaps_course(root, split, audio_dir)
@@ -418,9 +418,9 @@ def read_audiocaps(data_root, split: str = "test", *, layout: str | None = None,
 
 def _audiocaps_layout(root: Path, split: str) -> str:
     """'course' if the course zip's tables are there, else 'original' if the release CSV is."""
-    if _find_meta(root, f"audiocaps_{split}_new.tsv") or _find_meta(root, f"audiocaps_{split}.tsv"):
+    if find_meta(root, f"audiocaps_{split}_new.tsv") or find_meta(root, f"audiocaps_{split}.tsv"):
         return "course"
-    if _find_meta(root, f"{split}.csv"):
+    if find_meta(root, f"{split}.csv"):
         return "original"
     raise FileNotFoundError(
         f"{root}: no AudioCaps tables for split {split!r}: looked for audiocaps_{split}_new.tsv or "
@@ -433,11 +433,11 @@ def _read_audiocaps_course(root: Path, split: str, audio_dir) -> Dataset:
     """The course zip: per-clip `_new.tsv` + `_texts.json` (5 captions) when present, else
     the per-caption TSV grouped by uniq_id (the only form train comes in)."""
     warnings: list[str] = []
-    per_clip = _find_meta(root, f"audiocaps_{split}_new.tsv")
+    per_clip = find_meta(root, f"audiocaps_{split}_new.tsv")
     if per_clip is not None:
         clips = _course_clips_from_new(per_clip, root, split, warnings)
     else:
-        per_caption = _find_meta(root, f"audiocaps_{split}.tsv")
+        per_caption = find_meta(root, f"audiocaps_{split}.tsv")
         if per_caption is None:
             raise FileNotFoundError(f"{root}: neither audiocaps_{split}_new.tsv nor audiocaps_{split}.tsv found")
         clips = _course_clips_from_captions(per_caption, warnings)
@@ -473,10 +473,10 @@ def _course_audio(root: Path, base: Path, audio: str, uid: str, index: _AudioInd
 
 def _course_clips_from_new(path: Path, root: Path, split: str, warnings: list[str]) -> dict:
     """uniq_id -> (audio, captions, where) from `_new.tsv`, captions from `_texts.json`."""
-    table = _read_table(path, ["uniq_id", "audio", "text"], warnings)
+    table = read_table(path, ["uniq_id", "audio", "text"], warnings)
     table = _drop_blank(table, "uniq_id", path, warnings)
     table = _first_duplicates(table, "uniq_id", path, warnings)
-    texts_path = _find_meta(root, f"{split}_texts.json")
+    texts_path = find_meta(root, f"{split}_texts.json")
     texts = _read_texts_json(texts_path) if texts_path else {}
     if texts_path is None:
         warnings.append(f"{path}: no {split}_texts.json found beside it; one caption per clip from the text column")
@@ -489,7 +489,7 @@ def _course_clips_from_new(path: Path, root: Path, split: str, warnings: list[st
             if texts_path is not None:
                 warnings.append(f"{where}: uniq_id {uid!r} not in {texts_path.name}; using the text column")
             pairs = [(text, where)]
-        captions = _clean_captions(pairs, warnings)
+        captions = clean_captions(pairs, warnings)
         if _has_captions(captions, uid, where, warnings):
             clips[uid] = (audio.strip(), captions, where)
     return clips
@@ -497,10 +497,10 @@ def _course_clips_from_new(path: Path, root: Path, split: str, warnings: list[st
 
 def _course_clips_from_captions(path: Path, warnings: list[str]) -> dict:
     """uniq_id -> (audio, captions, where) from a one-row-per-caption TSV."""
-    table = _drop_blank(_read_table(path, ["uniq_id", "audio", "text"], warnings), "uniq_id", path, warnings)
+    table = _drop_blank(read_table(path, ["uniq_id", "audio", "text"], warnings), "uniq_id", path, warnings)
     clips = {}
-    for uid, rows in _group(table["uniq_id"], table["text"], table["_line"], table["audio"]).items():
-        captions = _clean_captions(((t, f"{path}: line {n}") for t, n, _ in rows), warnings)
+    for uid, rows in group_rows(table["uniq_id"], table["text"], table["_line"], table["audio"]).items():
+        captions = clean_captions(((t, f"{path}: line {n}") for t, n, _ in rows), warnings)
         where = f"{path}: line {rows[0][1]}"
         if _has_captions(captions, uid, where, warnings):
             clips[uid] = (rows[0][2].strip(), captions, where)
@@ -517,7 +517,7 @@ def _has_captions(captions: list[str], clip_id: str, where: str, warnings: list[
 def _read_texts_json(path: Path) -> dict[str, list]:
     """`{uniq_id: [captions]}` from the course's `<split>_texts.json`, keys as strings."""
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(read_text_file(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON (line {err.lineno}: {err.msg}); re-extract it from the zip") from None
     if not isinstance(data, dict):
@@ -528,20 +528,20 @@ def _read_texts_json(path: Path) -> dict[str, list]:
 def _read_audiocaps_original(root: Path, split: str, audio_dir) -> Dataset:
     """The original release: captions grouped by (youtube_id, start_time); clips found by
     YouTube id under any common naming (`<id>`, `Y<id>`, `<id>_<start>`, ...)."""
-    path = _find_meta(root, f"{split}.csv")
+    path = find_meta(root, f"{split}.csv")
     if path is None:
         raise FileNotFoundError(f"{root}: {split}.csv (original AudioCaps release) not found here or below")
     warnings: list[str] = []
-    table = _original_rows(path, warnings)
+    table = original_rows(path, warnings)
     starts_per_id = table.drop_duplicates(["youtube_id", "start"]).groupby("youtube_id").size().to_dict()
     folders = [Path(audio_dir), Path(audio_dir) / split] if audio_dir else [
         root, path.parent, root / "audio", root / "audio" / split, root / split]
     index = _AudioIndex(folders)
     records, missing = [], []
-    for (ytid, start), rows in _group(zip(table["youtube_id"], table["start"]), table["caption"], table["_line"]).items():
+    for (ytid, start), rows in group_rows(zip(table["youtube_id"], table["start"]), table["caption"], table["_line"]).items():
         shared_id = starts_per_id[ytid] > 1
         clip_id = f"{ytid}_{start}" if shared_id else ytid
-        captions = _clean_captions(((t, f"{path}: line {n}") for t, n in rows), warnings)
+        captions = clean_captions(((t, f"{path}: line {n}") for t, n in rows), warnings)
         if not _has_captions(captions, clip_id, f"{path}: line {rows[0][1]}", warnings):
             continue
         audio = index.find(*_youtube_stems(ytid, start, bare=not shared_id))
@@ -552,9 +552,9 @@ def _read_audiocaps_original(root: Path, split: str, audio_dir) -> Dataset:
     return _make_dataset("audiocaps", split, records, missing, warnings)
 
 
-def _original_rows(path: Path, warnings: list[str]) -> pd.DataFrame:
+def original_rows(path: Path, warnings: list[str]) -> pd.DataFrame:
     """The release CSV's rows with a youtube_id and a numeric start_time (as `start`, e.g. "30")."""
-    table = _read_table(path, ["youtube_id", "start_time", "caption"], warnings)
+    table = read_table(path, ["youtube_id", "start_time", "caption"], warnings)
     table = _drop_blank(table, "youtube_id", path, warnings)
     seconds = pd.to_numeric(table["start_time"].str.strip(), errors="coerce")
     for value, line in zip(table["start_time"][seconds.isna()], table["_line"][seconds.isna()]):
@@ -589,13 +589,13 @@ def _youtube_stems(ytid: str, start: str, bare: bool = True) -> list[str]:
 def read_clotho(data_root, split: str = "evaluation", *, audio_dir=None) -> Dataset:
     """Clotho: `clotho_captions_<split>.csv` (file_name, caption_1..caption_5) and audio in
     `<split>/` or `clotho_audio_<split>/` next to it (or `audio_dir`)."""
-    root = _existing_dir(data_root)
-    path = _find_meta(root, f"clotho_captions_{split}.csv")
+    root = existing_dir(data_root)
+    path = find_meta(root, f"clotho_captions_{split}.csv")
     if path is None:
         raise FileNotFoundError(f"{root}: clotho_captions_{split}.csv not found here or below; "
                                 "point data_root at the folder that holds it")
     warnings: list[str] = []
-    table = _read_table(path, ["file_name", "caption_1"], warnings)
+    table = read_table(path, ["file_name", "caption_1"], warnings)
     table = _first_duplicates(_drop_blank(table, "file_name", path, warnings), "file_name", path, warnings)
     caption_columns = sorted((c for c in table.columns if re.fullmatch(r"caption_\d+", c)), key=lambda c: int(c[8:]))
     folders = [Path(audio_dir)] if audio_dir else [
@@ -603,7 +603,7 @@ def read_clotho(data_root, split: str = "evaluation", *, audio_dir=None) -> Data
     records, missing = [], []
     for row in table.to_dict("records"):
         where = f"{path}: line {row['_line']}"
-        captions = _clean_captions([(row[c], where) for c in caption_columns], warnings)
+        captions = clean_captions([(row[c], where) for c in caption_columns], warnings)
         if _has_captions(captions, row["file_name"], where, warnings):
             _place_clotho(row["file_name"], captions, folders, where, records, missing, warnings)
     return _make_dataset("clotho", split, records, missing, warnings)
@@ -641,7 +641,7 @@ def read_esc50(
     classes / exclude_classes: keep only / drop these classes (zero-shot holdouts);
     names as in the CSV ("crying_baby") or in human form ("crying baby").
     """
-    root = _existing_dir(data_root)
+    root = existing_dir(data_root)
     templates = _check_templates(templates)
     warnings: list[str] = []
     path, table = _esc50_table(root, warnings)
@@ -668,7 +668,7 @@ def esc50_class_names(data_root) -> list[str]:
 
     This is the candidate list for zero-shot classification: caption i is class i.
     """
-    _, table = _esc50_table(_existing_dir(data_root), [])
+    _, table = _esc50_table(existing_dir(data_root), [])
     target = pd.to_numeric(table["target"], errors="coerce") if "target" in table else None
     if target is not None and target.notna().all():
         table = table.assign(_t=target).sort_values(["_t", "_line"])
@@ -715,7 +715,7 @@ def _esc50_table(root: Path, warnings: list[str]) -> tuple[Path, pd.DataFrame]:
     if path is None:
         raise FileNotFoundError(f"{root}: neither meta/esc50.csv (official repo layout) nor esc50.csv found; "
                                 "point data_root at the ESC-50 folder")
-    table = _read_table(path, ["filename", "fold", "category"], warnings)
+    table = read_table(path, ["filename", "fold", "category"], warnings)
     table = _drop_blank(_drop_blank(table, "filename", path, warnings), "category", path, warnings)
     fold = pd.to_numeric(table["fold"].str.strip(), errors="coerce")
     bad = fold.isna() | (fold != fold.round())
@@ -777,11 +777,11 @@ def read_folder(data_root, split: str = "all", *, csv=None) -> Dataset:
     Without one: every audio file below the folder (recursive) as a clip with
     no captions, for indexing a folder for search.
     """
-    root = _existing_dir(data_root)
+    root = existing_dir(data_root)
     if csv is None:
         table_path = root / "captions.csv"
         if not table_path.is_file():
-            return _scan_folder(root, split)
+            return scan_audio_folder(root, split)
     else:
         table_path = Path(csv).expanduser()
         if not (table_path.is_absolute() or table_path.is_file()):
@@ -791,7 +791,7 @@ def read_folder(data_root, split: str = "all", *, csv=None) -> Dataset:
     return _folder_from_csv(root, table_path.absolute(), split)
 
 
-def _scan_folder(root: Path, split: str) -> Dataset:
+def scan_audio_folder(root: Path, split: str) -> Dataset:
     """Every audio file below `root` (hidden files and folders skipped), sorted, uncaptioned."""
     if split not in (None, "all"):
         raise ValueError(f"{root}: split {split!r} needs a captions.csv with a split column; use split='all'")
@@ -806,13 +806,13 @@ def _scan_folder(root: Path, split: str) -> Dataset:
 def _folder_from_csv(root: Path, path: Path, split: str) -> Dataset:
     """Clips named by the CSV's file column, captions merged per file, in first-seen order."""
     warnings: list[str] = []
-    table = _drop_blank(_read_table(path, ["file", "caption"], warnings), "file", path, warnings)
+    table = _drop_blank(read_table(path, ["file", "caption"], warnings), "file", path, warnings)
     table = _folder_split(table, split, path)
     table["clip_id"] = [_folder_clip_id(root, f, path, line, warnings) for f, line in zip(table["file"], table["_line"])]
     table = table[table["clip_id"].notna()]
     records, missing = [], []
-    for clip_id, rows in _group(table["clip_id"], table["caption"], table["_line"]).items():
-        captions = _clean_captions(((t, f"{path}: line {n}") for t, n in rows), warnings)
+    for clip_id, rows in group_rows(table["clip_id"], table["caption"], table["_line"]).items():
+        captions = clean_captions(((t, f"{path}: line {n}") for t, n in rows), warnings)
         if not _has_captions(captions, clip_id, f"{path}: line {rows[0][1]}", warnings):
             continue
         audio = root / clip_id

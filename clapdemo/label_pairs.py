@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clapdemo.datasets import _clean_captions, _existing_dir, _find_meta, _group, _original_rows, _read_table, _read_text
+from clapdemo.datasets import (clean_captions, existing_dir, find_meta, group_rows, original_rows, read_table,
+                               read_text_file)
 
 PRESENT_LOGIT = 1.0
 ABSENT_LOGIT = -9.0
@@ -100,7 +101,7 @@ def read_segments(paths, warnings: list[str]) -> dict[str, list[tuple[float, tup
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: AudioSet segment CSV not found (download from {AUDIOSET_DOWNLOAD})")
-        reader = csv.reader(io.StringIO(_read_text(path), newline=""), skipinitialspace=True)
+        reader = csv.reader(io.StringIO(read_text_file(path), newline=""), skipinitialspace=True)
         for fields in reader:
             line = reader.line_num
             if not fields or fields[0].lstrip().startswith("#") or fields[0].strip().upper() == "YTID":
@@ -166,9 +167,9 @@ def caption_clips(data_root, split: str, warnings: list[str]) -> tuple[pd.DataFr
     store of the same split has the same ids. The course zip's TSVs carry no YouTube id:
     their clips are found in the original CSV of the split (beside them, or below
     data_root) by caption text, and keep the course's uniq_id."""
-    root = _existing_dir(data_root)
-    original = _find_meta(root, f"{split}.csv")
-    course = _find_meta(root, f"audiocaps_{split}_new.tsv") or _find_meta(root, f"audiocaps_{split}.tsv")
+    root = existing_dir(data_root)
+    original = find_meta(root, f"{split}.csv")
+    course = find_meta(root, f"audiocaps_{split}_new.tsv") or find_meta(root, f"audiocaps_{split}.tsv")
     if original is None:
         raise FileNotFoundError(
             f"{root}: no {split}.csv (the original AudioCaps release, with YouTube ids) here or below"
@@ -181,11 +182,11 @@ def caption_clips(data_root, split: str, warnings: list[str]) -> tuple[pd.DataFr
 
 
 def _original_clips(path: Path, warnings: list[str]) -> pd.DataFrame:
-    table = _original_rows(path, warnings)
+    table = original_rows(path, warnings)
     starts_per_id = table.drop_duplicates(["youtube_id", "start"]).groupby("youtube_id").size().to_dict()
     rows = []
-    for (ytid, start), group in _group(zip(table["youtube_id"], table["start"]), table["caption"], table["_line"]).items():
-        captions = _clean_captions(((t, f"{path}: line {n}") for t, n in group), warnings)
+    for (ytid, start), group in group_rows(zip(table["youtube_id"], table["start"]), table["caption"], table["_line"]).items():
+        captions = clean_captions(((t, f"{path}: line {n}") for t, n in group), warnings)
         if captions:
             rows.append({"clip_id": f"{ytid}_{start}" if starts_per_id[ytid] > 1 else ytid,
                          "youtube_id": ytid, "start": float(start), "captions": captions})
@@ -194,12 +195,12 @@ def _original_clips(path: Path, warnings: list[str]) -> pd.DataFrame:
 
 def _course_clips(path: Path, original: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """The course table's clips (uniq_id, captions), each placed on a YouTube clip by caption text."""
-    table = _read_table(path, ["uniq_id", "text"], warnings)
+    table = read_table(path, ["uniq_id", "text"], warnings)
     by_caption = {c: i for i, caps in enumerate(original["captions"]) for c in caps}
-    texts = _find_meta(path.parent, f"{path.name.split('_')[1]}_texts.json")
-    extra = json.loads(_read_text(texts)) if texts else {}
+    texts = find_meta(path.parent, f"{path.name.split('_')[1]}_texts.json")
+    extra = json.loads(read_text_file(texts)) if texts else {}
     rows = []
-    for uid, group in _group(table["uniq_id"].str.strip(), table["text"]).items():
+    for uid, group in group_rows(table["uniq_id"].str.strip(), table["text"]).items():
         captions = list(dict.fromkeys([t.strip() for (t,) in group] + [str(t).strip() for t in extra.get(uid, [])]))
         match = next((by_caption[c] for c in captions if c in by_caption), None)
         if match is None:
@@ -217,7 +218,7 @@ def wavcaps_clips(path, warnings: list[str]) -> pd.DataFrame:
     WavCaps gives no start time: the YouTube id's only segment is used."""
     path = Path(path)
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(read_text_file(path))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON (line {err.lineno}: {err.msg})") from None
     items = data.get("data") if isinstance(data, dict) else None

@@ -111,9 +111,9 @@ def scan_folder(folder, captions_csv=None) -> tuple[pd.DataFrame, dict[str, str]
 
 
 def _all_files(root: Path) -> pd.DataFrame:
-    from clapdemo.datasets import _scan_folder
+    from clapdemo.datasets import scan_audio_folder
 
-    return _scan_folder(root, "all").clips[["clip_id", "audio_path"]].copy()
+    return scan_audio_folder(root, "all").clips[["clip_id", "audio_path"]].copy()
 
 
 def _captions(root: Path, captions_csv) -> dict[str, list[str]]:

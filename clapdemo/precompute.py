@@ -109,11 +109,11 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
     report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
                               missing=list(dataset.missing))
-    report.flagged = _earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
+    report.flagged = earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
     failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
     start = time.perf_counter()
-    writer = _ShardWriter(store, checkpoint_every, text_encoder)
-    bar = _progress_bar(progress, len(clips), report.already_done)
+    writer = ShardWriter(store, checkpoint_every, text_encoder)
+    bar = progress_bar(progress, len(clips), report.already_done)
     try:
         for batch, decoded in _decoded_batches(todo, audio_encoder, batch_size, decode_workers):
             ok_rows, ok_waves = _keep_decoded(batch, decoded, failed, report.flagged)
@@ -132,7 +132,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     except StoreWriteError:
         raise  # the disk refused a write: nothing more can be saved, and what is saved is intact
     except BaseException:
-        _save_finished(writer, store, failed, owned)  # Ctrl-C or a crash: keep the clips already embedded
+        save_finished(writer, store, failed, owned)  # Ctrl-C or a crash: keep the clips already embedded
         raise
     finally:
         bar.close()
@@ -140,11 +140,11 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
     store.write_failed(failed, owned)
     report.failed = failed
     report.seconds = time.perf_counter() - start
-    _write_report(store, report, job)
+    write_report(store, report, job)
     return report
 
 
-def _save_finished(writer: "_ShardWriter", store: Store, failed: dict, owned: set | None = None) -> None:
+def save_finished(writer: "ShardWriter", store: Store, failed: dict, owned: set | None = None) -> None:
     """Write the clips embedded so far while another error is on its way up (which must win)."""
     try:
         writer.flush()
@@ -153,7 +153,7 @@ def _save_finished(writer: "_ShardWriter", store: Store, failed: dict, owned: se
         pass
 
 
-class _ShardWriter:
+class ShardWriter:
     """Collects finished clips and writes them as one shard every `every` clips.
 
     The captions are embedded at `flush`, all of the shard's new ones in one
@@ -273,7 +273,7 @@ def _keep_decoded(batch: pd.DataFrame, decoded: list, failed: dict, flagged: dic
     return ok_rows, ok_waves
 
 
-def _progress_bar(enabled: bool, total: int, initial: int):
+def progress_bar(enabled: bool, total: int, initial: int):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="clip", desc="precompute", disable=not enabled)
@@ -286,7 +286,7 @@ def report_file(store_root, job: str = "all") -> Path:
     return root / "report.json" if job == "all" else root / "reports" / f"{job}.json"
 
 
-def _earlier_flagged(path: Path, done: set) -> dict:
+def earlier_flagged(path: Path, done: set) -> dict:
     """The flagged clips of the last report that are still done: a resumed run embeds only the rest,
     and its report must keep listing the odd clips embedded before (they vanished from it)."""
     import json
@@ -298,7 +298,7 @@ def _earlier_flagged(path: Path, done: set) -> dict:
     return {k: v for k, v in earlier.items() if k in done} if isinstance(earlier, dict) else {}
 
 
-def _write_report(store: Store, report: PrecomputeReport, job: str = "all") -> None:
+def write_report(store: Store, report: PrecomputeReport, job: str = "all") -> None:
     from dataclasses import asdict
 
     from clapdemo.store import atomic_write_json

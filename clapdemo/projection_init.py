@@ -168,7 +168,7 @@ def _label_matrix_for(meta: dict, where: str, load_text_encoder, template: str) 
     if not text_name:
         raise ValueError(f"{where}: its manifest names no text encoder; cannot embed the AudioSet label names")
     if load_text_encoder is None:
-        from clapdemo.runs import cached_text_encoder as load_text_encoder
+        from clapdemo.encoders import cached_text_encoder as load_text_encoder
     try:
         encoder = load_text_encoder(text_name)
     except Exception as error:  # weights missing, hub unreachable, optional package absent

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from clapdemo.precompute import (PrecomputeReport, _earlier_flagged, _progress_bar, _save_finished, _ShardWriter,
-                                 _write_report, build_manifest, report_file)
+from clapdemo.precompute import (PrecomputeReport, earlier_flagged, progress_bar, save_finished, ShardWriter,
+                                 write_report, build_manifest, report_file)
 from clapdemo.store import Store, StoreWriteError
 
 # Environment a worker needs to find our package and the encoders' weights offline.
@@ -135,14 +135,14 @@ def precompute_ray(dataset, audio_encoder, text_encoder, store_dir, *, address: 
         todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
         report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
                                   missing=list(dataset.missing))
-        report.flagged = _earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
+        report.flagged = earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
         failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
         if len(todo):
             _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_size, checkpoint_every,
                  actors or _default_actors(), progress)
         store.write_failed(failed, owned)
         report.failed = failed
-        _write_report(store, report, job)
+        write_report(store, report, job)
         return report
 
 
@@ -155,8 +155,8 @@ def _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_
          actors, progress) -> None:
     """Stream the pipeline's batches into shards; on any error keep what is embedded, then re-raise."""
     rows = todo.set_index(todo["clip_id"].astype(str))
-    writer = _ShardWriter(store, checkpoint_every, text_encoder)
-    bar = _progress_bar(progress, report.total, report.already_done)
+    writer = ShardWriter(store, checkpoint_every, text_encoder)
+    bar = progress_bar(progress, report.total, report.already_done)
     start = time.perf_counter()
     try:
         for batch in pipeline(todo, audio_encoder, batch_size, actors).iter_batches(batch_size=batch_size,
@@ -171,7 +171,7 @@ def _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_
     except StoreWriteError:
         raise
     except BaseException:
-        _save_finished(writer, store, failed, owned)
+        save_finished(writer, store, failed, owned)
         raise
     finally:
         bar.close()

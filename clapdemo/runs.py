@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
 from clapdemo.model import FILENAME, load_projection, projection_file, read_projection_info
 from clapdemo.search import Searcher, check_compatible
 
@@ -139,21 +140,6 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
 
 def _rounded(value):
     return None if value is None else round(float(value), 4)
-
-
-@lru_cache(maxsize=4)
-def cached_audio_encoder(name: str, device: str = "cpu"):
-    """Frozen encoders are read-only, so one loaded copy serves every caller."""
-    from clapdemo.encoders import load_audio_encoder
-
-    return load_audio_encoder(name, device=device)
-
-
-@lru_cache(maxsize=4)
-def cached_text_encoder(name: str, device: str = "cpu"):
-    from clapdemo.encoders import load_text_encoder
-
-    return load_text_encoder(name, device=device)
 
 
 def encoders_for_store(manifest: dict, need_audio: bool = True, need_text: bool = True):

@@ -430,5 +430,5 @@ def test_server_serves_only_the_data_root_and_its_cache(small_esc50, tmp_path):
                 return error.code
 
         assert status(clip) == 200
-        for forbidden in (Path("/etc/passwd"), secret, REPO / "clapdemo" / "ui.py"):
+        for forbidden in (Path("/etc/passwd"), secret, REPO / "clapdemo" / "app" / "settings.py"):
             assert status(forbidden) in (403, 404), forbidden

@@ -24,7 +24,7 @@ PROJECTION = REPO / "assets" / "projection"
 def tiny_store(tmp_path_factory) -> Path:
     """16 real clips embedded with the encoders the shipped projection was trained with."""
     from clapdemo.precompute import precompute
-    from clapdemo.runs import cached_audio_encoder, cached_text_encoder
+    from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
 
     root = copy_esc50_subset(tmp_path_factory.mktemp("esc50"), ("dog", "rain", "rooster", "cat"), per_class=4)
     out = tmp_path_factory.mktemp("stores") / "tiny"
@@ -152,3 +152,24 @@ def test_joint_layout_is_computed_once_and_cached_per_store(tiny_store, tmp_path
     assert {"dog (audio)", "dog (text)", "true pairs"} <= {t.name for t in fig.data}
     sample = plan_layout(searcher, PROJECTION, store, max_clips=8)
     assert len(sample.rows) == 8 and sample.cache != layout.cache
+
+
+def test_the_cli_offers_what_the_app_shows(tiny_store, tmp_path, monkeypatch, capsys):
+    """`evaluate --extremes`, `joint-space` and `precompute --dataset auto`: the app's numbers, one command away."""
+    from clapdemo import plots
+    from clapdemo.cli import main
+
+    monkeypatch.setattr(plots, "umap_2d", lambda points, seed=0, n_neighbors=15: np.asarray(points)[:, :2])
+    store = copy_store(tiny_store, tmp_path / "store")
+    assert main(["evaluate", "--run", str(PROJECTION), "--store", str(store), "--allow-overlap", "--extremes", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("audio→text") == 4 and out.count("text→audio") == 4 and "worst" in out
+    html = tmp_path / "joint.html"
+    assert main(["joint-space", "--run", str(PROJECTION), "--store", str(store), "--out", str(html),
+                 "--color-by", "class", "--pairs"]) == 0
+    assert "true pairs" in html.read_text() and list((store / "umap").glob("*.npy"))
+    data = copy_esc50_subset(tmp_path / "data", ("dog",), per_class=2)
+    assert main(["precompute", "--dataset", "auto", "--data-root", str(data), "--out", str(tmp_path / "auto"),
+                 "--text-encoder", "minilm"]) == 0
+    out = capsys.readouterr().out
+    assert "dataset kind esc50 (guessed: esc50.csv found)" in out and "2 clips" in out

@@ -144,7 +144,7 @@ def test_caption_vectors_are_embedded_once_per_shard_and_not_kept_beyond_one():
     """Streaming: one text call per shard, and the cache holds one shard's captions however long the run."""
     import pandas as pd
 
-    from clapdemo.precompute import _ShardWriter
+    from clapdemo.precompute import ShardWriter
 
     class Text:
         dim, calls = 3, []
@@ -160,7 +160,7 @@ def test_caption_vectors_are_embedded_once_per_shard_and_not_kept_beyond_one():
             self.written.append((clip_ids, text, list(text_clip), captions))
 
     text, shards = Text(), Shards()
-    writer = _ShardWriter(shards, 4, text)
+    writer = ShardWriter(shards, 4, text)
     for start in range(0, 40, 2):  # 20 batches of 2 clips; "shared" repeats in every clip, the rest are unique
         ids = [f"c{i}" for i in range(start, start + 2)]
         rows = pd.DataFrame({"clip_id": ids, "captions": [["shared", f"only {i}"] for i in ids]})

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from clapdemo import metrics
 from clapdemo.audio import fit_length
-from clapdemo.datasets import _clean_captions, resolve_inside
+from clapdemo.datasets import clean_captions, resolve_inside
 from clapdemo.losses import contrastive_loss
 
 
@@ -123,7 +123,7 @@ def test_no_table_path_resolves_outside_its_root(tmp_path_factory, parts, absolu
 @given(blank=st.text(alphabet=" \t\n\r\u00a0\u2003\u3000\x0b\x0c", max_size=10))
 def test_whitespace_captions_are_dropped_with_a_warning(blank):
     warnings: list[str] = []
-    assert _clean_captions([(blank, "t.csv: line 2"), (f"{blank}a dog{blank}", "t.csv: line 3")], warnings) == ["a dog"]
+    assert clean_captions([(blank, "t.csv: line 2"), (f"{blank}a dog{blank}", "t.csv: line 3")], warnings) == ["a dog"]
     assert warnings == ["t.csv: line 2: empty caption; dropped"]
 
 

@@ -250,8 +250,8 @@ def test_a_killed_index_resumes_without_duplicates(tmp_path, mn04, minilm, monke
 # ---- the Library tab: what a visitor may open and be served --------------------------------------
 
 def _handlers(tmp_path, mn04, minilm, data_root=None, roots="", max_mb=20.0, max_seconds=600.0):
-    from clapdemo.ui import Settings
-    from clapdemo.ui_library import LibraryHandlers
+    from clapdemo.app import Settings
+    from clapdemo.app.tab_library import LibraryHandlers
 
     settings = Settings(data_root=data_root, cache=tmp_path / "cache", max_upload_mb=max_mb,
                         max_upload_seconds=max_seconds)

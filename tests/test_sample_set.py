@@ -27,7 +27,7 @@ def _snapshot(folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def sample_encoders():
-    from clapdemo.runs import cached_audio_encoder, cached_text_encoder
+    from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
 
     return cached_audio_encoder(AUDIO_ENCODER), cached_text_encoder(TEXT_ENCODER)
 
@@ -125,7 +125,7 @@ def test_damaged_shipped_shard_is_caught_in_the_copy(tmp_path, sample_encoders):
 
 def test_app_defaults_to_the_sample_set_and_searches_it(tmp_path, monkeypatch):
     """No data root and no CLAPDEMO_WEIGHTS_DIR: the app opens on the sample set and its shipped store."""
-    from clapdemo.ui import Handlers, Settings
+    from clapdemo.app import Handlers, Settings
 
     monkeypatch.delenv("CLAPDEMO_WEIGHTS_DIR", raising=False)
     settings = Settings.from_env([], env={"CLAPDEMO_CACHE": str(tmp_path / "cache")})

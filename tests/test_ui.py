@@ -17,7 +17,8 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO, copy_esc50_subset
-from clapdemo.ui import DEFAULT_PROJECTION, Handlers, Session, Settings, guess_dataset_kind, launch_options
+from clapdemo.app import DEFAULT_PROJECTION, Handlers, Session, Settings, launch_options
+from clapdemo.datasets import guess_dataset_kind
 
 CLASSES = ("dog", "rain", "rooster", "cat")
 
@@ -314,7 +315,7 @@ def test_errors_land_in_the_tab_status_line_logged_once(handlers, ready, caplog)
     """A handler's error becomes its tab's status line (Markdown, whole), not a toast; one log line."""
     import logging
 
-    from clapdemo.ui_errors import shows_errors
+    from clapdemo.app.errors import shows_errors
 
     session, _, _ = ready
     outputs = ["note", "table", *[f"player-{i}" for i in range(5)]]
@@ -398,7 +399,7 @@ def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
 def test_training_survives_a_reload_and_past_runs_can_be_made_active(handlers, ready):
     """Closing the page (its generator) no longer stops training; the browser's key brings the
     session back, the new page follows the job; past runs of the store are listed (defect 4)."""
-    from clapdemo.ui import SessionRegistry
+    from clapdemo.app import SessionRegistry
 
     registry = SessionRegistry(limit=2)
     first, key = registry.attach(Session(), None)

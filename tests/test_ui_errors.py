@@ -1,12 +1,12 @@
 """Every button and text box of the app (the Library tab's too) shows its errors in its tab's
-status line through `ui_errors.on`, never as a toast (issue 12, defect 3)."""
+status line through `clapdemo.app.errors.on`, never as a toast (issue 12, defect 3)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from clapdemo.ui import Settings, build_app
-from clapdemo.ui_errors import shows_errors
+from clapdemo.app import Settings, build_app
+from clapdemo.app.errors import shows_errors
 
 
 def test_every_click_and_submit_routes_its_errors_to_a_status_line(tmp_path):

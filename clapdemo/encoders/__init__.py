@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from clapdemo.encoders.base import AudioEncoder, EncoderIdentity, TextEncoder
 
@@ -23,6 +24,7 @@ __all__ = [
     "AudioEncoder", "TextEncoder", "EncoderIdentity", "EncoderSpec",
     "AUDIO_ENCODERS", "TEXT_ENCODERS", "DEFAULT_AUDIO_ENCODER", "DEFAULT_TEXT_ENCODER",
     "list_audio_encoders", "list_text_encoders", "load_audio_encoder", "load_text_encoder",
+    "cached_audio_encoder", "cached_text_encoder",
 ]
 
 
@@ -116,3 +118,16 @@ def load_text_encoder(name: str = DEFAULT_TEXT_ENCODER, device: str = "cpu") -> 
     if model_id:
         kwargs["model_id"] = model_id
     return TEXT_ENCODERS[base].load(**kwargs)
+
+
+@lru_cache(maxsize=4)
+def cached_audio_encoder(name: str, device: str = "cpu") -> AudioEncoder:
+    """`load_audio_encoder`, once per process: frozen encoders are read-only, so one loaded copy
+    serves every caller (the app's sessions, searchers, the label-bridge init)."""
+    return load_audio_encoder(name, device=device)
+
+
+@lru_cache(maxsize=4)
+def cached_text_encoder(name: str, device: str = "cpu") -> TextEncoder:
+    """`load_text_encoder`, once per process (see `cached_audio_encoder`)."""
+    return load_text_encoder(name, device=device)

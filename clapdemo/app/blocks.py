@@ -1,0 +1,63 @@
+"""The page: a header, one tab per step, and the wiring of page load.
+
+Each tab module builds its components (`build`) and wires its events (`wire`) against
+`ui`, a namespace holding every tab's components, the session state and the header, so
+a tab can update another's (Precompute refreshes Evaluate's store list).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import gradio as gr
+
+from clapdemo.app import tab_data, tab_evaluate, tab_joint, tab_search, tab_train, tab_upload
+from clapdemo.app.errors import on
+from clapdemo.app.handlers import Handlers
+from clapdemo.app.session import new_session
+from clapdemo.app.settings import Settings
+from clapdemo.app.tab_library import build_library_tab
+
+
+def build_app(settings: Settings | None = None) -> gr.Blocks:
+    """The Blocks of the app. Cheap: no model is loaded until a handler runs."""
+    settings = settings or Settings.from_env()
+    h = Handlers(settings)
+    ui = SimpleNamespace(long_job=dict(concurrency_limit=None, show_progress="minimal"))
+
+    with gr.Blocks(title="clapdemo", analytics_enabled=False) as demo:
+        ui.demo = demo
+        ui.session = gr.State(new_session)
+        browser_key = gr.BrowserState(None, storage_key="clapdemo-session")  # brings the session back on reload
+        gr.Markdown("# clapdemo — audio ↔ text retrieval with a trained linear projection", elem_id="title")
+        ui.header = gr.Markdown("Loading encoders…", elem_id="header", elem_classes=["clap-header"])
+
+        with gr.Tabs():
+            with gr.Tab("Data & embeddings", id="data"):
+                ui.data = tab_data.build(settings)
+            with gr.Tab("Train", id="train") as ui.train_tab:
+                ui.train = tab_train.build()
+            with gr.Tab("Evaluate", id="evaluate") as ui.evaluate_tab:
+                ui.evaluate = tab_evaluate.build()
+            with gr.Tab("Search", id="search"):
+                ui.search = tab_search.build()
+            with gr.Tab("Upload", id="upload"):
+                ui.upload = tab_upload.build()
+            with gr.Tab("Joint space", id="joint"):
+                ui.joint = tab_joint.build()
+            with gr.Tab("Library", id="library"):  # your own folder of sounds
+                build_library_tab(settings, h.encoders, ui.session)
+
+        def on_load(s, key):
+            s, key = h.sessions.attach(s, key)
+            s, text = h.init_session(s)
+            return s, key, text, h.store_choices(s), h.run_choices(s)
+
+        loaded = demo.load(on_load, [ui.session, browser_key],
+                           [ui.session, browser_key, ui.header, ui.evaluate.store, ui.train.past])
+        on(loaded.then, h.follow_training, [ui.session], [ui.train.plot, ui.train.status, ui.train.metrics],
+           ui.train.status, **ui.long_job)  # a job that outlived the last page shows here
+        for tab in (tab_data, tab_train, tab_evaluate, tab_search, tab_upload, tab_joint):
+            tab.wire(h, ui)
+    demo.queue(default_concurrency_limit=4)
+    return demo

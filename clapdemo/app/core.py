@@ -1,0 +1,183 @@
+"""What every tab's handlers share: the encoders, the session's store and projection, the header.
+
+`AppCore` is the base of each tab's handler class (`clapdemo.app.handlers.Handlers` joins
+them). Every method calls the library; a user's mistake becomes a `gr.Error` that
+`clapdemo.app.errors.on` shows in the tab's status line.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from pathlib import Path
+
+import gradio as gr
+
+from clapdemo.app.jobs import is_running
+from clapdemo.app.session import Session, SessionRegistry
+from clapdemo.app.settings import Settings
+from clapdemo.datasets import SPLITS
+from clapdemo.sample_set import SAMPLE_ROOT, install_sample_store
+
+log = logging.getLogger("clapdemo.app")
+
+
+class AppCore:
+    """The settings, the browser sessions, and what every tab asks about a session."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.sessions = SessionRegistry()
+
+    # ---- encoders and stores ---------------------------------------------------------
+
+    def encoders(self):
+        """The audio and text encoders of the settings (loaded once per process, on first use)."""
+        from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
+
+        return cached_audio_encoder(self.settings.audio_encoder), cached_text_encoder(self.settings.text_encoder)
+
+    def store_dir(self, kind: str, split: str) -> Path:
+        """Where the store for (dataset, split, these encoders, this data root) lives in the cache."""
+        from clapdemo.store import cache_store_dir
+
+        audio, text = self.encoders()
+        return cache_store_dir(self.settings.cache, kind, split, audio.name, text.name, self.settings.data_root)
+
+    def known_stores(self) -> list[tuple[str, str]]:
+        """(label, path) of every store in the cache with at least one embedded clip."""
+        from clapdemo.store import Store
+
+        out = []
+        for folder in sorted((self.settings.cache / "stores").glob("*")):
+            store = Store(folder)
+            if store.exists():
+                status = store.status()
+                if status["done"]:
+                    out.append((f"{folder.name} ({status['done']}/{status['clips']} clips)", str(folder)))
+        return out
+
+    def store_choices(self, session: Session):
+        """The Evaluate tab's store list, with this session's active store selected."""
+        return gr.update(choices=self.known_stores(), value=session.store_dir)
+
+    def store_problem(self, session: Session) -> str | None:
+        """Why this session has no embeddings to use (None when it has)."""
+        from clapdemo.store import Store
+
+        if not session.store_dir or not Store(session.store_dir).exists():
+            return "No embeddings yet: open **Data & embeddings** and click Precompute first."
+        if Store(session.store_dir).status()["done"] == 0:
+            return "The store holds no embedded clips yet: finish Precompute in Data & embeddings first."
+        return None
+
+    def need_store(self, session: Session) -> str:
+        problem = self.store_problem(session)
+        if problem:
+            raise gr.Error(problem, duration=None)
+        return session.store_dir
+
+    def compatibility_problem(self, session: Session) -> str | None:
+        """`search.compatibility_problem` for the session's projection and store (None if either is missing)."""
+        from clapdemo.runs import encoders_of, load_run_info
+        from clapdemo.search import compatibility_problem
+        from clapdemo.store import Store
+
+        if not session.store_dir or not session.projection:
+            return None
+        try:
+            trained, manifest = encoders_of(load_run_info(session.projection)), Store(session.store_dir).manifest()
+        except Exception:  # an unreadable projection or store: the header and the handlers say so
+            return None
+        return compatibility_problem(manifest, trained)
+
+    def searcher(self, session: Session):
+        """The cached Searcher for this session's projection and store (`python -m clapdemo search`)."""
+        from clapdemo.model import projection_file
+        from clapdemo.runs import cached_searcher
+
+        store = self.need_store(session)
+        problem = self.compatibility_problem(session)
+        if problem:
+            raise gr.Error(f"The active projection does not fit the embeddings: {problem}", duration=None)
+        file = projection_file(session.projection)
+        if not file.is_file():
+            raise gr.Error(f"No projection at {file}: train one in the Train tab.", duration=None)
+        return cached_searcher(file, store)
+
+    def stop(self, session: Session, name: str) -> str:
+        job = session.jobs.get(name)
+        if not is_running(job):
+            return f"No {name} is running in this session."
+        job.stop.set()
+        return f"Stopping {name} after the current step…"
+
+    # ---- the session and the header ---------------------------------------------------
+
+    def init_session(self, session: Session):
+        """On page load: the shipped projection, the store of the configured dataset if it exists."""
+        session = session or Session()
+        if session.projection is None:
+            session.projection = str(self.settings.projection)
+            session.projection_why = self.settings.why.get("CLAPDEMO_PROJECTION", "default")
+            session.projection_why = ("shipped with the app" if session.projection_why == "default"
+                                      else session.projection_why)
+        if session.store_dir is None and self.settings.data_problem is None:
+            try:
+                candidate = self.store_dir(self.settings.dataset, SPLITS[self.settings.dataset][0])
+                if self.settings.data_root == SAMPLE_ROOT:  # its shipped store, copied into the cache
+                    if (why := install_sample_store(candidate, *self.encoders())):
+                        log.info("sample set: %s", why)
+                if candidate.is_dir() and (candidate / "manifest.json").is_file():
+                    session.store_dir = str(candidate)
+            except Exception:  # encoders unavailable: the header says so
+                log.exception("no store picked up on page load")
+        return session, self.header(session)
+
+    def header(self, session: Session) -> str:
+        """One line each: audio encoder, text encoder, dataset, store, projection, and why."""
+        s = self.settings
+        lines = []
+        try:
+            audio, text = self.encoders()
+            lines.append(f"**Audio encoder:** `{audio.name}` ({audio.dim}-d, {audio.sample_rate} Hz, "
+                         f"{audio.clip_seconds:g} s windows) — {s.why.get('CLAPDEMO_AUDIO_ENCODER', 'default')}")
+            reason = getattr(text, "selection_reason", "requested")
+            lines.append(f"**Text encoder:** `{text.name}` ({text.dim}-d) — {reason} "
+                         f"(setting `{s.text_encoder}`, {s.why.get('CLAPDEMO_TEXT_ENCODER', 'default')})")
+        except Exception as error:
+            lines.append(f"**Encoders unavailable:** {html.escape(str(error))}")
+        if s.data_root is not None and not s.data_root.is_dir():
+            lines.append(f"**Dataset:** folder `{s.data_root}` not found ({s.why.get('CLAPDEMO_DATA_ROOT')}) — "
+                         "fix `CLAPDEMO_DATA_ROOT` or `--data-root` (see Data & embeddings)")
+        elif s.data_problem:
+            lines.append("**Dataset:** none — set `CLAPDEMO_DATA_ROOT` or `--data-root` (see Data & embeddings)")
+        else:
+            lines.append(f"**Dataset:** {s.dataset} at `{s.data_root}` — {s.why.get('CLAPDEMO_DATA_ROOT')}, "
+                         f"kind {s.why.get('CLAPDEMO_DATASET')}")
+        if session and session.store_dir:
+            from clapdemo.store import Store
+
+            st = Store(session.store_dir).status()
+            lines.append(f"**Embeddings:** `{Path(session.store_dir).name}` — {st['done']}/{st['clips']} clips")
+        else:
+            lines.append("**Embeddings:** none yet — run Precompute in Data & embeddings")
+        lines.append(self.projection_line(session))
+        return "  \n".join(lines)
+
+    def projection_line(self, session: Session) -> str:
+        """The header's projection line: which one, why, what it was trained on, whether it fits."""
+        if not session or not session.projection:
+            return "**Projection:** none"
+        from clapdemo.runs import best_epoch_of, load_run_info, run_data
+
+        try:
+            info = load_run_info(session.projection)
+        except Exception as error:
+            return f"**Projection:** `{session.projection}` unreadable ({html.escape(str(error))}); train one in Train"
+        data = run_data(info).get("dataset", {})
+        trained_on = f"{data.get('name', '?')} {data.get('split', '')}".strip()
+        line = (f"**Projection:** `{session.projection}` — {session.projection_why}; trained on {trained_on}, "
+                f"best epoch {best_epoch_of(info)}")
+        problem = self.compatibility_problem(session)
+        return line + (f" — ⚠ {problem}" if problem else "")

@@ -1,0 +1,141 @@
+"""The "Evaluate" tab: the active projection's metrics on a store, beside ceilings and chance.
+
+Same library calls as `python -m clapdemo evaluate --run PROJECTION --store STORE` (in-sample on
+purpose when asked: the note says so), plus `runs.extreme_queries` (`--extremes N` there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from clapdemo.app.core import AppCore
+from clapdemo.app.errors import on, user_errors
+from clapdemo.app.session import Session
+from clapdemo.app.widgets import EVAL_COLUMNS, N_EXTREMES, audio_update, table
+
+
+class EvaluateTab(AppCore):
+    def evaluate(self, session: Session, store_choice: str | None, held_out: bool = False):
+        """`python -m clapdemo evaluate --run PROJECTION --store STORE`, plus best and worst queries.
+
+        Each figure is shown beside its ceiling (`metrics.best_possible`: repeated captions cap
+        text->audio) and chance; `held_out` leaves out the clips the projection was trained on."""
+        from clapdemo import plots
+        from clapdemo.metrics import best_possible
+        from clapdemo.model import projection_file
+        from clapdemo.runs import evaluate_run, extreme_queries, metrics_table
+
+        if store_choice and store_choice != session.store_dir:
+            session = Session(id=session.id, store_dir=store_choice, projection=session.projection)
+        searcher = self.searcher(session)
+        emb, sample = searcher.embeddings, self.sample_note(session, searcher.embeddings, held_out)
+        if held_out:
+            searcher = self.held_out_searcher(session, searcher)
+            emb = searcher.embeddings
+        with user_errors("Evaluation"):  # in-sample on purpose when asked: the note says so
+            metrics = evaluate_run(projection_file(session.projection), emb, allow_overlap=True)
+        table_ = metrics_table(metrics)
+        ceiling = best_possible(emb)
+        table_.insert(2, "best possible", [round(ceiling[m], 4) if m in ceiling else "" for m in table_["metric"]])
+        course = table_[table_["metric"].str.contains("acc@")]
+        papers = table_[~table_["metric"].str.contains("acc@")]
+        per_clip = np.bincount(emb.text_clip, minlength=emb.n_clips)
+        note = (f"**{Path(session.projection).name}** on **{Path(session.store_dir).name}**: "
+                f"{emb.n_clips} clips, {emb.n_captions} captions ({len(set(emb.captions))} distinct). accuracy@k: "
+                f"each clip with its first caption, candidates = the whole split ({metrics['n_course_pairs']} pairs). "
+                "*best possible*: identical captions rank their clips alike, so only one of them can be first "
+                "(text→audio); a tie counts as a hit, and chance counts ties the same way.  \n" + sample)
+        if per_clip.max(initial=0) <= 1:
+            note += " Each clip has one caption here, so R@k equals accuracy@k."
+        fig = plots.metrics_vs_random(metrics, keys=list(course["metric"]), title="accuracy@k: model vs random")
+        extremes, players = extremes_table(extreme_queries(searcher, N_EXTREMES))
+        return note, course, papers, fig, extremes, *players
+
+    def sample_note(self, session: Session, emb, held_out: bool) -> str:
+        """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
+        from clapdemo.runs import load_run_info, run_data, trained_clip_ids
+
+        trained = trained_clip_ids(session.projection)  # its training and validation clips
+        if trained:
+            inside = sum(c in trained for c in emb.clip_ids)
+            if held_out:
+                return (f"**Held out:** only the {emb.n_clips - inside} clips the projection never saw "
+                        f"({inside} training and validation clips left out).")
+            return (f"⚠ **In-sample:** the projection was trained (or validated) on {inside} of these "
+                    f"{emb.n_clips} clips; tick "
+                    "*held-out clips only* for numbers on the rest." if inside else
+                    "**Held out:** the projection was trained on none of these clips.")
+        if held_out:
+            raise gr.Error("This projection does not record which clips it was trained on (runs trained in this "
+                           "app do): evaluate it on a split it was not trained on instead.", duration=None)
+        try:
+            trained_on = run_data(load_run_info(session.projection)).get("dataset")
+        except Exception:  # unreadable: the header says so
+            trained_on = None
+        if trained_on == emb.meta.get("dataset"):
+            return ("⚠ **In-sample:** the projection was trained on this dataset split (its clip list is not "
+                    "recorded): expect optimistic numbers; precompute another split to test it on unseen clips.")
+        return "The projection was trained on another dataset or split: these clips are unseen."
+
+    def held_out_searcher(self, session: Session, searcher):
+        """A Searcher over the clips the projection never saw (neither trained nor validated on)."""
+        from clapdemo.runs import trained_clip_ids
+        from clapdemo.search import Searcher
+
+        trained = trained_clip_ids(session.projection)
+        emb = searcher.embeddings
+        rows = [i for i, c in enumerate(emb.clip_ids) if c not in trained]
+        if len(rows) < 2:
+            raise gr.Error(f"Only {len(rows)} of these {emb.n_clips} clips were left out of training: too few to "
+                           "evaluate; precompute another split.", duration=None)
+        return Searcher(emb.subset(rows), searcher.projection, searcher.text_encoder, searcher.audio_encoder)
+
+
+def extremes_table(records: list[dict]) -> tuple[pd.DataFrame, list]:
+    """`runs.extreme_queries` as the tab's table, and a player for each audio query."""
+    rows, players = [], []
+    for r in records:
+        audio = r["direction"] == "audio→text"
+        rows.append({"query": f"{r['kind']}: clip {r['query']}" if audio else f"{r['kind']}: “{r['query']}”",
+                     "direction": r["direction"], "rank of right answer": r["rank"] if audio else round(r["rank"], 1),
+                     "right answer": r["right_answer"], "model's top answer": r["top_answer"]})
+        if audio:
+            players.append(audio_update(r["audio_path"], f"{r['kind']} audio query {r['query']}: "
+                                                         f"rank {r['rank']} ({r['right_answer']})"))
+    players += [audio_update() for _ in range(2 * N_EXTREMES - len(players))]
+    return pd.DataFrame(rows), players
+
+
+def build() -> SimpleNamespace:
+    """The tab's components (call inside `with gr.Tab(...)`)."""
+    c = SimpleNamespace()
+    with gr.Row():
+        c.store = gr.Dropdown([], label="evaluate on store (default: the active one)", allow_custom_value=False,
+                              elem_id="eval-store", scale=3)
+        c.refresh = gr.Button("↻ stores", elem_id="eval-refresh", scale=0)
+        c.held_out = gr.Checkbox(False, label="held-out clips only", elem_id="eval-held-out",
+                                 info="leave out the clips the projection was trained on")
+        c.run = gr.Button("Evaluate the active projection", variant="primary", elem_id="evaluate")
+    c.note = gr.Markdown(elem_id="eval-note")
+    c.table = table("eval-table", "accuracy@k (course protocol) beside random", *EVAL_COLUMNS)
+    c.plot = gr.Plot(label="model vs random", elem_id="eval-plot")
+    c.papers = table("eval-papers", "R@k and mAP@10 over all captions (papers' protocol)", *EVAL_COLUMNS)
+    c.extremes = table("eval-extremes", "best and worst queries", "query", "direction", "rank of right answer",
+                       "right answer", "model's top answer")
+    with gr.Row():
+        c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"extreme-{i}") for i in range(2 * N_EXTREMES)]
+    return c
+
+
+def wire(h: EvaluateTab, ui) -> None:
+    """The tab's events; `ui` holds every tab's components, the session and the header."""
+    c, session = ui.evaluate, ui.session
+    on(c.refresh.click, h.store_choices, [session], [c.store], c.note)
+    ui.evaluate_tab.select(h.store_choices, [session], [c.store])
+    on(c.run.click, h.evaluate, [session, c.store, c.held_out],
+       [c.note, c.table, c.papers, c.plot, c.extremes, *c.players], c.note)

@@ -1,0 +1,183 @@
+"""The "Train" tab: train the projection on the active store, follow it, pick the active projection.
+
+Same library calls as `python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`.
+Training runs in the session's own thread (`clapdemo.app.jobs`) and goes on when the page is
+closed or reloaded; the new page follows it (`follow_training`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+
+from clapdemo.app.core import AppCore
+from clapdemo.app.errors import on, user_errors
+from clapdemo.app.jobs import Job, is_running, watch
+from clapdemo.app.session import Session
+from clapdemo.app.widgets import METRIC_COLUMNS, table
+from clapdemo.projection_init import DEFAULT_INIT, INITS
+
+STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
+                "callback": "stopped by you"}
+
+
+class TrainTab(AppCore):
+    def train(self, session: Session, epochs, batch_size, lr, weight_decay, learn_temperature, patience,
+              val_fraction, init=DEFAULT_INIT):
+        """`python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`: yields (curve, status,
+        metrics table). An empty learning rate follows the init, as the CLI's default does."""
+        from clapdemo.projection_init import make_init
+        from clapdemo.runs import new_run_dir
+        from clapdemo.store import Store, load_store
+        from clapdemo.train import TrainConfig, split_validation, train
+
+        if is_running(session.jobs.get("train")):
+            raise gr.Error("This session is already training; press Stop first.")
+        store = self.need_store(session)
+        with user_errors("Training settings"):
+            if None in (epochs, batch_size, weight_decay, patience, val_fraction):
+                raise ValueError("fill in every field (epochs, batch size, weight decay, ...)")
+            start = make_init(init or DEFAULT_INIT, Store(store).manifest(), where=f"store {Path(store).name}")
+            if lr is not None and float(lr) < 0:
+                raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
+            lr_note = "" if lr else " (follows the init)"
+            lr = float(lr) if lr else start.lr  # 0 (what an empty number box shows) or empty: the init's
+            cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
+                              learn_temperature=bool(learn_temperature), patience=int(patience),
+                              **({} if lr is None else {"lr": lr}))
+            if not 0 < float(val_fraction) < 1:
+                raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
+        run_dir = new_run_dir(self.settings.cache / "runs", session.id)
+
+        def work(job: Job):
+            train_set, val_set = split_validation(load_store(store), float(val_fraction), cfg.seed)
+            job.message = (f"train {train_set.n_clips} clips / val {val_set.n_clips} clips "
+                           f"from `{Path(store).name}`; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
+
+            def on_epoch(log):
+                job.events.append(log)
+                return job.stop.is_set()
+
+            result = train(cfg, train_set, val_set, callbacks=[on_epoch], run_dir=run_dir, init=start.apply,
+                           init_record=start.record)
+            session.last_run = str(run_dir)  # here, not in the page's generator: a reload may have closed it
+            return result
+
+        job = session.jobs["train"] = Job("train", work)
+        job.epochs, job.lr_text, job.run_dir = cfg.epochs, f"lr {cfg.lr:g}{lr_note}", run_dir
+        yield from self.follow_training(session, job.start())
+
+    def follow_training(self, session: Session, job: Job | None = None):
+        """Yields (curve, status, metrics table) of this session's training job until it ends.
+
+        Also called on page load: training goes on when the page is closed or reloaded (the
+        session comes back with the browser, see `SessionRegistry`), and the new page shows it."""
+        from clapdemo import plots
+        from clapdemo.runs import metrics_table
+
+        job = job or session.jobs.get("train")
+        if job is None:
+            yield gr.skip(), gr.skip(), gr.skip()
+            return
+        shown = -1
+        with user_errors("Training"):
+            for _ in watch(job, interval=1.0, stop_on_close=False):
+                logs = list(job.events)
+                if len(logs) != shown or job.finished.is_set():
+                    shown = len(logs)
+                    last = logs[-1] if logs else None
+                    status = (f"Training ({job.message}): epoch {last.epoch}/{job.epochs}, "
+                              f"train loss {last.train_loss:.4f}, val loss {last.val_loss:.4f}" if last
+                              else "Starting training…")
+                    yield plots.loss_curve(logs), status, gr.skip()
+            if job.error:
+                raise job.error
+            result = job.result
+            status = (f"**Done:** {STOP_REASONS[result.stop_reason]} after {len(result.history)} epochs "
+                      f"({job.lr_text}); best epoch {result.best_epoch}. Saved to `{job.run_dir}`. Validation "
+                      "metrics below; press **Use this projection** to make it the active one.")
+            yield plots.loss_curve(result.history), status, metrics_table(result.metrics)
+
+    def run_choices(self, session: Session):
+        """The Train tab's list of past runs of the active store (the cache's runs folder)."""
+        from clapdemo.runs import past_runs
+        from clapdemo.store import Store
+
+        if not session.store_dir or not Store(session.store_dir).exists():
+            return gr.update(choices=[], value=None)
+        runs = past_runs(self.settings.cache / "runs", Store(session.store_dir).manifest())
+        return gr.update(choices=runs, value=runs[0][1] if runs else None)
+
+    def use_run(self, session: Session, run: str | None):
+        """"Make active": a past run (finished or cut short: its best checkpoint) becomes the projection."""
+        from clapdemo.model import projection_file
+
+        if not run or not projection_file(run).is_file():
+            raise gr.Error("Pick a past run first (trained runs of the active store are listed here).")
+        return self.activate(session, run, f"a past run ({Path(run).name})", f"Active projection: `{run}`.")
+
+    def use_last_run(self, session: Session):
+        if not session.last_run:
+            raise gr.Error("Nothing trained in this session yet: press Start training first.")
+        return self.activate(session, session.last_run, f"trained in this session ({Path(session.last_run).name})",
+                             f"Active projection: `{session.last_run}`.")
+
+    def use_shipped(self, session: Session):
+        shipped = str(self.settings.projection)
+        return self.activate(session, shipped, "shipped with the app", f"Active projection: `{shipped}` (shipped).")
+
+    def activate(self, session: Session, projection: str, why: str, message: str):
+        """Make `projection` the session's own; (message, header)."""
+        session.projection, session.projection_why = projection, why
+        return message, self.header(session)
+
+
+def build() -> SimpleNamespace:
+    """The tab's components (call inside `with gr.Tab(...)`)."""
+    c = SimpleNamespace()
+    gr.Markdown("Train the linear projection on the active embeddings (a share of the clips is held "
+                "out for validation). Same as `python -m clapdemo train`.")
+    with gr.Row():
+        c.epochs = gr.Number(50, label="epochs", precision=0, minimum=1, elem_id="epochs")
+        c.batch_size = gr.Number(256, label="batch size", precision=0, minimum=2, elem_id="batch-size")
+        c.lr = gr.Number(0, label="learning rate (0: follows the init)", minimum=0, elem_id="lr")
+        c.weight_decay = gr.Number(1e-4, label="weight decay", elem_id="weight-decay")
+    with gr.Row():
+        c.init = gr.Dropdown(list(INITS), value=DEFAULT_INIT, label="start from", elem_id="init",
+                             info="audioset-labels: the text vectors of the 527 AudioSet label names "
+                             "(stores of EfficientAT logits; best on unseen classes); auto: that when "
+                             "the store allows, else random")
+        c.learn_t = gr.Checkbox(True, label="learnable temperature", elem_id="learn-temperature")
+        c.patience = gr.Number(10, label="early-stop patience (0 = never)", precision=0, minimum=0,
+                               elem_id="patience")
+        c.val_fraction = gr.Number(0.1, label="validation share", minimum=0.01, maximum=0.9, elem_id="val-fraction")
+    with gr.Row():
+        c.start = gr.Button("Start training", variant="primary", elem_id="train-start")
+        c.stop = gr.Button("Stop", elem_id="train-stop")
+        c.use_run = gr.Button("Use this projection", elem_id="use-run")
+        c.use_shipped = gr.Button("Use the shipped projection", elem_id="use-shipped")
+    with gr.Row():
+        c.past = gr.Dropdown([], label="past runs of the active store (finished or cut short)",
+                             elem_id="past-runs", scale=4)
+        c.past_refresh = gr.Button("↻ runs", elem_id="past-refresh", scale=0)
+        c.make_active = gr.Button("Make active", elem_id="make-active", scale=0)
+    c.status = gr.Markdown(elem_id="train-status")
+    c.plot = gr.Plot(label="loss curve", elem_id="loss-curve")
+    c.metrics = table("train-metrics", "validation metrics of the best epoch", *METRIC_COLUMNS)
+    return c
+
+
+def wire(h: TrainTab, ui) -> None:
+    """The tab's events; `ui` holds every tab's components, the session and the header."""
+    c, session = ui.train, ui.session
+    on(c.start.click, h.train,
+       [session, c.epochs, c.batch_size, c.lr, c.weight_decay, c.learn_t, c.patience, c.val_fraction, c.init],
+       [c.plot, c.status, c.metrics], c.status, **ui.long_job)
+    on(c.stop.click, lambda s: h.stop(s, "train"), [session], [c.status], c.status, concurrency_limit=None)
+    on(c.use_run.click, h.use_last_run, [session], [c.status, ui.header], c.status)
+    on(c.use_shipped.click, h.use_shipped, [session], [c.status, ui.header], c.status)
+    on(c.make_active.click, h.use_run, [session, c.past], [c.status, ui.header], c.status)
+    on(c.past_refresh.click, h.run_choices, [session], [c.past], c.status)
+    ui.train_tab.select(h.run_choices, [session], [c.past])

@@ -1,0 +1,112 @@
+"""The "Upload" tab: describe a clip of your own with captions and the store's nearest clips.
+
+Same library calls as `python -m clapdemo search --audio FILE --labels ...`; with no store, the
+candidates are your captions and the 527 AudioSet label names (`runs.label_searcher`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from clapdemo.app.core import AppCore
+from clapdemo.app.errors import on, user_errors
+from clapdemo.app.session import Session
+from clapdemo.app.widgets import N_EXTREMES, SCORES, SHARE, audio_update, table
+
+
+class UploadTab(AppCore):
+    def check_upload(self, path: str | None):
+        """The uploaded clip as the encoder hears it, or a message that says what is wrong with it."""
+        from clapdemo.audio import AudioError, audio_info, load_clip
+
+        s = self.settings
+        if not path:
+            raise gr.Error("Upload an audio file or record one with the microphone first.")
+        name, size_mb = Path(path).name, os.path.getsize(path) / 1e6
+        if size_mb == 0:
+            raise gr.Error(f"{name} is empty (0 bytes): upload a recording with sound in it.", duration=None)
+        if size_mb > s.max_upload_mb:
+            raise gr.Error(f"{name} is {size_mb:.0f} MB; uploads are limited to {s.max_upload_mb:g} MB "
+                           "(CLAPDEMO_MAX_UPLOAD_MB).", duration=None)
+        try:
+            seconds, _, _ = audio_info(path)
+        except Exception as error:
+            raise gr.Error(f"{name} is not an audio file we can read ({type(error).__name__}). "
+                           "Try WAV, FLAC, OGG or MP3.", duration=None) from error
+        if seconds > s.max_upload_seconds:
+            raise gr.Error(f"{name} is {seconds / 60:.0f} min long; uploads are limited to "
+                           f"{s.max_upload_seconds / 60:g} min (CLAPDEMO_MAX_UPLOAD_SECONDS). Cut a short clip "
+                           "from it.", duration=None)
+        audio_encoder, _ = self.encoders()
+        try:
+            wave = load_clip(path, audio_encoder.sample_rate, audio_encoder.clip_seconds)
+        except AudioError as error:
+            raise gr.Error(f"{name}: {error.problem}", duration=None) from error
+        if float(np.abs(wave).max(initial=0.0)) < 1e-4:
+            raise gr.Error(f"{name} is silent (no sound in its first {audio_encoder.clip_seconds:g} s): "
+                           "nothing to describe.", duration=None)
+        note = (f"{name}: {seconds:.1f} s; the encoder hears the first {audio_encoder.clip_seconds:g} s"
+                if seconds > audio_encoder.clip_seconds else f"{name}: {seconds:.1f} s")
+        return wave, note
+
+    def describe_upload(self, session: Session, path: str | None, labels: str, k):
+        """`python -m clapdemo search --audio FILE --labels ...`: top captions and nearest clips."""
+        from clapdemo.model import projection_file
+        from clapdemo.runs import label_searcher
+
+        wave, note = self.check_upload(path)
+        extra = tuple(x.strip() for x in (labels or "").split(",") if x.strip())
+        if self.store_problem(session):  # no dataset needed: the projection, your labels and AudioSet's
+            with user_errors("Loading the projection"):
+                searcher = label_searcher(projection_file(session.projection or self.settings.projection),
+                                          *self.encoders())
+            note += (". No embeddings yet, so the candidates are your captions and the 527 AudioSet label "
+                     "names (precompute a dataset to add its captions and see its nearest clips)")
+        else:
+            searcher = self.searcher(session)
+        with user_errors("Describing the clip"):
+            captions = searcher.audio_to_text(wave, int(k), extra)
+            clips = searcher.audio_to_audio(wave, int(k)) if searcher.embeddings.n_clips else []
+        caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "score": round(h.score, 3),
+                                       SHARE: f"{h.relevance:.0%}",
+                                       "yours": "✓" if h.caption in extra else ""} for h in captions])
+        clip_table = pd.DataFrame([{"rank": h.rank, "clip": h.clip_id, "score": round(h.score, 3),
+                                    "label": h.label, "caption": h.caption} for h in clips],
+                                  columns=["rank", "clip", "score", "label", "caption"])
+        players = [audio_update(h.audio_path, f"{h.rank}. {h.clip_id} — {h.caption} ({h.score:.3f})")
+                   for h in clips[:N_EXTREMES]]
+        players += [audio_update() for _ in range(N_EXTREMES - len(players))]
+        head = f"{note}. Best caption: **{captions[0].caption}** ({captions[0].score:.3f})." if captions else note
+        return f"{head}  \n{SCORES}", caption_table, clip_table, *players
+
+
+def build() -> SimpleNamespace:
+    """The tab's components (call inside `with gr.Tab(...)`)."""
+    c = SimpleNamespace()
+    with gr.Row():
+        c.audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="a clip", elem_id="upload-audio")
+        with gr.Column():
+            c.labels = gr.Textbox(label="extra candidate captions, comma-separated",
+                                  placeholder="a cat meowing, a car horn", elem_id="upload-labels")
+            c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="upload-k")
+            c.run = gr.Button("Describe this clip", variant="primary", elem_id="describe")
+    c.note = gr.Markdown(elem_id="upload-note")
+    with gr.Row():
+        c.captions = table("upload-captions", "top captions", "rank", "caption", "score", SHARE, "yours")
+        c.clips = table("upload-clips", "nearest clips", "rank", "clip", "score", "label", "caption")
+    with gr.Row():
+        c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"near-{i}") for i in range(N_EXTREMES)]
+    return c
+
+
+def wire(h: UploadTab, ui) -> None:
+    """The tab's events; `ui` holds every tab's components, the session and the header."""
+    c = ui.upload
+    on(c.run.click, h.describe_upload, [ui.session, c.audio, c.labels, c.k],
+       [c.note, c.captions, c.clips, *c.players], c.note)

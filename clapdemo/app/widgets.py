@@ -1,0 +1,37 @@
+"""Small pieces every tab uses: read-only tables, audio players, a progress bar, shared wording."""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+import pandas as pd
+
+N_PLAYERS = 5  # audio players under search results
+N_EXAMPLES = 4  # audio players under the dataset summary
+N_EXTREMES = 3  # best and worst queries shown with their audio (and nearest clips of an upload)
+METRIC_COLUMNS = ("metric", "model", "random (exact)", "random (empirical)", "x random")
+EVAL_COLUMNS = ("metric", "model", "best possible", "random (exact)", "random (empirical)", "x random")
+SHARE = "softmax over shown"  # Hit.relevance: how the model's preference splits among the shown results
+SCORES = (f"*score*: cosine in the joint space (-1 to 1); *{SHARE}*: the model's preference split among "
+          "these results (softmax with its temperature; they sum to 100%), not the chance that a hit is right.")
+
+
+def table(elem_id: str, label: str | None, *columns: str) -> gr.Dataframe:
+    """A read-only table showing its headers before the first result."""
+    return gr.Dataframe(pd.DataFrame(columns=list(columns)), label=label, show_label=label is not None,
+                        interactive=False, elem_id=elem_id, max_height=420)
+
+
+def audio_update(path: str | None = None, label: str = ""):
+    """A player showing `path` (hidden when None)."""
+    return gr.update(value=path, label=label or "clip", visible=path is not None)
+
+
+def progress_html(done: int, total: int, label: str, seconds: float | None = None) -> str:
+    """A progress bar with "label: done / total · seconds"."""
+    total = max(total, 0)
+    extra = f" · {seconds:.0f} s" if seconds is not None else ""
+    return (f'<div class="clap-progress" style="display:flex;align-items:center;gap:0.75em">'
+            f'<progress value="{done}" max="{max(total, 1)}" style="width:40%;height:1.1em"></progress>'
+            f'<span class="clap-progress-text">{html.escape(label)}: {done} / {total}{extra}</span></div>')
