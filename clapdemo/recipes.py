@@ -161,6 +161,6 @@ def markdown(results: dict, baseline: dict | None = None) -> str:
         row = results[name]
         lines.append(f"| {name} | " + " | ".join(f"{100 * row[k][0]:.1f} ± {100 * row[k][1]:.1f}" for k, _ in cols) + " |")
     if baseline:
-        lines.append("| today's shipped projection | " + " | ".join(
+        lines.append("| --baseline run | " + " | ".join(
             f"{100 * baseline[k]:.1f}" if k in baseline else "in-sample" for k, _ in cols) + " |")
     return "\n".join(lines)
