@@ -27,6 +27,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,13 +197,17 @@ def _original_clips(path: Path, warnings: list[str]) -> pd.DataFrame:
 def _course_clips(path: Path, original: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
     """The course table's clips (uniq_id, captions), each placed on a YouTube clip by caption text."""
     table = read_table(path, ["uniq_id", "text"], warnings)
-    by_caption = {c: i for i, caps in enumerate(original["captions"]) for c in caps}
+    by_caption: dict[str, list[int]] = {}
+    for i, caps in enumerate(original["captions"]):
+        for c in caps:
+            by_caption.setdefault(c, []).append(i)
     texts = find_meta(path.parent, f"{path.name.split('_')[1]}_texts.json")
     extra = json.loads(read_text_file(texts)) if texts else {}
     rows = []
     for uid, group in group_rows(table["uniq_id"].str.strip(), table["text"]).items():
         captions = list(dict.fromkeys([t.strip() for (t,) in group] + [str(t).strip() for t in extra.get(uid, [])]))
-        match = next((by_caption[c] for c in captions if c in by_caption), None)
+        votes = Counter(i for c in captions for i in by_caption.get(c, []))  # one caption can name two clips
+        match = votes.most_common(1)[0][0] if votes else None
         if match is None:
             warnings.append(f"{path}: uniq_id {uid!r}: no caption found in the original CSV; clip skipped")
             continue
