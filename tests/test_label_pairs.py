@@ -52,6 +52,15 @@ def test_shared_segment_csvs_give_every_row():
     assert segments["---2_BBVHAA"] == [(30.0, ("/m/09x0r",))]
 
 
+def test_without_segment_csvs_the_error_says_where_to_get_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CLAPDEMO_SHARED", str(tmp_path))
+    assert cli_main(["precompute", "--dataset", "audiocaps-labels", "--data-root", str(AUDIOCAPS_META),
+                     "--out", str(tmp_path / "store")]) == 1
+    error = capsys.readouterr().err
+    assert "no AudioSet segment CSVs in" in error and "research.google.com/audioset/download.html" in error
+    assert not (tmp_path / "store").exists()
+
+
 def test_label_vector_map():
     logits = label_logits([[DOG, BARK], []])
     assert logits.shape == (2, 527)
