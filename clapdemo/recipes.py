@@ -42,11 +42,6 @@ def _fit(parts: list[EmbeddingSet], names: list[str], seed: int, hold_out: float
     return train(cfg, data.train_set, data.val_set, init=init.apply).model, data
 
 
-def _unit(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def _project(models: list, audio) -> np.ndarray:
     """Unit projected audio; for an ensemble the mean of its members' unit vectors (= averaged cosines)."""
     from clapdemo.metrics import project_audio
