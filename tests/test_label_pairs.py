@@ -4,6 +4,7 @@ training and the leakage check (clapdemo.training_data, runs.evaluate_run)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -196,3 +197,27 @@ def test_recipes_measure_held_out_clips_only(label_store, test_split_store, esc5
     assert mixed["zs_all@1"][0] >= only_esc["zs_all@1"][0] - 0.02
     assert mixed["ac_a2t_R@1"][0] > only_esc["ac_a2t_R@1"][0]
     assert "label pairs + ESC-50 half" in markdown(results)
+
+
+def test_app_train_tab_mixes_in_a_label_pair_store(test_split_store, tmp_path):
+    """The Train tab's optional label-pair store: the run trains on both stores (as `train --train
+    LABELS --train STORE`); a folder that is no store is refused before the job starts."""
+    import gradio as gr
+
+    from clapdemo.app import Handlers, Session, Settings
+    from conftest import copy_esc50_subset
+
+    data = copy_esc50_subset(tmp_path / "esc50", ("dog", "rain", "rooster", "cat"), per_class=3)
+    handlers = Handlers(Settings.from_env(["--data-root", str(data), "--cache", str(tmp_path / "cache"),
+                                           "--text-encoder", "minilm"], env={}))
+    session, _ = handlers.init_session(Session())
+    for _ in handlers.precompute(session, "esc50", "all"):
+        pass
+    for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(test_split_store)):
+        pass
+    run = json.loads((Path(session.last_run) / "run.json").read_text())
+    assert [s["kind"] for s in run["training"]["stores"]] == ["labels", "audio"]
+    assert run["n_train_clips"] == 19 + 12 - 3 and run["config"]["min_input_std"] == 1.0
+    with pytest.raises(gr.Error, match="not an embedding store"):
+        for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(tmp_path / "nothing")):
+            pass

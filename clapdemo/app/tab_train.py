@@ -25,13 +25,15 @@ STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped ea
 
 class TrainTab(AppCore):
     def train(self, session: Session, epochs, batch_size, lr, weight_decay, learn_temperature, patience,
-              val_fraction, init=DEFAULT_INIT):
+              val_fraction, init=DEFAULT_INIT, label_pairs=None):
         """`python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`: yields (curve, status,
-        metrics table). An empty learning rate follows the init, as the CLI's default does."""
+        metrics table). An empty learning rate follows the init, as the CLI's default does. `label_pairs`:
+        a label-pair store folder trained on beside the active store (`--train LABELS --train STORE`)."""
         from clapdemo.projection_init import make_init
         from clapdemo.runs import new_run_dir
-        from clapdemo.store import Store, load_store
-        from clapdemo.train import TrainConfig, split_validation, train
+        from clapdemo.store import Store
+        from clapdemo.train import TrainConfig, train
+        from clapdemo.training_data import load_training_data
 
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
@@ -49,12 +51,17 @@ class TrainTab(AppCore):
                               **({} if lr is None else {"lr": lr}))
             if not 0 < float(val_fraction) < 1:
                 raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
+            stores = ([str(label_pairs).strip()] if label_pairs and str(label_pairs).strip() else []) + [store]
+            for path in stores[:-1]:
+                Store(path).manifest()  # a wrong folder is said here, not in the background job
         run_dir = new_run_dir(self.settings.cache / "runs", session.id)
 
         def work(job: Job):
-            train_set, val_set = split_validation(load_store(store), float(val_fraction), cfg.seed)
+            data = load_training_data(stores, None, float(val_fraction), 0.0, cfg.seed)
+            train_set, val_set = data.train_set, data.val_set
+            cfg.standardize_audio, cfg.min_input_std = data.standardize, data.min_input_std
             job.message = (f"train {train_set.n_clips} clips / val {val_set.n_clips} clips "
-                           f"from `{Path(store).name}`; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
+                           f"from {' + '.join(f'`{Path(p).name}`' for p in stores)}; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
 
             def on_epoch(log):
                 job.events.append(log)
@@ -153,6 +160,9 @@ def build() -> SimpleNamespace:
         c.patience = gr.Number(10, label="early-stop patience (0 = never)", precision=0, minimum=0,
                                elem_id="patience")
         c.val_fraction = gr.Number(0.1, label="validation share", minimum=0.01, maximum=0.9, elem_id="val-fraction")
+    c.label_pairs = gr.Textbox("", label="also train on label pairs (a store folder; optional)", elem_id="label-pairs",
+                               info="captions against AudioSet labels, no audio: `python -m clapdemo precompute "
+                               "--dataset audiocaps-labels` (README, 'Label pairs')")
     with gr.Row():
         c.start = gr.Button("Start training", variant="primary", elem_id="train-start")
         c.stop = gr.Button("Stop", elem_id="train-stop")
@@ -173,7 +183,8 @@ def wire(h: TrainTab, ui) -> None:
     """The tab's events; `ui` holds every tab's components, the session and the header."""
     c, session = ui.train, ui.session
     on(c.start.click, h.train,
-       [session, c.epochs, c.batch_size, c.lr, c.weight_decay, c.learn_t, c.patience, c.val_fraction, c.init],
+       [session, c.epochs, c.batch_size, c.lr, c.weight_decay, c.learn_t, c.patience, c.val_fraction, c.init,
+        c.label_pairs],
        [c.plot, c.status, c.metrics], c.status, **ui.long_job)
     on(c.stop.click, lambda s: h.stop(s, "train"), [session], [c.status], c.status, concurrency_limit=None)
     on(c.use_run.click, h.use_last_run, [session], [c.status, ui.header], c.status)
