@@ -340,9 +340,11 @@ UPLOAD_MAX_FILES = 100  # per library (a session's upload folder)
 UPLOAD_TOTAL_FACTOR = 10  # a library holds at most 10 x the per-file cap (200 MB with the default 20 MB)
 
 
-def import_uploads(paths, folder, max_bytes: int, max_files: int = UPLOAD_MAX_FILES) -> tuple[list[str], dict[str, str]]:
+def import_uploads(paths, folder, max_bytes: int, max_files: int = UPLOAD_MAX_FILES,
+                   tables: tuple[str, ...] = ()) -> tuple[list[str], dict[str, str]]:
     """Copy a visitor's upload into `folder` (their session's own): audio files as they are, and the
     audio inside a zip with its folders. Returns (names imported, {name: why skipped}).
+    `tables`: file names taken too, besides audio (e.g. "captions.csv" for a folder dataset).
 
     Skipped and listed: names that would leave the folder (`..`, absolute), links, what is not
     audio, a file over `max_bytes` (counted while copying: a zip's header can lie), and what comes
@@ -353,7 +355,7 @@ def import_uploads(paths, folder, max_bytes: int, max_files: int = UPLOAD_MAX_FI
     count, used = len(present), sum(p.stat().st_size for p in present)
     imported, skipped = [], {}
     for name, open_source, link in _upload_entries(paths):
-        why = _refusal(name, link, folder, count >= max_files, max_files)
+        why = _refusal(name, link, folder, count >= max_files, max_files, tables)
         room = min(max_bytes, UPLOAD_TOTAL_FACTOR * max_bytes - used)
         size = None if why else _copy_capped(open_source, folder / name, room)
         if size is None:
@@ -365,7 +367,7 @@ def import_uploads(paths, folder, max_bytes: int, max_files: int = UPLOAD_MAX_FI
     return imported, skipped
 
 
-def _refusal(name: str, link: bool, folder: Path, full: bool, max_files: int) -> str | None:
+def _refusal(name: str, link: bool, folder: Path, full: bool, max_files: int, tables=()) -> str | None:
     """Why an uploaded name is not imported (before reading it), or None."""
     from clapdemo.datasets import AUDIO_EXTENSIONS
 
@@ -373,7 +375,7 @@ def _refusal(name: str, link: bool, folder: Path, full: bool, max_files: int) ->
         return "a link, not a file"
     if not _safe_name(name, folder):
         return "not a name inside the folder (.. or absolute)"
-    if Path(name).suffix.lower() not in AUDIO_EXTENSIONS:
+    if Path(name).suffix.lower() not in AUDIO_EXTENSIONS and Path(name).name not in tables:
         return f"not an audio file ({', '.join(AUDIO_EXTENSIONS[:4])}, ...)"
     return f"more than {max_files} files in one library" if full else None
 

@@ -15,41 +15,30 @@ import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
-from clapdemo.model import FILENAME, load_projection, projection_file, read_projection_info
+from clapdemo.model import FILENAME, load_projection, projection_file
+from clapdemo.run_info import CLIPS_FILE, RunInfo, load_run_info
 from clapdemo.search import Searcher, check_compatible
 
 
-def load_run(run) -> tuple[object, dict]:
-    """(projection model, info) from a run directory or a projection.safetensors file."""
+def load_run(run) -> tuple[object, RunInfo]:
+    """(projection model, its RunInfo) from a run directory or a projection.safetensors file."""
     model, _ = load_projection(projection_file(run))
     return model, load_run_info(run)
 
 
-def load_run_info(run) -> dict:
-    """The projection's saved extras (encoders as "data", config, best epoch) and, when
-    present, the run.json written beside it (as "run"); reads no weights."""
-    file = projection_file(run)
-    info = dict(read_projection_info(file)["extra"])
-    run_json = file.parent / "run.json"
-    if run_json.is_file():
-        info.setdefault("run", json.loads(run_json.read_text(encoding="utf-8")))
-    return info
+def run_data(info: RunInfo) -> dict:
+    """What a run trained on (`RunInfo.data`): encoder identities and the store's dataset record."""
+    return info.data
 
 
-def run_data(info: dict) -> dict:
-    """What a run trained on, from `load_run_info`: {"audio_encoder", "text_encoder": identities,
-    "dataset": the store's dataset record}; the projection's own copy, else run.json's."""
-    return info.get("data") or info.get("run", {}).get("data") or {}
+def best_epoch_of(info: RunInfo):
+    """The epoch whose weights the run kept ("?" if its record does not say)."""
+    return "?" if info.best_epoch is None else info.best_epoch
 
 
-def best_epoch_of(info: dict):
-    """The epoch whose weights the run kept (run.json's, else the projection's; "?" if neither says)."""
-    return info.get("run", {}).get("best_epoch", info.get("best_epoch", "?"))
-
-
-def encoders_of(info: dict) -> dict:
-    """The encoder identities a projection was trained with (saved by train as "data")."""
-    return {k: v for k, v in run_data(info).items() if k.endswith("_encoder")}
+def encoders_of(info: RunInfo) -> dict:
+    """The encoder identities a projection was trained with (`RunInfo.encoders`)."""
+    return info.encoders
 
 
 def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False, float16: bool = False,
@@ -89,8 +78,6 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
 
 def trained_clip_ids(run) -> set[str]:
     """The clip ids the run trained and validated on (train_clips.json beside it; empty if absent)."""
-    from clapdemo.train import CLIPS_FILE
-
     path = projection_file(run).parent / CLIPS_FILE
     if not path.is_file():
         return set()
@@ -249,18 +236,16 @@ def past_runs(runs_folder, store_manifest: dict | None = None) -> list[tuple[str
     vectors of the same dataset and encoders (run.json "data" against the store's manifest)."""
     out = []
     for run_json in sorted(Path(runs_folder).glob("*/run.json"), reverse=True):
-        try:
-            run = json.loads(run_json.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        data = run.get("data") or {}
-        if store_manifest is not None and any(store_manifest.get(k) != v for k, v in data.items()):
-            continue
         if not (run_json.parent / FILENAME).is_file():
             continue
-        epochs = len(run.get("history") or [])
-        out.append((f"{run_json.parent.name} — {run.get('status', '?')}, {epochs} epochs, best epoch "
-                    f"{run.get('best_epoch', '?')}", str(run_json.parent)))
+        try:
+            info = load_run_info(run_json.parent)
+        except (OSError, ValueError):
+            continue
+        if store_manifest is not None and any(store_manifest.get(k) != v for k, v in info.data.items()):
+            continue
+        out.append((f"{run_json.parent.name} — {info.status or '?'}, {len(info.history)} epochs, best epoch "
+                    f"{best_epoch_of(info)}", str(run_json.parent)))
     return out
 
 
@@ -283,6 +268,21 @@ def label_searcher(run, audio_encoder, text_encoder) -> Searcher:
     searcher = Searcher(none, model, text_encoder=text_encoder, audio_encoder=audio_encoder)
     searcher.pool_captions, searcher.pool_text = audioset_label_pool(text_encoder)
     return searcher
+
+
+def with_label_pool(searcher: Searcher, text_encoder) -> Searcher:
+    """`searcher` describing clips from its store's captions plus the 527 AudioSet label names (those
+    not already among them): a ready vocabulary beside a dataset's few captions. A shallow copy;
+    the store, the projection and the cached searcher are shared, not changed."""
+    import copy
+
+    captions, text = audioset_label_pool(text_encoder)
+    have = set(map(str, searcher.pool_captions))
+    new = [i for i, caption in enumerate(captions) if caption not in have]
+    out = copy.copy(searcher)
+    out.pool_captions = np.concatenate([np.asarray(searcher.pool_captions, dtype=object), captions[new]])
+    out.pool_text = np.concatenate([searcher.pool_text, np.asarray(text, dtype=searcher.pool_text.dtype)[new]])
+    return out
 
 
 @lru_cache(maxsize=2)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, WEIGHTS, copy_esc50_subset
+from conftest import ESC50, REPO, WEIGHTS, copy_esc50_subset
 
 CHROMIUM = Path(os.environ.get("CLAPDEMO_CHROMIUM", "/usr/bin/chromium"))
 OUT = REPO / "test-output" / "browser"
@@ -132,8 +132,19 @@ def _open(browser, url: str):
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(url)
-    page.locator("#header").get_by_text("Text encoder").wait_for()
+    _wait_header(page)
     return context, page
+
+
+def _wait_header(page) -> str:
+    """The text of the header once page load filled it. It sits in the collapsed "About this
+    setup", whose content is drawn on first opening: opened once here, then closed again."""
+    if page.locator("#header").count() == 0:
+        page.locator("#about").get_by_text("About this setup").click()
+        page.locator("#header").wait_for(state="attached")
+        page.locator("#about").get_by_text("About this setup").click()
+    return _wait_until(lambda: "Text encoder" in (t := page.locator("#header").text_content() or "") and t, 120,
+                       "the header filled by page load")
 
 
 def _tab(page, name: str) -> None:
@@ -215,6 +226,119 @@ def _error_in_status(page, elem_id: str, text: str, button: str) -> str:
 # --------------------------------------------------------------------------- tests
 
 
+@contextlib.contextmanager
+def readme_app(home: Path, log_name: str):
+    """The README's run command, `.venv/bin/python app.py`, on a clean setup: no CLAPDEMO_* variable
+    (no data root, no weights folder), a fresh HOME (so an empty cache) and no network (this machine
+    has none; nothing is asked of it). Only the port is chosen, through Gradio's own variable, so
+    that tests never collide. Yields (url, seconds from spawning the process to the first HTTP 200)."""
+    port = _free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
+           "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    OUT.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    with open(OUT / log_name, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            _wait_until(lambda: proc.poll() is not None or _answers(url), 120, f"app.py to answer on {url}")
+            assert proc.poll() is None, f"app.py exited with {proc.returncode}; see {OUT / log_name}"
+            yield url, time.monotonic() - t0
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _column(rows: list[list[str]], name: str) -> list[str]:
+    return [r[rows[0].index(name)] for r in rows[1:] if r]
+
+
+def test_front_page_works_on_a_clean_setup_with_no_variables(browser, tmp_path):
+    """A visitor's path with nothing configured: example query -> dog clips with players; a clip
+    -> captions naming its class; the joint space drawn on opening; Evaluate's held-out table
+    beside random on opening. With CLAPDEMO_SAVE_SCREENSHOT=1 the front page becomes
+    assets/screenshot.png (the README's picture)."""
+    t0 = time.monotonic()
+    with readme_app(tmp_path / "home", "app-clean.log") as (url, up):
+        context, page = _open(browser, url)
+        shots = Shots(page, "clean")
+        try:
+            with shots.step("front-page"):
+                tabs = page.get_by_role("tab").all_inner_texts()
+                assert [t.strip() for t in tabs[:6]] == ["Try it", "Joint space", "Evaluate", "Train",
+                                                         "Data & embeddings", "Library"], tabs
+                header = _wait_header(page)  # the configuration, in "About this setup", collapsed
+                assert page.locator("#about").is_visible() and not page.locator("#header").is_visible()
+                assert "esc50-sample" in header and "414/414 clips" in header and "shipped" in header, header
+
+            with shots.step("example-query"):
+                page.locator("#example-queries").get_by_role("button", name="dog barking").click()
+                rows = _wait_table(page, "search-results", "the sound of")
+                first_result = time.monotonic() - t0
+                assert page.locator("#query textarea, #query input").first.input_value() == "dog barking"
+                assert _column(rows, "label")[:3] == ["dog"] * 3, rows
+                assert page.locator("#hit-0 audio").count() + page.locator("#hit-0").is_visible() >= 1
+                assert "4-" in (page.locator("#hit-0").text_content() or "")  # its player names the clip
+
+            with shots.step("upload"):
+                clip = ESC50 / "audio" / "4-164021-A-1.flac"  # a rooster the shipped projection never trained on
+                page.locator("#upload-audio input[type=file]").set_input_files(str(clip))
+                time.sleep(1.0)  # let the upload settle
+                page.locator("#describe").click()
+                rows = _wait_table(page, "upload-captions", "the sound of")
+                assert any(w in _column(rows, "caption")[0] for w in ("rooster", "chicken")), rows
+                _wait_table(page, "upload-clips", "rooster")
+                page.mouse.move(0, 0)
+                path = shots.save("front-page", full_page=False)
+                if os.environ.get("CLAPDEMO_SAVE_SCREENSHOT") == "1":
+                    save_small_png(path, REPO / "assets" / "screenshot.png")
+
+            with shots.step("joint-space"):
+                _tab(page, "Joint space")  # no click: it opens drawn
+                _wait_until(lambda: len(_plot_points(page, "umap-plot")) >= 2, 150, "the UMAP plot")
+                names = page.evaluate("() => document.querySelector('#umap-plot .js-plotly-plot').data.map(t => t.name)")
+                assert {"audio", "text"} <= set(names), names
+                assert "414 projected clips" in page.locator("#umap-note").inner_text()
+                shots.save("joint-space", full_page=False)
+
+            with shots.step("evaluate"):
+                _tab(page, "Evaluate")  # no click: the shipped projection on its held-out clips
+                rows = _wait_table(page, "eval-table", "a2t_acc@1")
+                note = page.locator("#eval-note").inner_text()
+                assert "Held out" in note and "206 clips" in note, note
+                by_metric = {r[0]: r for r in rows[1:] if r}
+                model, chance = rows[0].index("model"), rows[0].index("random (exact)")
+                for metric in ("a2t_acc@1", "t2a_acc@1", "zero_shot_acc@1"):
+                    assert float(by_metric[metric][model]) > 5 * float(by_metric[metric][chance]), by_metric[metric]
+                _wait_until(lambda: len(_plot_points(page, "eval-plot")) >= 2, 30, "model and random bars")
+                shots.save("evaluate", full_page=False)
+        finally:
+            shots.save("end")
+            context.close()
+    print(f"clean setup: page served {up:.1f} s after spawning app.py, first search result {first_result:.1f} s")
+
+
+def save_small_png(source: Path, target: Path, width: int = 1100) -> None:
+    """`source` scaled to `width` pixels and reduced to 256 colours: a README picture of ~100 KB."""
+    from PIL import Image
+
+    image = Image.open(source).convert("RGB")
+    image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
+    image.quantize(256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
 def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
     timings: dict[str, float] = {}
     start = time.monotonic()
@@ -224,7 +348,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
         shots = Shots(page, "e2e")
         try:
             with shots.step("first-open"):
-                header = page.locator("#header").inner_text()
+                header = page.locator("#header").text_content()
                 assert "mn04_as" in header and "minilm" in header, header
                 assert "shipped with the app" in header, header
                 page.locator("#data-summary").get_by_text("clips").wait_for()
@@ -238,7 +362,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 page.locator("#precompute-log").get_by_text("clips embedded").wait_for(timeout=180_000)
                 progress = page.locator("#precompute-progress progress")
                 assert progress.get_attribute("value") == progress.get_attribute("max") == "57"
-                assert "57/57 clips" in page.locator("#header").inner_text()
+                assert "57/57 clips" in page.locator("#header").text_content()
                 timings["precompute"] = time.monotonic() - t
                 shots.save("precomputed")
 
@@ -274,7 +398,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
             with shots.step("second-session-isolated"):
                 other_context, other = _open(browser, url)
                 _tab(other, "Train")
-                assert "shipped with the app" in other.locator("#header").inner_text()
+                assert "shipped with the app" in other.locator("#header").text_content()
                 assert _plot_points(other, "loss-curve") == []
                 other.locator("#train-stop").click()
                 other.locator("#train-status").get_by_text("No train is running in this session").wait_for()
@@ -285,7 +409,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
 
             with shots.step("reload-keeps-training"):
                 page.reload()
-                page.locator("#header").get_by_text("Text encoder").wait_for()
+                _wait_header(page)
                 _tab(page, "Train")
                 page.locator("#train-status").get_by_text("Training (").wait_for(timeout=60_000)
                 _wait_until(lambda: _curve(page), 60, "the running job's curve on the reloaded page")
@@ -299,7 +423,8 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 timings["training"] = time.monotonic() - t
                 _wait_table(page, "train-metrics", "a2t_acc@1")
                 page.locator("#use-run").click()
-                page.locator("#header").get_by_text("trained in this session").wait_for()
+                _wait_until(lambda: "trained in this session" in page.locator("#header").text_content(), 30,
+                            "the header naming the run")
                 path = shots.save("trained")
                 if os.environ.get("CLAPDEMO_SAVE_SCREENSHOT") == "1":
                     shutil.copy(path, REPO / "assets" / "screenshot.png")
@@ -372,8 +497,8 @@ def test_bad_input_gets_a_message(browser, tmp_path):
             with shots.step("empty-state"):
                 empty = page.locator("#data-empty").inner_text()
                 assert "Dataset folder not found" in empty and "no-such-folder" in empty and "--data-root" in empty
-                assert "no-such-folder` not found" in page.locator("#header").inner_text() or \
-                    "no-such-folder not found" in page.locator("#header").inner_text()
+                assert "no-such-folder` not found" in page.locator("#header").text_content() or \
+                    "no-such-folder not found" in page.locator("#header").text_content()
                 shots.save("empty-state")
 
             with shots.step("empty-query"):
@@ -406,7 +531,7 @@ def test_bad_input_gets_a_message(browser, tmp_path):
                 _tab(page, "Data & embeddings")
                 page.locator("#show-dataset").click()
                 page.locator("#data-summary").get_by_text("Dataset folder not found").wait_for()
-                assert "Text encoder" in page.locator("#header").inner_text()
+                assert "Text encoder" in page.locator("#header").text_content()
 
             with shots.step("one-log-line-per-error"):
                 log = (OUT / "app-bad-input.log").read_text(encoding="utf-8")

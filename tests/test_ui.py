@@ -391,7 +391,7 @@ def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
     note, captions, clips, *players = bare.describe_upload(session, str(clip), "a barking dog, a car horn", 10)
     assert "527 AudioSet" in note and len(clips) == 0 and not any(p["visible"] for p in players)
     assert len(captions) == 10 and "a barking dog" in set(captions["caption"])
-    assert captions.set_index("caption").loc["a barking dog", "yours"] == "✓"
+    assert captions.set_index("caption").loc["a barking dog", "from"] == "yours"
     top3 = " ".join(captions["caption"][:3])
     assert "dog" in top3 or "bark" in top3, list(captions["caption"])
 

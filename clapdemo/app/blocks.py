@@ -1,4 +1,4 @@
-"""The page: a header, one tab per step, and the wiring of page load.
+"""The page: what the app does in one sentence, "About this setup" (collapsed), a tab per step.
 
 Each tab module builds its components (`build`) and wires its events (`wire`) against
 `ui`, a namespace holding every tab's components, the session state and the header, so
@@ -11,12 +11,17 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from clapdemo.app import tab_data, tab_evaluate, tab_joint, tab_search, tab_train, tab_upload
+from clapdemo.app import tab_data, tab_evaluate, tab_joint, tab_own, tab_search, tab_train, tab_upload
 from clapdemo.app.errors import on
 from clapdemo.app.handlers import Handlers
 from clapdemo.app.session import new_session
 from clapdemo.app.settings import Settings
 from clapdemo.app.tab_library import build_library_tab
+
+TITLE = "# clapdemo: find sounds by describing them, and name the sound in a clip"
+WHAT_IT_DOES = ("Type what you want to hear, or upload a clip to see its best captions: a frozen audio model "
+                "and a frozen text model meet in one space through a single trained linear projection; the "
+                "other tabs show that space, measure it against chance, train it again, and take your own clips.")
 
 
 def build_app(settings: Settings | None = None) -> gr.Blocks:
@@ -29,22 +34,27 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         ui.demo = demo
         ui.session = gr.State(new_session)
         browser_key = gr.BrowserState(None, storage_key="clapdemo-session")  # brings the session back on reload
-        gr.Markdown("# clapdemo — audio ↔ text retrieval with a trained linear projection", elem_id="title")
-        ui.header = gr.Markdown("Loading encoders…", elem_id="header", elem_classes=["clap-header"])
+        gr.Markdown(f"{TITLE}\n{WHAT_IT_DOES}", elem_id="title")
+        with gr.Accordion("About this setup (encoders, dataset, embeddings, projection)", open=False,
+                          elem_id="about"):
+            ui.header = gr.Markdown("Loading encoders…", elem_id="header", elem_classes=["clap-header"])
 
-        with gr.Tabs():
-            with gr.Tab("Data & embeddings", id="data"):
-                ui.data = tab_data.build(settings)
-            with gr.Tab("Train", id="train") as ui.train_tab:
-                ui.train = tab_train.build()
+        with gr.Tabs():  # a visitor's path: try it, see the space, measure it, train it, bring data
+            with gr.Tab("Try it", id="try"):
+                with gr.Row(equal_height=False):
+                    with gr.Column():
+                        ui.search = tab_search.build()
+                    with gr.Column():
+                        ui.upload = tab_upload.build()
+            with gr.Tab("Joint space", id="joint") as ui.joint_tab:
+                ui.joint = tab_joint.build()
             with gr.Tab("Evaluate", id="evaluate") as ui.evaluate_tab:
                 ui.evaluate = tab_evaluate.build()
-            with gr.Tab("Search", id="search"):
-                ui.search = tab_search.build()
-            with gr.Tab("Upload", id="upload"):
-                ui.upload = tab_upload.build()
-            with gr.Tab("Joint space", id="joint"):
-                ui.joint = tab_joint.build()
+            with gr.Tab("Train", id="train") as ui.train_tab:
+                ui.train = tab_train.build()
+            with gr.Tab("Data & embeddings", id="data"):
+                ui.data = tab_data.build(settings)
+                ui.own = tab_own.build(settings)
             with gr.Tab("Library", id="library"):  # your own folder of sounds
                 build_library_tab(settings, h.encoders, ui.session)
 
@@ -57,7 +67,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                            [ui.session, browser_key, ui.header, ui.evaluate.store, ui.train.past])
         on(loaded.then, h.follow_training, [ui.session], [ui.train.plot, ui.train.status, ui.train.metrics],
            ui.train.status, **ui.long_job)  # a job that outlived the last page shows here
-        for tab in (tab_data, tab_train, tab_evaluate, tab_search, tab_upload, tab_joint):
+        for tab in (tab_search, tab_upload, tab_joint, tab_evaluate, tab_train, tab_data, tab_own):
             tab.wire(h, ui)
     demo.queue(default_concurrency_limit=4)
     return demo

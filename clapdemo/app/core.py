@@ -58,8 +58,12 @@ class AppCore:
         return out
 
     def store_choices(self, session: Session):
-        """The Evaluate tab's store list, with this session's active store selected."""
-        return gr.update(choices=self.known_stores(), value=session.store_dir)
+        """The Evaluate tab's store list, with this session's active store selected (its own clips'
+        store, outside the cache's shared stores, is listed for it alone)."""
+        choices = self.known_stores()
+        if session.store_dir and session.store_dir not in [path for _, path in choices]:
+            choices.append((f"{Path(session.store_dir).name} (yours)", session.store_dir))
+        return gr.update(choices=choices, value=session.store_dir)
 
     def store_problem(self, session: Session) -> str | None:
         """Why this session has no embeddings to use (None when it has)."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 from clapdemo.app.tab_data import DataTab
 from clapdemo.app.tab_evaluate import EvaluateTab
 from clapdemo.app.tab_joint import JointTab
+from clapdemo.app.tab_own import OwnClipsTab
 from clapdemo.app.tab_search import SearchTab
 from clapdemo.app.tab_train import TrainTab
 from clapdemo.app.tab_upload import UploadTab
 
 
-class Handlers(DataTab, TrainTab, EvaluateTab, SearchTab, UploadTab, JointTab):
-    """The handlers of the six pipeline tabs; each method calls the library (the CLI command it
+class Handlers(SearchTab, UploadTab, JointTab, EvaluateTab, TrainTab, DataTab, OwnClipsTab):
+    """The handlers of the pipeline tabs; each method calls the library (the CLI command it
     mirrors is named in its docstring)."""

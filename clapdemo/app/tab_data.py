@@ -73,14 +73,23 @@ class DataTab(AppCore):
         """`python -m clapdemo precompute`: embed the split into its store.
 
         Yields (progress bar, log, header, store status, Evaluate's store list)."""
+        dataset = self.load_dataset(kind, split)
+        with user_errors("Loading the encoders"):
+            folder = self.store_dir(kind, split)
+        for progress, log, header, stores in self.embed(session, dataset, folder):
+            done = isinstance(header, str)  # the header comes with the finished store only
+            yield progress, log, header, self.store_status(kind, split) if done else gr.skip(), stores
+
+    def embed(self, session: Session, dataset, folder: Path):
+        """Embed `dataset` into the store at `folder` in the session's own thread, which then becomes
+        the session's store. Yields (progress bar, log, header, Evaluate's store list); the last
+        two are `gr.skip()` until the store is done."""
         from clapdemo.precompute import precompute
 
         if is_running(session.jobs.get("precompute")):
             raise gr.Error("A precompute is already running in this session; wait for it or press Stop.")
-        dataset = self.load_dataset(kind, split)
         with user_errors("Loading the encoders"):
             audio, text = self.encoders()
-            folder = self.store_dir(kind, split)
 
         def work(job: Job):
             def on_progress(done, total):
@@ -96,15 +105,14 @@ class DataTab(AppCore):
             for _ in watch(job):
                 done, total = job.progress
                 yield (progress_html(done, total, "clips embedded", job.seconds),
-                       f"Embedding {dataset.n_clips} clips into `{folder.name}`…", gr.skip(), gr.skip(), gr.skip())
+                       f"Embedding {dataset.n_clips} clips into `{folder.name}`…", gr.skip(), gr.skip())
             if job.error:
                 raise job.error
             report = job.result
             session.store_dir = str(folder)
             yield (progress_html(report.already_done + report.computed + len(report.failed), report.total,
                                  "clips embedded", report.seconds),
-                   precompute_log(report), self.header(session), self.store_status(kind, split),
-                   self.store_choices(session))
+                   precompute_log(report), self.header(session), self.store_choices(session))
 
 
 def precompute_log(report) -> str:

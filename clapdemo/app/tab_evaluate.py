@@ -118,8 +118,8 @@ def build() -> SimpleNamespace:
         c.store = gr.Dropdown([], label="evaluate on store (default: the active one)", allow_custom_value=False,
                               elem_id="eval-store", scale=3)
         c.refresh = gr.Button("↻ stores", elem_id="eval-refresh", scale=0)
-        c.held_out = gr.Checkbox(False, label="held-out clips only", elem_id="eval-held-out",
-                                 info="leave out the clips the projection was trained on")
+        c.held_out = gr.Checkbox(True, label="held-out clips only", elem_id="eval-held-out",
+                                 info="leave out the clips the projection was trained or validated on")
         c.run = gr.Button("Evaluate the active projection", variant="primary", elem_id="evaluate")
     c.note = gr.Markdown(elem_id="eval-note")
     c.table = table("eval-table", "accuracy@k (course protocol) beside random", *EVAL_COLUMNS)
@@ -135,7 +135,9 @@ def build() -> SimpleNamespace:
 def wire(h: EvaluateTab, ui) -> None:
     """The tab's events; `ui` holds every tab's components, the session and the header."""
     c, session = ui.evaluate, ui.session
+    outputs = [c.note, c.table, c.papers, c.plot, c.extremes, *c.players]
     on(c.refresh.click, h.store_choices, [session], [c.store], c.note)
-    ui.evaluate_tab.select(h.store_choices, [session], [c.store])
-    on(c.run.click, h.evaluate, [session, c.store, c.held_out],
-       [c.note, c.table, c.papers, c.plot, c.extremes, *c.players], c.note)
+    on(c.run.click, h.evaluate, [session, c.store, c.held_out], outputs, c.note)
+    # opening the tab shows the active projection on the active store at once (held out by default)
+    on(ui.evaluate_tab.select(h.store_choices, [session], [c.store]).then, h.evaluate,
+       [session, c.store, c.held_out], outputs, c.note)

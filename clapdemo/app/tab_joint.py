@@ -12,7 +12,7 @@ import gradio as gr
 
 from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
-from clapdemo.app.jobs import Job, watch
+from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
 
 
@@ -24,8 +24,11 @@ class JointTab(AppCore):
         layout = plan_layout(self.searcher(session), session.projection, session.store_dir)
         n = len(layout.rows) + len(layout.used)
         if not layout.cached():
-            job = session.jobs["umap"] = Job("umap", lambda job: layout.compute())
-            job.start()
+            job = session.jobs.get("umap")
+            if not (is_running(job) and job.message == str(layout.cache)):  # opening the tab twice: one job
+                job = session.jobs["umap"] = Job("umap", lambda job: layout.compute())
+                job.message = str(layout.cache)
+                job.start()
             with user_errors("UMAP"):
                 for _ in watch(job, interval=1.0):
                     if not job.finished.is_set():
@@ -44,7 +47,7 @@ def build() -> SimpleNamespace:
     with gr.Row():
         c.color_by = gr.Radio(["modality", "class"], value="modality", label="colour by", elem_id="umap-color")
         c.pair_lines = gr.Checkbox(False, label="lines between true pairs", elem_id="umap-lines")
-        c.run = gr.Button("Show the joint space", variant="primary", elem_id="umap")
+        c.run = gr.Button("Redraw", variant="primary", elem_id="umap")
     c.note = gr.Markdown(elem_id="umap-note")
     c.plot = gr.Plot(label="UMAP of projected audio and text", elem_id="umap-plot")
     return c
@@ -53,4 +56,6 @@ def build() -> SimpleNamespace:
 def wire(h: JointTab, ui) -> None:
     """The tab's events; `ui` holds every tab's components, the session and the header."""
     c = ui.joint
-    on(c.run.click, h.joint_space, [ui.session, c.color_by, c.pair_lines], [c.note, c.plot], c.note, **ui.long_job)
+    inputs, outputs = [ui.session, c.color_by, c.pair_lines], [c.note, c.plot]
+    on(c.run.click, h.joint_space, inputs, outputs, c.note, **ui.long_job)
+    on(ui.joint_tab.select, h.joint_space, inputs, outputs, c.note, **ui.long_job)  # opens already drawn

@@ -1,4 +1,4 @@
-"""The "Search" tab: describe a sound, get the store's nearest clips with players.
+"""Search by text, the left half of the "Try it" tab: describe a sound, get the store's nearest clips with players.
 
 Same library call as `python -m clapdemo search --run PROJECTION --store STORE --text QUERY`.
 """
@@ -15,6 +15,10 @@ from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import N_PLAYERS, SCORES, SHARE, audio_update, table
+
+# What a visitor can click before typing anything: ESC-50 classes of the sample set, worded freely.
+EXAMPLE_QUERIES = ("dog barking", "rain", "church bells", "a baby crying", "a rooster crowing", "footsteps",
+                   "a chainsaw", "waves on a beach")
 
 
 class SearchTab(AppCore):
@@ -35,22 +39,26 @@ class SearchTab(AppCore):
 
 
 def build() -> SimpleNamespace:
-    """The tab's components (call inside `with gr.Tab(...)`)."""
+    """The search column of "Try it": a box, example queries as buttons, results as players."""
     c = SimpleNamespace()
+    gr.Markdown("### Search by describing a sound")
     with gr.Row():
         c.query = gr.Textbox(label="describe a sound", placeholder="dog barking", elem_id="query", scale=4)
-        c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="search-k")
-        c.run = gr.Button("Search", variant="primary", elem_id="search")
-    gr.Examples([["dog barking"], ["rain falling on a roof"], ["a rooster crowing"]], inputs=[c.query])
+        c.run = gr.Button("Search", variant="primary", elem_id="search", scale=1)
+    with gr.Row(elem_id="example-queries"):
+        c.examples = [gr.Button(q, size="sm", elem_id=f"example-query-{i}") for i, q in enumerate(EXAMPLE_QUERIES)]
+    c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="search-k")
     c.note = gr.Markdown(elem_id="search-note")
-    c.table = table("search-results", None, "rank", "score", SHARE, "clip", "label", "caption")
     c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"hit-{i}") for i in range(N_PLAYERS)]
+    c.table = table("search-results", "all results", "rank", "score", SHARE, "clip", "label", "caption")
     return c
 
 
 def wire(h: SearchTab, ui) -> None:
-    """The tab's events; `ui` holds every tab's components, the session and the header."""
+    """The column's events; `ui` holds every tab's components, the session and the header."""
     c, session = ui.search, ui.session
     outputs = [c.note, c.table, *c.players]
     on(c.run.click, h.search, [session, c.query, c.k], outputs, c.note)
     on(c.query.submit, h.search, [session, c.query, c.k], outputs, c.note)
+    for button, query in zip(c.examples, EXAMPLE_QUERIES):  # one click: the query in the box, its results
+        on(button.click, lambda s, k, q=query: (q, *h.search(s, q, k)), [session, c.k], [c.query, *outputs], c.note)

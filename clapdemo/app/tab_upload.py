@@ -1,7 +1,8 @@
-"""The "Upload" tab: describe a clip of your own with captions and the store's nearest clips.
+"""Describe a clip, the right half of the "Try it" tab: your clip's best captions and the store's nearest clips.
 
 Same library calls as `python -m clapdemo search --audio FILE --labels ...`; with no store, the
-candidates are your captions and the 527 AudioSet label names (`runs.label_searcher`).
+candidates are your captions and the 527 AudioSet label names (`runs.label_searcher`); with one,
+the store's captions, and AudioSet's names too when ticked (`runs.with_label_pool`).
 """
 
 from __future__ import annotations
@@ -55,10 +56,13 @@ class UploadTab(AppCore):
                 if seconds > audio_encoder.clip_seconds else f"{name}: {seconds:.1f} s")
         return wave, note
 
-    def describe_upload(self, session: Session, path: str | None, labels: str, k):
-        """`python -m clapdemo search --audio FILE --labels ...`: top captions and nearest clips."""
+    def describe_upload(self, session: Session, path: str | None, labels: str, k, audioset: bool = True):
+        """`python -m clapdemo search --audio FILE --labels ...`: top captions and nearest clips.
+
+        Candidates: the store's captions, the 527 AudioSet label names (`audioset`, a ready
+        vocabulary; always, when there is no store) and the labels typed in."""
         from clapdemo.model import projection_file
-        from clapdemo.runs import label_searcher
+        from clapdemo.runs import label_searcher, with_label_pool
 
         wave, note = self.check_upload(path)
         extra = tuple(x.strip() for x in (labels or "").split(",") if x.strip())
@@ -68,14 +72,18 @@ class UploadTab(AppCore):
                                           *self.encoders())
             note += (". No embeddings yet, so the candidates are your captions and the 527 AudioSet label "
                      "names (precompute a dataset to add its captions and see its nearest clips)")
+            dataset = set()
         else:
             searcher = self.searcher(session)
+            dataset = set(map(str, searcher.pool_captions))
+            if audioset:
+                searcher = with_label_pool(searcher, self.encoders()[1])
         with user_errors("Describing the clip"):
             captions = searcher.audio_to_text(wave, int(k), extra)
             clips = searcher.audio_to_audio(wave, int(k)) if searcher.embeddings.n_clips else []
         caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "score": round(h.score, 3),
-                                       SHARE: f"{h.relevance:.0%}",
-                                       "yours": "✓" if h.caption in extra else ""} for h in captions])
+                                       SHARE: f"{h.relevance:.0%}", "from": caption_source(h.caption, dataset, extra)}
+                                      for h in captions])
         clip_table = pd.DataFrame([{"rank": h.rank, "clip": h.clip_id, "score": round(h.score, 3),
                                     "label": h.label, "caption": h.caption} for h in clips],
                                   columns=["rank", "clip", "score", "label", "caption"])
@@ -86,27 +94,33 @@ class UploadTab(AppCore):
         return f"{head}  \n{SCORES}", caption_table, clip_table, *players
 
 
+def caption_source(caption: str, dataset: set[str], typed: tuple[str, ...]) -> str:
+    """Where a candidate caption came from: typed by you, the dataset's captions, or AudioSet's labels."""
+    return "yours" if caption in typed else "dataset" if caption in dataset else "AudioSet"
+
+
 def build() -> SimpleNamespace:
-    """The tab's components (call inside `with gr.Tab(...)`)."""
+    """The upload column of "Try it": a clip or a recording -> its best captions and nearest clips."""
     c = SimpleNamespace()
+    gr.Markdown("### Upload or record a clip: what is it?")
+    c.audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="a clip", elem_id="upload-audio")
     with gr.Row():
-        c.audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="a clip", elem_id="upload-audio")
-        with gr.Column():
-            c.labels = gr.Textbox(label="extra candidate captions, comma-separated",
-                                  placeholder="a cat meowing, a car horn", elem_id="upload-labels")
-            c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="upload-k")
-            c.run = gr.Button("Describe this clip", variant="primary", elem_id="describe")
+        c.labels = gr.Textbox(label="your own candidate captions, comma-separated (optional)",
+                              placeholder="a cat meowing, a car horn", elem_id="upload-labels", scale=3)
+        c.audioset = gr.Checkbox(True, label="also the 527 AudioSet label names", elem_id="upload-audioset",
+                                 scale=1)
+    with gr.Row():
+        c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="upload-k")
+        c.run = gr.Button("Describe this clip", variant="primary", elem_id="describe")
     c.note = gr.Markdown(elem_id="upload-note")
-    with gr.Row():
-        c.captions = table("upload-captions", "top captions", "rank", "caption", "score", SHARE, "yours")
-        c.clips = table("upload-clips", "nearest clips", "rank", "clip", "score", "label", "caption")
-    with gr.Row():
-        c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"near-{i}") for i in range(N_EXTREMES)]
+    c.captions = table("upload-captions", "its best captions", "rank", "caption", "score", SHARE, "from")
+    c.clips = table("upload-clips", "nearest clips", "rank", "clip", "score", "label", "caption")
+    c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"near-{i}") for i in range(N_EXTREMES)]
     return c
 
 
 def wire(h: UploadTab, ui) -> None:
-    """The tab's events; `ui` holds every tab's components, the session and the header."""
+    """The column's events; `ui` holds every tab's components, the session and the header."""
     c = ui.upload
-    on(c.run.click, h.describe_upload, [ui.session, c.audio, c.labels, c.k],
+    on(c.run.click, h.describe_upload, [ui.session, c.audio, c.labels, c.k, c.audioset],
        [c.note, c.captions, c.clips, *c.players], c.note)
