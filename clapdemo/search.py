@@ -119,23 +119,29 @@ class Searcher:
                        max_seconds: float | None = None) -> list[Hit]:
         """The k store clips nearest to a clip: a file (a Path, or a str that is no clip id), a waveform,
         or a clip id (a str) of this store. A Path is always the file, even when a clip has its name.
-        `max_seconds`: refuse a longer file (a visitor's upload), counted while decoding."""
+        `max_seconds`: refuse a longer file (a visitor's upload), counted while decoding.
+
+        With windows (a folder index), a clip id ("more like this") ranks whole files by their mean
+        vectors; a sound from outside ranks files by their best window, as a text query does: the
+        file mean of a 70 s file holding a 5 s dog lost to a lone cat clip (tests/test_library.py)."""
         rows = self._row_of_clip()
-        if isinstance(audio, str) and audio in rows:
+        from_store = isinstance(audio, str) and audio in rows
+        if from_store:
             exclude_clip, vector = audio, self.audio[rows[audio]]
         else:
             vector = self.embed_audio(audio, max_seconds)
             exclude_clip = exclude_clip or self._clip_of_path(audio)
-        scores = self._scores(vector, k + 1)
+        scores, best = self._scores(vector, k + 1), None
+        if self.windows is not None:  # each hit shows its window nearest the query
+            from clapdemo.windows import best_window_per_clip
+
+            window_scores, best = best_window_per_clip(self.windows @ vector, self.embeddings.window_clip, len(self.audio))
+            scores = scores if from_store else window_scores
         if exclude_clip is not None and exclude_clip in rows:  # a clip is not "like itself"
             scores = scores.copy()
             scores[rows[exclude_clip]] = -np.inf
-        if self.windows is not None:  # ranked by whole files; each hit shows its window nearest the query
-            from clapdemo.windows import best_window_per_clip
-
-            best = best_window_per_clip(self.windows @ vector, self.embeddings.window_clip, len(self.audio))[1]
-            return self._with_spans(self._clip_hits(scores, k), best)
-        return self._clip_hits(scores, k)
+        hits = self._clip_hits(scores, k)
+        return hits if best is None else self._with_spans(hits, best)
 
     def embed_audio(self, audio, max_seconds: float | None = None) -> np.ndarray:
         """A file path or a mono waveform at the encoder's rate -> its normalised joint-space vector."""

@@ -84,6 +84,29 @@ def test_search_finds_the_span_in_a_long_file(shipped_searcher, category, query,
     assert top.start <= at < top.end, f"{query!r} at {at} s, but the best window is {top.start}-{top.end}"
 
 
+@pytest.mark.parametrize("nth", [0, 1])  # 0: the recording inside long.wav; 1: another dog
+def test_an_uploaded_clip_finds_the_file_that_holds_its_sound(tmp_path, mn04, minilm, nth):
+    """A clip from outside ranks files by their best window, as text does: a 5 s dog in a 70 s file
+    of mostly silence beats a single cat clip. Ranked by file means, the cat won for 5 of 6 ESC-50
+    dog recordings with either shipped projection (and for the very clip inside long.wav with the
+    current one)."""
+    from clapdemo.library import index_folder, load_embeddings
+    from clapdemo.runs import load_run
+    from clapdemo.search import Searcher
+
+    make_long_file(tmp_path / "long.wav")
+    shutil.copy(esc50_file("cat"), tmp_path / "cat.flac")
+    index_folder(tmp_path, mn04, minilm, progress=False)
+    model, _ = load_run(REPO / "assets" / "projection")
+    searcher = Searcher(load_embeddings(tmp_path / ".clapdemo-index"), model, minilm, mn04)
+    hits = searcher.audio_to_audio(esc50_file("dog", nth), k=2)
+    print([(h.clip_id, round(h.score, 3), h.start, h.end) for h in hits])
+    assert [h.clip_id for h in hits] == ["long.wav", "cat.flac"]
+    assert hits[0].start <= 20.0 < hits[0].end  # the dog's span
+    more = searcher.audio_to_audio("cat.flac", k=2)  # "more like this" on a file: whole files, itself left out
+    assert [h.clip_id for h in more] == ["long.wav"]
+
+
 def _snapshot(index_dir):
     """clip id -> (mean vector, windows, starts) of an index, for comparing two of them."""
     from clapdemo.library import load_embeddings
@@ -140,28 +163,36 @@ def test_captions_are_optional_and_added_from_a_csv(tmp_path, mn04, minilm):
 
 
 def test_audio_to_audio_finds_the_same_class(esc50_store, mn04, minilm):
-    """Each ESC-50 clip's 5 nearest other clips (by clip id, as "more like this" asks): mostly its class.
+    """Each held-out ESC-50 clip's 5 nearest other clips (by clip id, as "more like this" asks): mostly its class.
 
-    Two spaces: the shipped projection (trained on these very clips, so optimistic) and the raw
-    mn04 AudioSet logits (never saw ESC-50 labels: the honest number). Chance is about 7/413 = 1.7%."""
-    from clapdemo.runs import open_searcher
+    Queries: the 206 clips the shipped projection never trained or validated on (the whole store is
+    the pool). Two spaces: the projection, and the raw mn04 AudioSet logits (never saw ESC-50 labels).
+    Measured: projection 0.779, raw logits 0.801; the recipe shipped before (ESC-50 alone) trained on
+    the same half, 0.643. Chance is about 7/413 = 1.7%."""
+    from clapdemo.runs import open_searcher, trained_clip_ids
 
-    searcher = open_searcher(REPO / "assets" / "projection", esc50_store, need_audio=False, need_text=False)
+    run = REPO / "assets" / "projection"
+    searcher = open_searcher(run, esc50_store, need_audio=False, need_text=False)
     e = searcher.embeddings
+    seen = trained_clip_ids(run)
+    queries = np.asarray([c not in seen for c in e.clip_ids])
+    assert queries.sum() == 206
     label = dict(zip(e.clip_ids, e.labels))
-    projected = np.mean([[label[h.clip_id] == label[c] for h in searcher.audio_to_audio(c, k=5)] for c in e.clip_ids])
+    projected = np.mean([[label[h.clip_id] == label[c] for h in searcher.audio_to_audio(c, k=5)]
+                         for c in np.asarray(e.clip_ids)[queries]])
     raw = e.audio / np.linalg.norm(e.audio, axis=1, keepdims=True)
     sims = raw @ raw.T
     np.fill_diagonal(sims, -np.inf)
     top = np.argsort(-sims, axis=1)[:, :5]
     labels = np.asarray(e.labels)
-    raw_precision = float(np.mean(labels[top] == labels[:, None]))
+    raw_precision = float(np.mean((labels[top] == labels[:, None])[queries]))
     counts = pd.Series(e.labels).value_counts()
     chance = float(np.mean([(counts[x] - 1) / (len(labels) - 1) for x in labels]))
-    print(f"a2a precision@5: projection {projected:.3f}, raw logits {raw_precision:.3f}, chance {chance:.3f}")
+    print(f"a2a precision@5 on held-out queries: projection {projected:.3f}, raw logits {raw_precision:.3f}, chance {chance:.3f}")
     assert chance < 0.02
-    assert raw_precision > 0.6  # measured 0.801 (some ESC-50 clips are takes of one recording)
-    assert projected > 0.8  # measured 0.991
+    assert raw_precision > 0.7  # measured 0.801 (some ESC-50 clips are takes of one recording)
+    assert projected > 0.7  # measured 0.779
+    assert projected > raw_precision - 0.05  # the projection keeps what the encoder hears (measured -0.022)
 
 
 def test_cli_index_search_export(long_index, tmp_path, capsys):
