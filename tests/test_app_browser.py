@@ -351,6 +351,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 header = page.locator("#header").text_content()
                 assert "mn04_as" in header and "minilm" in header, header
                 assert "shipped with the app" in header, header
+                _tab(page, "Data & embeddings")
                 page.locator("#data-summary").get_by_text("clips").wait_for()
                 assert "57 clips" in page.locator("#data-summary").inner_text()
                 assert page.locator("#example-0 audio").count() == 1 or page.locator("#example-0").is_visible()
@@ -433,6 +434,8 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 _tab(page, "Evaluate")
                 _wait_until(lambda: "esc50-all" in page.locator("#eval-store input").input_value(), 30,
                             "the active store in Evaluate's store list")
+                page.locator("#eval-note").get_by_text("Only 0 of these 57 clips").wait_for()  # shown on opening
+                page.locator("#eval-held-out input").uncheck()  # this run trained on all of them: in-sample
                 page.locator("#evaluate").click()
                 rows = _wait_table(page, "eval-table", "a2t_acc@1")
                 head = rows[0]
@@ -446,7 +449,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 shots.save("evaluate")
 
             with shots.step("search"):
-                _tab(page, "Search")
+                _tab(page, "Try it")
                 page.locator("#query textarea, #query input").first.fill("dog barking")
                 page.locator("#search").click()
                 rows = _wait_table(page, "search-results", "the sound of dog")
@@ -455,7 +458,6 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 shots.save("search")
 
             with shots.step("upload"):
-                _tab(page, "Upload")
                 clip = next((small_esc50 / "audio").glob("*-A-0.flac"))  # a dog
                 page.locator("#upload-audio input[type=file]").set_input_files(str(clip))
                 page.locator("#upload-labels textarea, #upload-labels input").first.fill("a barking dog, a car horn")
@@ -466,12 +468,14 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 shots.save("upload")
 
             with shots.step("joint-space"):
-                _tab(page, "Joint space")
-                page.locator("#umap-lines input").check()
                 t = time.monotonic()
-                page.locator("#umap").click()
+                _tab(page, "Joint space")  # opening it draws it (a new store and projection: UMAP runs first)
                 _wait_until(lambda: len(_plot_points(page, "umap-plot")) >= 2, 150, "the UMAP plot")
-                names = page.evaluate("() => document.querySelector('#umap-plot .js-plotly-plot').data.map(t => t.name)")
+                page.locator("#umap-lines input").check()
+                page.locator("#umap").click()
+                names = _wait_until(lambda: (n := page.evaluate(
+                    "() => document.querySelector('#umap-plot .js-plotly-plot').data.map(t => t.name)"))
+                    and "true pairs" in n and n, 30, "lines between true pairs")
                 assert {"audio", "text", "true pairs"} <= set(names), names
                 timings["umap"] = time.monotonic() - t
                 shots.save("umap")
@@ -495,6 +499,7 @@ def test_bad_input_gets_a_message(browser, tmp_path):
         shots = Shots(page, "bad-input")
         try:
             with shots.step("empty-state"):
+                _tab(page, "Data & embeddings")
                 empty = page.locator("#data-empty").inner_text()
                 assert "Dataset folder not found" in empty and "no-such-folder" in empty and "--data-root" in empty
                 assert "no-such-folder` not found" in page.locator("#header").text_content() or \
@@ -502,7 +507,7 @@ def test_bad_input_gets_a_message(browser, tmp_path):
                 shots.save("empty-state")
 
             with shots.step("empty-query"):
-                _tab(page, "Search")
+                _tab(page, "Try it")
                 page.locator("#search").click()
                 _error_in_status(page, "search-note", "Type what you want to hear", "search")
                 shots.save("empty-query", full_page=False)
@@ -518,7 +523,7 @@ def test_bad_input_gets_a_message(browser, tmp_path):
                 assert "No embeddings yet" not in page.locator("#train-status").inner_text()
 
             with shots.step("non-audio-upload"):
-                _tab(page, "Upload")
+                _tab(page, "Try it")
                 bogus = tmp_path / "notes.wav"
                 bogus.write_text("this is not audio\n" * 50)
                 page.locator("#upload-audio input[type=file]").set_input_files(str(bogus))
