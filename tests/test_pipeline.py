@@ -82,21 +82,25 @@ def test_text_search_finds_dogs(esc50, minilm, mn04):
 def test_cli_train_evaluate_search(esc50_store, tmp_path, capsys):
     run = tmp_path / "run"
     assert cli_main(["train", "--train", str(esc50_store), "--out", str(run), "--epochs", "15",
-                     "--batch-size", "64", "--seed", "1"]) == 0
+                     "--batch-size", "64", "--seed", "1", "--hold-out", "0.3"]) == 0
     assert (run / "projection.safetensors").is_file()
     saved = json.loads((run / "run.json").read_text())
     assert saved["config"]["seed"] == 1 and saved["config"]["epochs"] == 15
     assert saved["data"]["audio_encoder"]["name"].startswith("mn04_as")
     assert saved["data"]["text_encoder"]["name"] == "minilm"
 
-    assert cli_main(["evaluate", "--run", str(run), "--store", str(esc50_store),
-                     "--json", str(tmp_path / "metrics.json")]) == 0
+    capsys.readouterr()
+    evaluate = ["evaluate", "--run", str(run), "--store", str(esc50_store), "--json", str(tmp_path / "metrics.json")]
+    assert cli_main(evaluate) == 1  # the store holds the clips it trained on: refused, not measured in-sample
+    assert "in-sample" in capsys.readouterr().err and not (tmp_path / "metrics.json").exists()
+    assert cli_main(evaluate + ["--unseen-only"]) == 0  # the 30 % it held out
     metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["in_sample"] is False
     for key in ("a2t_acc@1", "t2a_acc@1", "t2a_R@10", "a2t_mAP@10", "random_a2t_acc@1", "random_empirical_t2a_acc@10"):
         assert key in metrics
     assert metrics["a2t_acc@1"] > 10 * metrics["random_a2t_acc@1"]
     printed = capsys.readouterr().out
-    assert "a2t_acc@1" in printed and "random (exact)" in printed
+    assert "a2t_acc@1" in printed and "random (exact)" in printed and "IN-SAMPLE" not in printed
 
     assert cli_main(["search", "--run", str(run), "--store", str(esc50_store), "--text", "rain falling",
                      "-k", "3", "--json", str(tmp_path / "hits.json")]) == 0
