@@ -257,42 +257,28 @@ def _add_train(commands) -> None:
     p.set_defaults(handler=run_train)
 
 
-def train_config(args, init_lr: float | None = None):
-    """Flags -> TrainConfig; flags left out keep the dataclass defaults, except the learning
-    rate, which follows the init (`init_lr`) unless --lr is given."""
-    from clapdemo.train import TrainConfig
-
-    given = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr if args.lr is not None else init_lr,
-        "weight_decay": args.weight_decay,
-        "patience": args.patience, "seed": args.seed, "init_temperature": args.temperature,
-        "threads": getattr(args, "threads", None),
-    }
-    config = TrainConfig(**{k: v for k, v in given.items() if v is not None})
-    if args.no_learn_temperature:
-        config.learn_temperature = False
-    return config
+def train_settings(args) -> dict:
+    """Flags -> TrainConfig fields; None (a flag left out) keeps the dataclass default. The
+    learning rate is not here: it follows the init unless --lr is given (training_data.training_config)."""
+    return {"epochs": args.epochs, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
+            "patience": args.patience, "seed": args.seed, "init_temperature": args.temperature,
+            "threads": getattr(args, "threads", None), "learn_temperature": False if args.no_learn_temperature else None}
 
 
 def run_train(args) -> int:
-    from clapdemo.projection_init import make_init
-    from clapdemo.train import train
-    from clapdemo.training_data import load_training_data
+    from clapdemo.training_data import load_training_data, plan_training
 
     data = load_training_data(args.train, args.val, args.val_fraction, args.hold_out, args.seed or 0,
                               args.memmap, args.float16)
     train_set, val_set = data.train_set, data.val_set
-    init = make_init(args.init, train_set.meta, where=str(args.train[0]), standardized=data.standardize)
-    config = train_config(args, init.lr)
-    config.standardize_audio, config.min_input_std = data.standardize, data.min_input_std
+    run = plan_training(data, args.init, where=str(args.train[0]), lr=args.lr, **train_settings(args))
     for store in data.record["stores"]:
         print(f"  {store['store']}: {store['kind']}, {store['n_train_clips']} clips for training"
               + (f", {store['n_held_out']} held out" if store["n_held_out"] else ""))
     print(f"train: {train_set.n_clips} clips / {train_set.n_captions} captions; "
           f"val: {val_set.n_clips} clips / {val_set.n_captions} captions")
-    print(f"init: {init.describe()}; lr {config.lr:g}{'' if args.lr is None else ' (--lr)'}")
-    result = train(config, train_set, val_set, callbacks=[_print_epoch], run_dir=args.out, init=init.apply,
-                   init_record=init.record)
+    print(f"{run.describe()}{'' if args.lr is None else ' (--lr)'}")
+    result = run.start(args.out, callbacks=[_print_epoch])
     print(f"best epoch {result.best_epoch}{' (stopped early)' if result.stopped_early else ''}; saved to {args.out}")
     _print_metrics(result.metrics)
     return 0

@@ -31,15 +31,10 @@ RECIPES = ("label pairs only", "ESC-50 half only", "label pairs + ESC-50 half", 
 
 def _fit(parts: list[EmbeddingSet], names: list[str], seed: int, hold_out: float):
     """(model, TrainingData): `train` with its CLI defaults on the assembled parts."""
-    from clapdemo.projection_init import make_init
-    from clapdemo.train import TrainConfig, train
-    from clapdemo.training_data import assemble
+    from clapdemo.training_data import assemble, plan_training
 
     data = assemble(parts, names, hold_out=hold_out, seed=0)  # the held-out half is fixed (seed 0), as shipped
-    init = make_init("auto", data.train_set.meta, standardized=data.standardize)
-    cfg = TrainConfig(seed=seed, lr=init.lr or TrainConfig.lr, standardize_audio=data.standardize,
-                      min_input_std=data.min_input_std, threads=1)
-    return train(cfg, data.train_set, data.val_set, init=init.apply).model, data
+    return plan_training(data, "auto", seed=seed, threads=1).start().model, data
 
 
 def _project(models: list, audio) -> np.ndarray:
@@ -131,7 +126,7 @@ def measure_run(run, esc: EmbeddingSet, audiocaps: EmbeddingSet | None = None) -
 
     model, info = load_run(run)
     seen = trained_clip_ids(run)
-    trained_on = ((info.get("run") or {}).get("data") or info.get("data") or {}).get("dataset") or {}
+    trained_on = info.data.get("dataset") or {}
     if not seen and trained_on.get("name") == (esc.meta.get("dataset") or {}).get("name"):
         seen = set(esc.clip_ids)  # an older run without its clip list, trained on this dataset: assume all
     unseen_rows = [i for i, c in enumerate(esc.clip_ids) if c not in seen]

@@ -404,20 +404,23 @@ def _training_set(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray):
 
 
 def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, cfg: ReportConfig):
-    """Train a projection on the clips at `rows` (early stopping on a held-out share of them).
+    """Train a projection on the clips at `rows` (early stopping on a held-out share of them),
+    through the one training entry point (training_data). Returns (model, RunResult)."""
+    from clapdemo.projection_init import ProjectionInit
+    from clapdemo.training_data import TrainingRun, assemble, training_config
 
-    Returns (model, RunResult)."""
-    from clapdemo.train import TrainConfig, split_validation, train
-
-    data = _training_set(clips, bank, v, rows)
-    train_set, val_set = split_validation(data, cfg.val_fraction, seed)
-    n_pairs = train_set.n_clips * (len(v.train_templates) if v.caption_sampling == "all" else 1)
-    tcfg = TrainConfig(epochs=v.max_epochs or cfg.max_epochs, batch_size=max(2, v.batch_size or n_pairs), lr=v.lr,
-                       weight_decay=v.weight_decay, learn_temperature=v.learn_temperature, seed=seed,
-                       patience=cfg.patience, caption_sampling=v.caption_sampling)
-    centre = AUDIOSET_OUTPUTS.get(v.output, "zero")  # logits: centred on the training mean
-    init = label_bridge_init(bank.label_matrix(v.text_encoder), centre) if v.init == "labels" else None
-    result = train(tcfg, train_set, val_set, init=init)
+    data = assemble([_training_set(clips, bank, v, rows)], ["report clips"], val_fraction=cfg.val_fraction, seed=seed)
+    n_pairs = data.train_set.n_clips * (len(v.train_templates) if v.caption_sampling == "all" else 1)
+    if v.init == "labels":
+        centre = AUDIOSET_OUTPUTS.get(v.output, "zero")  # logits: centred on the training mean
+        init = ProjectionInit("audioset-labels", label_bridge_init(bank.label_matrix(v.text_encoder), centre),
+                              {"name": "audioset-labels", "centre": centre, "text_encoder": v.text_encoder})
+    else:
+        init = ProjectionInit("random", None, {"name": "random"})
+    config = training_config(init, v.lr, epochs=v.max_epochs or cfg.max_epochs, batch_size=max(2, v.batch_size or n_pairs),
+                             weight_decay=v.weight_decay, learn_temperature=v.learn_temperature, seed=seed,
+                             patience=cfg.patience, caption_sampling=v.caption_sampling)
+    result = TrainingRun(data, init, config).start()
     return result.model, result
 
 

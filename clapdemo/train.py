@@ -32,9 +32,9 @@ from clapdemo.files import atomic_write
 from clapdemo.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_clip
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
+from clapdemo.run_info import CLIPS_FILE, RUN_FILE, RunInfo
 
 CAPTION_SAMPLING = ("random", "all")
-CLIPS_FILE = "train_clips.json"  # beside run.json: the ids of the clips trained on and validated on
 
 
 @dataclass
@@ -460,31 +460,26 @@ def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, sta
 def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, best_epoch, status, metrics,
                      init_record) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    provenance = _provenance(train_set.meta)
-    save_projection(model, model.config, run_dir, extra={"best_epoch": best_epoch, "train_config": asdict(cfg),
-                                                         "data": provenance})
-    run = {
-        "format": "clapdemo.run",
-        "format_version": 1,
-        "status": status,
-        "config": asdict(cfg),
-        "projection": asdict(model.config),
-        "data": provenance,
-        "n_train_clips": train_set.n_clips,
-        "n_train_captions": train_set.n_captions,
-        "n_val_clips": val_set.n_clips if val_set is not None else 0,
-        "monitor": "val_loss" if val_set is not None else "train_loss",
-        "best_epoch": best_epoch,
-        "history": [asdict(log) for log in history],
-        "metrics": metrics,
-        "init": init_record,  # what the start was (None: the seeded random init, or a caller's own)
-        "training": train_set.meta.get("training"),  # several stores, held-out clips (training_data)
-        "clips_file": CLIPS_FILE,
-    }
+    info = RunInfo(
+        status=status,
+        config=asdict(cfg),
+        projection=asdict(model.config),
+        data=_provenance(train_set.meta),
+        n_train_clips=train_set.n_clips,
+        n_train_captions=train_set.n_captions,
+        n_val_clips=val_set.n_clips if val_set is not None else 0,
+        monitor="val_loss" if val_set is not None else "train_loss",
+        best_epoch=best_epoch,
+        history=[asdict(log) for log in history],
+        metrics=metrics,
+        init=init_record,  # what the start was (None: the seeded random init, or a caller's own)
+        training=train_set.meta.get("training"),  # several stores, held-out clips (training_data)
+    )
+    save_projection(model, model.config, run_dir, extra=info.projection_extra())
     clips = {"train": list(map(str, train_set.clip_ids)),
              "val": list(map(str, val_set.clip_ids)) if val_set is not None else []}
     atomic_write(run_dir / CLIPS_FILE, json.dumps(clips).encode("utf-8"))  # before run.json, which names it
-    atomic_write(run_dir / "run.json", json.dumps(run, indent=1, allow_nan=False).encode("utf-8"))
+    atomic_write(run_dir / RUN_FILE, info.to_json())
 
 
 def split_validation(embeddings: EmbeddingSet, fraction: float = 0.1, seed: int = 0) -> tuple[EmbeddingSet, EmbeddingSet]:

@@ -1,4 +1,12 @@
-"""What one training run learns from: several stores in one space, a held-out part, a validation part.
+"""One training run: what it learns from, where it starts, and the one way to start it.
+
+Every trainer goes through here (`python -m clapdemo train`, the app's Train tab, `recipes`,
+the quality report): data (`load_training_data` / `assemble`) -> init (projection_init,
+resolved against the data's space) -> learning rate (given, else the init's) -> TrainConfig
+-> `TrainingRun.start`, which trains with the input standardisation the data asks for and,
+with a run directory, writes the checkpoint and its `RunInfo`.
+
+What it learns from: several stores in one space, a held-out part, a validation part.
 
 `train --train A --train B` mixes stores: label pairs (clapdemo.label_pairs: captions
 against their AudioSet labels, no audio) with real audio pairs (ESC-50, a folder,
@@ -18,13 +26,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.label_pairs import is_label_store
+from clapdemo.projection_init import ProjectionInit, make_init
+from clapdemo.train import RunResult, TrainConfig, split_validation, train
 
 SPLIT_DATASETS = ("audiocaps", "clotho")  # datasets whose named splits are disjoint sets of clips
 # std floor when label pairs are mixed in: on label pairs + half of ESC-50, silence scored 0.22 against
@@ -48,6 +58,43 @@ class TrainingData:
     min_input_std: float = 0.0
 
 
+@dataclass
+class TrainingRun:
+    """One training run, resolved: what it learns from, where it starts, how (see the module doc)."""
+
+    data: TrainingData
+    init: ProjectionInit
+    config: TrainConfig
+
+    def describe(self) -> str:
+        return f"init: {self.init.describe()}; lr {self.config.lr:g}"
+
+    def start(self, run_dir=None, callbacks=()) -> RunResult:
+        """`train.train` on the data, from the init, with the config and the input standardisation the
+        data asks for (none on label pairs alone, a std floor with them: `TrainingData`). With `run_dir`,
+        projection.safetensors and run.json are written there as it goes."""
+        config = replace(self.config, standardize_audio=self.data.standardize, min_input_std=self.data.min_input_std)
+        return train(config, self.data.train_set, self.data.val_set, callbacks=callbacks, run_dir=run_dir,
+                     init=self.init.apply, init_record=self.init.record)
+
+
+def training_config(init: ProjectionInit | None = None, lr: float | None = None, **settings) -> TrainConfig:
+    """TrainConfig from `settings` (its fields; None means the default) with the learning rate `lr`,
+    else the one `init` wants (projection_init.DEFAULT_LR), else TrainConfig's default."""
+    rate = lr if lr is not None else (init.lr if init is not None else None)
+    given = {k: v for k, v in settings.items() if v is not None}
+    return TrainConfig(**given, **({} if rate is None else {"lr": float(rate)}))
+
+
+def plan_training(data: TrainingData, init: str | ProjectionInit = "auto", where: str = "the store",
+                  lr: float | None = None, **settings) -> TrainingRun:
+    """The run for `data`: `init` by name (projection_init.INITS) is resolved against the data's space
+    (a ValueError naming `where` when it cannot be used), then `training_config`."""
+    if isinstance(init, str):
+        init = make_init(init, data.train_set.meta, where=where, standardized=data.standardize)
+    return TrainingRun(data, init, training_config(init, lr, **settings))
+
+
 def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, hold_out: float = 0.0,
                        seed: int = 0, memmap: bool = False, float16: bool = False) -> TrainingData:
     """Open the stores (memory-mapped only when there is one), then `assemble` them."""
@@ -66,8 +113,6 @@ def assemble(sets: list[EmbeddingSet], names: list[str], val_set: EmbeddingSet |
              val_name: str | None = None, val_fraction: float = 0.1, hold_out: float = 0.0,
              seed: int = 0) -> TrainingData:
     """Check the sets share one space, hold out, split validation, concatenate (see the module doc)."""
-    from clapdemo.train import split_validation
-
     if not 0 <= hold_out < 1:
         raise ValueError(f"hold-out share {hold_out} must be at least 0 and below 1")
     check_same_space(sets + ([val_set] if val_set is not None else []), names + [val_name or "the validation store"])
@@ -162,12 +207,12 @@ def named_splits(sets: list[EmbeddingSet]) -> list[list[str]]:
     return out
 
 
-def overlap_problem(run_info: dict, embeddings: EmbeddingSet, train_ids: set[str]) -> str | None:
-    """Why measuring the run on `embeddings` would measure clips it trained on, or None."""
+def overlap_problem(run_info, embeddings: EmbeddingSet, train_ids: set[str]) -> str | None:
+    """Why measuring the run (its `RunInfo`) on `embeddings` would measure clips it trained on, or None."""
     seen = train_ids & set(embeddings.clip_ids)
     if seen:
         return f"{len(seen)} of its {embeddings.n_clips} clips were in the run's training or validation set"
-    splits = ((run_info.get("run") or {}).get("training") or {}).get("splits") or []
+    splits = run_info.named_splits
     mine = named_splits([embeddings])
     if mine and mine[0] in splits:
         return f"the run trained on {mine[0][0]} split {mine[0][1]!r}, the split of this store"

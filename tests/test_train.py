@@ -281,3 +281,54 @@ def test_load_refuses_damaged_or_foreign_files(tmp_path):
         load_projection(bad)
     with pytest.raises(FileNotFoundError, match="missing"):
         load_projection(tmp_path / "missing")
+
+
+def test_one_run_record_read_back_by_one_function(data, tmp_path):
+    """run.json and the projection file's summary are one RunInfo: `load_run_info` reads run.json
+    when it is there, the projection file's own summary when the file was copied alone."""
+    import shutil
+
+    from clapdemo.run_info import RunInfo, load_run_info
+
+    result = train(TrainConfig(**(FAST | {"epochs": 3})), *data, run_dir=tmp_path / "run")
+    info = load_run_info(tmp_path / "run")
+    assert isinstance(info, RunInfo) and info.status == "finished" and info.best_epoch == result.best_epoch
+    assert info.data == META and len(info.history) == 3 and info.config["batch_size"] == 64
+    assert info.encoders == {k: META[k] for k in ("audio_encoder", "text_encoder")}
+
+    alone = tmp_path / "alone" / "projection.safetensors"
+    alone.parent.mkdir()
+    shutil.copy(tmp_path / "run" / "projection.safetensors", alone)
+    summary = load_run_info(alone)
+    assert (summary.best_epoch, summary.data, summary.config) == (info.best_epoch, info.data, info.config)
+    assert summary.status == "" and summary.history == []
+
+    (tmp_path / "run" / "run.json").write_text("{not json")
+    with pytest.raises(ValueError, match="run.json: not a readable run record"):
+        load_run_info(tmp_path / "run")
+
+
+def test_one_training_entry_point_lr_follows_the_init(data, tmp_path):
+    """plan_training: the init resolved against the data, the lr given or the init's, the data's
+    standardisation; start() trains and writes the run (as the CLI, the app, recipes and the report do)."""
+    from clapdemo.projection_init import DEFAULT_LR, ProjectionInit
+    from clapdemo.run_info import load_run_info
+    from clapdemo.training_data import assemble, plan_training
+
+    clips = data[0].subset(np.arange(data[0].n_clips))
+    clips.meta = {**META, "dataset": {"name": "toy"}}
+    prepared = assemble([clips], ["toy"], val_fraction=0.2, seed=0)
+    auto = plan_training(prepared, "auto", epochs=2, batch_size=64, seed=None)
+    assert auto.init.name == "random"  # synthetic vectors are no AudioSet outputs
+    assert auto.config.lr == TrainConfig.lr and auto.config.epochs == 2 and auto.config.seed == 0
+    bridge = ProjectionInit("audioset-labels", None, {"name": "audioset-labels"})
+    assert plan_training(prepared, bridge).config.lr == DEFAULT_LR["audioset-labels"]
+    assert plan_training(prepared, bridge, lr=0.02).config.lr == 0.02
+    with pytest.raises(ValueError, match="S: init 'audioset-labels' needs"):
+        plan_training(prepared, "audioset-labels", where="S")
+
+    result = auto.start(tmp_path / "run")
+    info = load_run_info(tmp_path / "run")
+    assert info.n_train_clips == prepared.train_set.n_clips == 480 and info.n_val_clips == 120
+    assert info.config["standardize_audio"] is True and info.init == {"name": "random", "requested": "auto"}
+    assert info.best_epoch == result.best_epoch and info.training["stores"][0]["store"] == "toy"

@@ -32,8 +32,7 @@ class TrainTab(AppCore):
         from clapdemo.projection_init import make_init
         from clapdemo.runs import new_run_dir
         from clapdemo.store import Store
-        from clapdemo.train import TrainConfig, train
-        from clapdemo.training_data import load_training_data
+        from clapdemo.training_data import TrainingRun, load_training_data, training_config
 
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
@@ -45,10 +44,9 @@ class TrainTab(AppCore):
             if lr is not None and float(lr) < 0:
                 raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
             lr_note = "" if lr else " (follows the init)"
-            lr = float(lr) if lr else start.lr  # 0 (what an empty number box shows) or empty: the init's
-            cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
-                              learn_temperature=bool(learn_temperature), patience=int(patience),
-                              **({} if lr is None else {"lr": lr}))
+            cfg = training_config(start, float(lr) if lr else None,  # 0 or empty (an empty box): the init's
+                                  epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
+                                  learn_temperature=bool(learn_temperature), patience=int(patience))
             if not 0 < float(val_fraction) < 1:
                 raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
             stores = ([str(label_pairs).strip()] if label_pairs and str(label_pairs).strip() else []) + [store]
@@ -59,7 +57,6 @@ class TrainTab(AppCore):
         def work(job: Job):
             data = load_training_data(stores, None, float(val_fraction), 0.0, cfg.seed)
             train_set, val_set = data.train_set, data.val_set
-            cfg.standardize_audio, cfg.min_input_std = data.standardize, data.min_input_std
             job.message = (f"train {train_set.n_clips} clips / val {val_set.n_clips} clips "
                            f"from {' + '.join(f'`{Path(p).name}`' for p in stores)}; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
 
@@ -67,8 +64,7 @@ class TrainTab(AppCore):
                 job.events.append(log)
                 return job.stop.is_set()
 
-            result = train(cfg, train_set, val_set, callbacks=[on_epoch], run_dir=run_dir, init=start.apply,
-                           init_record=start.record)
+            result = TrainingRun(data, start, cfg).start(run_dir, callbacks=[on_epoch])
             session.last_run = str(run_dir)  # here, not in the page's generator: a reload may have closed it
             return result
 
