@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ESC50, REPO, WEIGHTS, copy_esc50_subset
+from test_app_sample import zip_of_own_clips
 
 CHROMIUM = Path(os.environ.get("CLAPDEMO_CHROMIUM", "/usr/bin/chromium"))
 OUT = REPO / "test-output" / "browser"
@@ -324,6 +325,23 @@ def test_front_page_works_on_a_clean_setup_with_no_variables(browser, tmp_path):
                     assert float(by_metric[metric][model]) > 5 * float(by_metric[metric][chance]), by_metric[metric]
                 _wait_until(lambda: len(_plot_points(page, "eval-plot")) >= 2, 30, "model and random bars")
                 shots.save("evaluate", full_page=False)
+
+            with shots.step("own-clips"):
+                _tab(page, "Data & embeddings")
+                page.locator("#own-upload input[type=file]").set_input_files(str(zip_of_own_clips(tmp_path / "mine.zip")))
+                time.sleep(1.0)  # let the upload settle
+                page.locator("#own-embed").click()
+                page.locator("#own-log").get_by_text("searchable in").wait_for(timeout=120_000)
+                log = page.locator("#own-log").inner_text()
+                assert "notes.txt" in log and "escape.wav" in log and "bomb.wav" in log, log  # listed, skipped
+                assert page.locator("#own-progress progress").get_attribute("value") == "9"  # 8 clips + broken.wav
+                page.locator("#own-progress").scroll_into_view_if_needed()
+                shots.save("own-clips", full_page=False)
+                _tab(page, "Try it")
+                page.locator("#query textarea, #query input").first.fill("a rooster crowing")
+                page.locator("#search").click()
+                rows = _wait_table(page, "search-results", "recorded outdoors")
+                assert "a rooster recorded outdoors" in _column(rows, "caption")[0], rows
         finally:
             shots.save("end")
             context.close()

@@ -52,6 +52,23 @@ def test_no_flags_open_on_the_sample_set_with_its_joint_space_drawn(sample):
     assert {"audio", "text"} <= {trace.name for trace in fig.data}
 
 
+def test_a_click_before_page_load_has_finished_still_gets_results(sample):
+    """An example query clicked while page load is still setting up the session (loading the
+    encoders, installing the store) used to say "No embeddings yet"; it now does that setup first."""
+    h, _ = sample
+    early = Session()  # what gr.State hands the click before page load's result arrives
+    note, table, *_ = h.search(early, "dog barking", 3)
+    assert list(table["label"]) == ["dog"] * 3 and early.opened and early.projection
+
+
+def test_the_data_tab_shown_during_page_load_finds_the_sample_store(tmp_path):
+    """Data & embeddings fills itself on page load, beside the load that installs the shipped
+    store into an empty cache: it said "No embeddings yet: click Precompute" when it came first."""
+    fresh = Handlers(Settings.from_env(["--cache", str(tmp_path / "cache")], env={}))
+    summary, _, *_, status = fresh.show_dataset(Session(), "esc50", "all")
+    assert "414 clips" in summary and "414/414 clips embedded, 0 failed (complete)" in status, status
+
+
 @pytest.mark.parametrize("query", EXAMPLE_QUERIES)
 def test_every_example_query_finds_its_class_first(sample, query):
     h, session = sample
@@ -103,7 +120,7 @@ def test_training_on_the_sample_set_is_quick_and_can_be_made_active(sample):
     assert list(table["label"]) == ["dog"] * 3
 
 
-def _zip_of_own_clips(path: Path) -> Path:
+def zip_of_own_clips(path: Path) -> Path:
     """A zip as a visitor makes one: a folder with 4 dogs and 4 roosters, captions.csv, and bad entries."""
     with open(ESC50 / "esc50.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["category"] in ("dog", "rooster")]
@@ -124,7 +141,7 @@ def _zip_of_own_clips(path: Path) -> Path:
 
 def test_own_clips_in_a_zip_become_the_sessions_dataset(sample, tmp_path):
     h, session = sample
-    archive = _zip_of_own_clips(tmp_path / "mine.zip")
+    archive = zip_of_own_clips(tmp_path / "mine.zip")
     mine = Session(projection=session.projection)
     progress, log, header, stores = _drain(h.embed_own_clips(mine, [str(archive)]))
     for bad in ("notes.txt", "../escape.wav", "bomb.wav", "broken.wav"):

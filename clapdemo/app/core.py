@@ -69,6 +69,7 @@ class AppCore:
         """Why this session has no embeddings to use (None when it has)."""
         from clapdemo.store import Store
 
+        self.ensure_open(session)
         if not session.store_dir or not Store(session.store_dir).exists():
             return "No embeddings yet: open **Data & embeddings** and click Precompute first."
         if Store(session.store_dir).status()["done"] == 0:
@@ -121,6 +122,20 @@ class AppCore:
     def init_session(self, session: Session):
         """On page load: the shipped projection, the store of the configured dataset if it exists."""
         session = session or Session()
+        with session.lock:
+            self.open_session(session)
+        return session, self.header(session)
+
+    def ensure_open(self, session: Session) -> None:
+        """Page load's setup, if it has not finished yet: a click, or another load event, may come
+        first (the setup runs once; the lock makes the others wait for it)."""
+        if not session.opened:
+            with session.lock:
+                if not session.opened:
+                    self.open_session(session)
+
+    def open_session(self, session: Session) -> None:
+        """`init_session`'s work: the projection, the store, then `session.opened`."""
         if session.projection is None:
             session.projection = str(self.settings.projection)
             session.projection_why = self.settings.why.get("CLAPDEMO_PROJECTION", "default")
@@ -136,7 +151,7 @@ class AppCore:
                     session.store_dir = str(candidate)
             except Exception:  # encoders unavailable: the header says so
                 log.exception("no store picked up on page load")
-        return session, self.header(session)
+        session.opened = True
 
     def header(self, session: Session) -> str:
         """One line each: audio encoder, text encoder, dataset, store, projection, and why."""

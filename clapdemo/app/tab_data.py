@@ -39,6 +39,7 @@ class DataTab(AppCore):
         if self.settings.data_problem:
             return (self.settings.data_problem, pd.DataFrame(), *[audio_update() for _ in range(N_EXAMPLES)], "")
         dataset = self.load_dataset(kind, split)
+        self.ensure_open(session)  # page load installs the sample set's store: its status after that
         lines = [f"**{kind} · {dataset.split}:** {dataset.summary()}"]
         if dataset.missing:
             lines.append(f"Missing audio for {len(dataset.missing)} clips, e.g. {', '.join(dataset.missing[:5])}")

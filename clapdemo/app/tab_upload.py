@@ -81,9 +81,8 @@ class UploadTab(AppCore):
         with user_errors("Describing the clip"):
             captions = searcher.audio_to_text(wave, int(k), extra)
             clips = searcher.audio_to_audio(wave, int(k)) if searcher.embeddings.n_clips else []
-        caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "score": round(h.score, 3),
-                                       SHARE: f"{h.relevance:.0%}", "from": caption_source(h.caption, dataset, extra)}
-                                      for h in captions])
+        caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "from": caption_source(h.caption, dataset, extra),
+                                       "score": round(h.score, 3), SHARE: f"{h.relevance:.0%}"} for h in captions])
         clip_table = pd.DataFrame([{"rank": h.rank, "clip": h.clip_id, "score": round(h.score, 3),
                                     "label": h.label, "caption": h.caption} for h in clips],
                                   columns=["rank", "clip", "score", "label", "caption"])
@@ -113,7 +112,7 @@ def build() -> SimpleNamespace:
         c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="upload-k")
         c.run = gr.Button("Describe this clip", variant="primary", elem_id="describe")
     c.note = gr.Markdown(elem_id="upload-note")
-    c.captions = table("upload-captions", "its best captions", "rank", "caption", "score", SHARE, "from")
+    c.captions = table("upload-captions", "its best captions", "rank", "caption", "from", "score", SHARE)
     c.clips = table("upload-clips", "nearest clips", "rank", "clip", "score", "label", "caption")
     c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"near-{i}") for i in range(N_EXTREMES)]
     return c
