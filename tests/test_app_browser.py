@@ -63,39 +63,43 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def app_server(data_root, cache: Path, log_name: str):
-    """`python app.py --port P` in a subprocess; yields its URL once it answers."""
+    """`python app.py --port P` in a subprocess on `data_root`; yields its URL once it answers."""
     port = _free_port()
     env = dict(os.environ, CLAPDEMO_DATA_ROOT=str(data_root), CLAPDEMO_CACHE=str(cache),
                CLAPDEMO_WEIGHTS_DIR=str(WEIGHTS), CLAPDEMO_TEXT_ENCODER="minilm", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
     env.pop("CLAPDEMO_PROJECTION", None)
+    with serving(["--port", str(port)], env, port, log_name) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(args: list[str], env: dict, port: int, log_name: str):
+    """`python app.py ARGS` with `env`, its output in OUT/log_name; yields its URL once "/" answers."""
     OUT.mkdir(parents=True, exist_ok=True)
-    log = open(OUT / log_name, "w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=REPO, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
+    with open(OUT / log_name, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py", *args], cwd=REPO, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        try:
+            _wait_until(lambda: proc.poll() is not None or _answers(url), 120, f"app.py to answer on {url}")
             if proc.poll() is not None:
                 raise RuntimeError(f"app.py exited with {proc.returncode}; see {OUT / log_name}")
+            yield url
+        finally:
+            proc.terminate()
             try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app.py did not answer on {url} within 120 s; see {OUT / log_name}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -237,29 +241,9 @@ def readme_app(home: Path, log_name: str):
     home.mkdir(parents=True, exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "LANG": "C.UTF-8",
            "GRADIO_SERVER_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    OUT.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    with open(OUT / log_name, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            _wait_until(lambda: proc.poll() is not None or _answers(url), 120, f"app.py to answer on {url}")
-            assert proc.poll() is None, f"app.py exited with {proc.returncode}; see {OUT / log_name}"
-            yield url, time.monotonic() - t0
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+    with serving([], env, port, log_name) as url:
+        yield url, time.monotonic() - t0
 
 
 def _column(rows: list[list[str]], name: str) -> list[str]:

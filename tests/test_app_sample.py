@@ -22,13 +22,7 @@ import pytest
 from conftest import ESC50
 from clapdemo.app import Handlers, Session, Settings
 from clapdemo.app.tab_search import EXAMPLE_QUERIES
-
-
-def _drain(generator):
-    last = None
-    for last in generator:
-        pass
-    return last
+from test_ui import drain
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +41,7 @@ def test_no_flags_open_on_the_sample_set_with_its_joint_space_drawn(sample):
     layout = plan_layout(h.searcher(session), session.projection, session.store_dir)
     assert layout.cached(), "the shipped layout (assets/esc50-sample-store/umap) does not fit the shipped projection"
     t = time.monotonic()
-    note, fig = _drain(h.joint_space(session, "modality", False))
+    note, fig = drain(h.joint_space(session, "modality", False))
     assert time.monotonic() - t < 5 and "414 projected clips and 50 captions" in note
     assert {"audio", "text"} <= {trace.name for trace in fig.data}
 
@@ -111,7 +105,7 @@ def test_training_on_the_sample_set_is_quick_and_can_be_made_active(sample):
     h, session = sample
     mine = Session(store_dir=session.store_dir, projection=session.projection)
     t = time.monotonic()
-    curve, status, metrics = _drain(h.train(mine, 50, 256, 0, 1e-4, True, 10, 0.1))  # the tab's defaults
+    curve, status, metrics = drain(h.train(mine, 50, 256, 0, 1e-4, True, 10, 0.1))  # the tab's defaults
     assert time.monotonic() - t < 30 and "Done:" in status, status
     assert len(curve.data[0].x) >= 10  # a curve, drawn while it ran
     _, header = h.use_last_run(mine)
@@ -143,7 +137,7 @@ def test_own_clips_in_a_zip_become_the_sessions_dataset(sample, tmp_path):
     h, session = sample
     archive = zip_of_own_clips(tmp_path / "mine.zip")
     mine = Session(projection=session.projection)
-    progress, log, header, stores = _drain(h.embed_own_clips(mine, [str(archive)]))
+    progress, log, header, stores = drain(h.embed_own_clips(mine, [str(archive)]))
     for bad in ("notes.txt", "../escape.wav", "bomb.wav", "broken.wav"):
         assert bad in log, log  # listed and skipped
     assert "8 clips embedded" in log or "8/9" in header or "8/" in header, (log, header)
@@ -159,6 +153,6 @@ def test_own_clips_in_a_zip_become_the_sessions_dataset(sample, tmp_path):
     assert all("rooster" in c for c in table["caption"]), table
     note, course, *_ = h.evaluate(mine, None, False)  # evaluable (the projection never saw these files)
     assert "8 clips" in note and course.set_index("metric").loc["a2t_acc@1", "model"] > 0.5
-    curve, status, _ = _drain(h.train(mine, 5, 8, 0, 1e-4, True, 0, 0.25))  # trainable
+    curve, status, _ = drain(h.train(mine, 5, 8, 0, 1e-4, True, 0, 0.25))  # trainable
     assert "Done:" in status, status
     assert np.isfinite(curve.data[0].y).all()

@@ -36,7 +36,7 @@ def handlers(tiny_esc50, tmp_path_factory) -> Handlers:
                                        "--text-encoder", "minilm"], env={}))
 
 
-def _drain(generator):
+def drain(generator):
     last = None
     for last in generator:
         pass
@@ -55,7 +55,7 @@ def ready(handlers, tiny_esc50):
                select=lambda clips: clips.head(8))
     session, _ = handlers.init_session(Session())
     assert session.store_dir == str(folder)  # the half-done store is picked up on page load
-    progress, log, header, status, stores = _drain(handlers.precompute(session, "esc50", "all"))
+    progress, log, header, status, stores = drain(handlers.precompute(session, "esc50", "all"))
     assert "16/16 clips embedded, 0 failed (complete)" in status
     assert stores["value"] == str(folder) and str(folder) in [path for _, path in stores["choices"]]
     return session, log, header
@@ -154,9 +154,9 @@ def test_empty_query_gets_a_message(handlers, ready):
 
 
 def test_nothing_works_before_embeddings_but_says_why(handlers):
-    fresh = Session(projection=str(DEFAULT_PROJECTION))
+    fresh = Session(projection=str(DEFAULT_PROJECTION), opened=True)  # page load found no store
     with pytest.raises(gr.Error, match="No embeddings yet"):
-        _drain(handlers.train(fresh, 5, 16, 1e-3, 1e-4, True, 0, 0.2))
+        drain(handlers.train(fresh, 5, 16, 1e-3, 1e-4, True, 0, 0.2))
     with pytest.raises(gr.Error, match="No embeddings yet"):
         handlers.search(fresh, "dog barking", 5)
     with pytest.raises(gr.Error, match="No embeddings yet"):
@@ -194,11 +194,11 @@ def test_upload_over_the_size_cap_is_refused(tiny_esc50, tmp_path):
 def test_bad_training_settings_get_a_message(handlers, ready):
     session, _, _ = ready
     with pytest.raises(gr.Error, match="batch_size"):
-        _drain(handlers.train(session, 5, 1, 1e-3, 1e-4, True, 0, 0.2))
+        drain(handlers.train(session, 5, 1, 1e-3, 1e-4, True, 0, 0.2))
     with pytest.raises(gr.Error, match="fill in every field"):
-        _drain(handlers.train(session, None, 16, 1e-3, 1e-4, True, 0, 0.2))
+        drain(handlers.train(session, None, 16, 1e-3, 1e-4, True, 0, 0.2))
     with pytest.raises(gr.Error, match="validation share"):
-        _drain(handlers.train(session, 5, 16, 1e-3, 1e-4, True, 0, 1.5))
+        drain(handlers.train(session, 5, 16, 1e-3, 1e-4, True, 0, 1.5))
 
 
 # --------------------------------------------------------------------------- the steps
@@ -215,7 +215,8 @@ def test_search_finds_dogs(handlers, ready):
 def test_upload_gives_captions_with_typed_labels_and_neighbours(handlers, ready, tiny_esc50):
     session, _, _ = ready
     clip = sorted((tiny_esc50 / "audio").glob("*-A-0.flac"))[0]  # a dog
-    note, captions, clips, *players = handlers.describe_upload(session, str(clip), "a barking dog, a car horn", 10)
+    note, captions, clips, *players = handlers.describe_upload(session, str(clip), "a barking dog, a car horn", 10,
+                                                               False)  # the store's captions and yours only
     assert set(captions["caption"]) >= {"the sound of dog", "a barking dog", "a car horn"}
     assert captions["caption"].iloc[0] in ("the sound of dog", "a barking dog")
     assert clips["clip"].iloc[0] == clip.stem and clips["score"].iloc[0] == pytest.approx(1.0, abs=1e-3)
@@ -246,7 +247,7 @@ def test_two_sessions_do_not_see_or_stop_each_others_training(handlers, ready):
         time.sleep(0.05)
     assert job.running and job.events, "A's training should be running"
     assert handlers.stop(a, "train").startswith("Stopping")
-    plot, status, metrics = _drain(run)
+    plot, status, metrics = drain(run)
     assert "stopped by you" in status and len(metrics) > 0
     assert a.last_run and Path(a.last_run, "projection.safetensors").is_file()
     assert b.last_run is None and b.projection == str(DEFAULT_PROJECTION)
@@ -268,11 +269,11 @@ def test_joint_space_is_cached_per_store_and_projection(handlers, ready, monkeyp
         return np.asarray(points, dtype=np.float32)[:, :2]
 
     monkeypatch.setattr(plots, "umap_2d", fake_umap)
-    note, fig = _drain(handlers.joint_space(session, "class", True))
+    note, fig = drain(handlers.joint_space(session, "class", True))
     assert calls == [16 + 4]  # 16 clips, 4 distinct captions
     names = {t.name for t in fig.data}
     assert {"dog (audio)", "dog (text)", "true pairs"} <= names
-    note, fig = _drain(handlers.joint_space(session, "modality", False))
+    note, fig = drain(handlers.joint_space(session, "modality", False))
     assert calls == [20], "the layout should come from the .npy cache the second time"
     assert {t.name for t in fig.data} == {"audio", "text"}
     assert list(Path(session.store_dir, "umap").glob("*.npy"))
@@ -285,7 +286,7 @@ def test_a_second_precompute_on_the_same_store_gets_a_clear_message(handlers, re
     session, _, _ = ready
     with Store(handlers.store_dir("esc50", "all")).lock():
         with pytest.raises(gr.Error, match="another precompute is already running"):
-            _drain(handlers.precompute(Session(), "esc50", "all"))
+            drain(handlers.precompute(Session(), "esc50", "all"))
     assert "16/16" in handlers.store_status("esc50", "all")  # nothing lost, and usable afterwards
 
 
@@ -300,15 +301,15 @@ def test_learning_rate_zero_or_empty_follows_the_init(handlers, ready):
 
     session, _, _ = ready
     for lr in (0, None):
-        plot, status, metrics = _drain(handlers.train(session, 2, 8, lr, 1e-4, True, 0, 0.25))
+        plot, status, metrics = drain(handlers.train(session, 2, 8, lr, 1e-4, True, 0, 0.25))
         run = json.loads(Path(session.last_run, "run.json").read_text(encoding="utf-8"))
         assert run["init"]["name"] == "audioset-labels"  # mn04_as logits: auto picks the label bridge
         assert run["config"]["lr"] == pytest.approx(DEFAULT_LR["audioset-labels"])
         assert f"lr {DEFAULT_LR['audioset-labels']:g} (follows the init)" in status, status
-    plot, status, metrics = _drain(handlers.train(session, 1, 8, 5e-4, 1e-4, True, 0, 0.25))
+    plot, status, metrics = drain(handlers.train(session, 1, 8, 5e-4, 1e-4, True, 0, 0.25))
     assert "(lr 0.0005)" in status, status
     with pytest.raises(gr.Error, match="negative"):
-        _drain(handlers.train(session, 1, 8, -1e-3, 1e-4, True, 0, 0.25))
+        drain(handlers.train(session, 1, 8, -1e-3, 1e-4, True, 0, 0.25))
 
 
 def test_errors_land_in_the_tab_status_line_logged_once(handlers, ready, caplog):
@@ -331,7 +332,7 @@ def test_errors_land_in_the_tab_status_line_logged_once(handlers, ready, caplog)
 
     long = "x" * 3000  # a long message arrives whole
     caplog.clear()
-    fresh = Session(projection=str(DEFAULT_PROJECTION))
+    fresh = Session(projection=str(DEFAULT_PROJECTION), opened=True)  # page load found no store
     train = shows_errors(handlers.train, ["plot", "status", "metrics"], "status")
     with caplog.at_level(logging.INFO, logger="clapdemo.app"):
         *_, last = train(fresh, 5, 16, 0, 1e-4, True, 0, 0.2)  # a generator handler
@@ -378,7 +379,7 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
         handlers.evaluate(session, None, True)
 
     mine = Session(store_dir=session.store_dir, projection=session.projection)
-    _drain(handlers.train(mine, 1, 8, 0, 1e-4, True, 0, 0.25))  # 12 clips train, 4 validate
+    drain(handlers.train(mine, 1, 8, 0, 1e-4, True, 0, 0.25))  # 12 clips train, 4 validate
     mine.projection = mine.last_run
     note, course, *_ = handlers.evaluate(mine, None)
     assert "In-sample" in note and "validated) on 16 of these 16 clips" in note
@@ -454,7 +455,7 @@ def test_training_survives_a_reload_and_past_runs_can_be_made_active(handlers, r
     plot, status, _ = next(follow)
     assert status.startswith("Training (") and len(plot.data[0].x) >= 1
     assert handlers.stop(reloaded, "train").startswith("Stopping")
-    plot, status, metrics = _drain(follow)
+    plot, status, metrics = drain(follow)
     assert "stopped by you" in status and page.last_run
 
     choices = handlers.run_choices(page)["choices"]
