@@ -70,7 +70,7 @@ class CLAP:
 
     def get_text_embeddings(self, texts) -> np.ndarray:
         """Captions -> (N, D) unit vectors in the same space."""
-        from clapdemo.search import normalise
+        from clapdemo.metrics import normalise
 
         texts = [texts] if isinstance(texts, str) else list(texts)
         return normalise(self.text_encoder.embed(texts)) if texts else np.zeros((0, self.dim), np.float32)

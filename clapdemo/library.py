@@ -24,7 +24,6 @@ copied into their own folder within the upload limits.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -38,6 +37,7 @@ import pandas as pd
 from clapdemo.audio import AudioError, check_regular_file
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.store import Store, atomic_write_bytes, atomic_write_json
+from clapdemo.weights import sha256_file  # streamed: a long recording never lands in memory whole
 from clapdemo.windows import HOP_SECONDS, check_window, embed_file
 
 INDEX_DIRNAME = ".clapdemo-index"  # hidden: the folder scan skips it
@@ -78,15 +78,6 @@ class IndexReport:
 
 def default_index_dir(folder) -> Path:
     return Path(folder) / INDEX_DIRNAME
-
-
-def file_sha256(path) -> str:
-    """The content hash, streamed (a long recording never lands in memory whole)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def scan_folder(folder, captions_csv=None) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -215,7 +206,7 @@ def _plan(files: pd.DataFrame, store: Store, report: IndexReport) -> list[int]:
             if list(source.get("captions", [])) != list(row.captions):
                 continue
             if source.get("size") != row.size or source.get("mtime_ns") != row.mtime_ns:
-                digest = digest or file_sha256(row.audio_path)  # touched or copied: same content?
+                digest = digest or sha256_file(row.audio_path)  # touched or copied: same content?
                 if source.get("sha256") != digest:
                     continue
             keep = (sidecar, source)
@@ -259,7 +250,7 @@ def _embed_all(store, files, todo, audio_encoder, text_encoder, window, hop, rep
         if new:
             text_cache.update(zip(new, text_encoder.embed(new)))
         text = np.stack([text_cache[c] for c in captions]) if captions else np.zeros((0, text_encoder.dim), np.float32)
-        digest = row["sha256"] or file_sha256(row["audio_path"])
+        digest = row["sha256"] or sha256_file(row["audio_path"])
         source = {"size": int(row["size"]), "mtime_ns": int(row["mtime_ns"]), "sha256": digest,
                   "duration": duration, "captions": captions}
         write_file_shard(store, row["clip_id"], vectors, starts, np.minimum(starts + window, duration), text,
@@ -291,34 +282,10 @@ def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np
 
 
 def load_embeddings(path, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
-    """A store's EmbeddingSet, with its windows when it has them (a folder index).
+    """A store's EmbeddingSet, with its windows when it has them (a folder index): `packed.load_vectors`."""
+    from clapdemo.packed import load_vectors
 
-    `memmap`/`float16`: the clip vectors memory-mapped from STORE/packed (see packed.py)."""
-    from clapdemo.packed import open_store
-
-    store = Store(path)
-    embeddings = open_store(path, memmap, float16)
-    if "windows" not in embeddings.meta or embeddings.n_clips == 0:
-        return embeddings
-    return attach_windows(embeddings, store)
-
-
-def attach_windows(embeddings: EmbeddingSet, store: Store) -> EmbeddingSet:
-    """Read the per-window arrays of every shard (checksummed) and align them with the clips."""
-    rows = {c: i for i, c in enumerate(embeddings.clip_ids)}
-    parts: dict[int, tuple] = {}
-    for _, ids, _, arrays in store.intact_shards():
-        if "windows" not in arrays or len(ids) != 1 or ids[0] not in rows:
-            continue
-        parts.setdefault(rows[ids[0]], (arrays["windows"], arrays["window_start"], arrays["window_end"]))
-    order = sorted(parts)
-    if not order:
-        return embeddings
-    embeddings.windows = np.concatenate([parts[r][0] for r in order])
-    embeddings.window_clip = np.concatenate([np.full(len(parts[r][0]), r, np.int64) for r in order])
-    embeddings.window_start = np.concatenate([parts[r][1] for r in order])
-    embeddings.window_end = np.concatenate([parts[r][2] for r in order])
-    return embeddings
+    return load_vectors(path, memmap, float16)
 
 
 def export_hits(results: dict, path) -> Path:

@@ -29,7 +29,8 @@ _TIE = 1e-5  # scores this close to the relevant item's count as ties (float32 m
 _CHUNK_ELEMENTS = 1 << 24  # score entries compared per step (bounds memory on large splits)
 
 
-def _normalize(x) -> np.ndarray:
+def normalise(x) -> np.ndarray:
+    """Rows scaled to unit L2 length, as float32 (an all-zero row stays zero): the one normalise."""
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
@@ -92,7 +93,7 @@ def course_accuracy(audio_emb, text_emb, ks=(1, 3, 10), batch_size: int | None =
     partial batch included with equal weight (it has fewer candidates, so it
     is easier; this is what averaging over a DataLoader's batches gives).
     """
-    a, t = _normalize(audio_emb), _normalize(text_emb)
+    a, t = normalise(audio_emb), normalise(text_emb)
     if len(a) != len(t):
         raise ValueError(f"course_accuracy pairs rows: {len(a)} audio rows vs {len(t)} text rows")
     bs, _ = _batch_sizes(len(a), batch_size)
@@ -152,7 +153,7 @@ def paper_retrieval(audio_emb, text_emb, text_clip, ks=(1, 5, 10)) -> dict:
     hit at k if ANY of its captions is in the top k. mAP@10 both ways, see
     `_average_precision`. Keys: t2a_R@k, a2t_R@k, t2a_mAP@10, a2t_mAP@10.
     """
-    a, t = _normalize(audio_emb), _normalize(text_emb)
+    a, t = normalise(audio_emb), normalise(text_emb)
     text_clip = np.asarray(text_clip, dtype=np.int64)
     a2t, t2a = _pair_ranks(a, t, text_clip)
     a2t = a2t[a2t[:, 0] < _PAD]  # clips without captions ask no a2t question
@@ -355,7 +356,7 @@ def zero_shot_accuracy(audio_proj, class_text_emb, labels_idx, ks=(1, 5)) -> dic
     class (e.g. "the sound of a dog"); labels_idx: (N,) true class per clip.
     """
     labels = np.asarray(labels_idx, dtype=np.int64)
-    scores = _normalize(audio_proj) @ _normalize(class_text_emb).T
+    scores = normalise(audio_proj) @ normalise(class_text_emb).T
     own = scores[np.arange(len(labels)), labels] + _TIE
     ranks = (scores > own[:, None]).sum(1)
     n_classes = len(class_text_emb)
@@ -423,6 +424,6 @@ def query_ranks(audio_emb, text_emb, text_clip) -> tuple[np.ndarray, np.ndarray]
     its own captions (-1 for a clip without captions); t2a (n_captions,): for
     each caption, the rank of its clip among all clips.
     """
-    a2t, t2a = _pair_ranks(_normalize(audio_emb), _normalize(text_emb), np.asarray(text_clip, dtype=np.int64))
+    a2t, t2a = _pair_ranks(normalise(audio_emb), normalise(text_emb), np.asarray(text_clip, dtype=np.int64))
     best = a2t.min(1)
     return np.where(best >= _PAD, -1, best), t2a

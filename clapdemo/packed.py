@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.store import Store, atomic_write_json, fingerprint
+from clapdemo.store import Store, atomic_write_json, attach_windows, fingerprint, open_store
 
 
 def pack(store_dir, dtype: str = "float32") -> Path:
@@ -64,14 +64,13 @@ def pack(store_dir, dtype: str = "float32") -> Path:
     return folder
 
 
-def open_store(store_dir, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
-    """The store's vectors in RAM (the default), or memory-mapped from STORE/packed.
-
-    `memmap` is for stores bigger than RAM; `float16` implies it and halves the
-    pack. The CLI's --memmap/--float16 and the library's loaders all come here."""
+def load_vectors(store_dir, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
+    """The store's vectors as the CLI's --memmap/--float16 ask: in RAM (`store.open_store`, the
+    default), or memory-mapped from STORE/packed for stores bigger than RAM (`float16` implies it
+    and halves the pack); a folder index's windows either way."""
     if memmap or float16:
-        return load_packed(store_dir, "float16" if float16 else "float32")
-    return Store(store_dir).load()
+        return attach_windows(load_packed(store_dir, "float16" if float16 else "float32"), Store(store_dir))
+    return open_store(store_dir)
 
 
 def load_packed(store_dir, dtype: str = "float32") -> EmbeddingSet:

@@ -68,10 +68,9 @@ def label_text_matrix(text_encoder, template: str = LABEL_TEMPLATE) -> np.ndarra
 
     Row i belongs to EfficientAT's output i (clapdemo.encoders.audioset_labels)."""
     from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
+    from clapdemo.metrics import normalise
 
-    vectors = np.asarray(text_encoder.embed([template.format(label.lower()) for label in AUDIOSET_LABELS]),
-                         dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+    return normalise(text_encoder.embed([template.format(label.lower()) for label in AUDIOSET_LABELS]))
 
 
 def label_bridge_init(label_matrix: np.ndarray, centre: str = "zero") -> Callable:

@@ -43,6 +43,7 @@ from typing import Callable
 
 import numpy as np
 
+from clapdemo.metrics import normalise
 from clapdemo.projection_init import AUDIOSET_OUTPUTS, DEFAULT_LR, LABEL_TEMPLATE, label_bridge_init, label_text_matrix
 
 TEMPLATES = (
@@ -364,12 +365,12 @@ class TextBank:
     def vectors(self, encoder: str, template: str) -> np.ndarray:
         """(n_classes, dim) for one template."""
         if (encoder, template) not in self.cache:
-            self.cache[(encoder, template)] = _normalise(self.encoders[encoder].embed([template.format(c) for c in self.classes]))
+            self.cache[(encoder, template)] = normalise(self.encoders[encoder].embed([template.format(c) for c in self.classes]))
         return self.cache[(encoder, template)]
 
     def class_vectors(self, encoder: str, templates) -> np.ndarray:
         """(n_classes, dim): the templates' vectors averaged per class, normalised (prompt ensembling)."""
-        return _normalise(np.mean([self.vectors(encoder, t) for t in templates], axis=0))
+        return normalise(np.mean([self.vectors(encoder, t) for t in templates], axis=0))
 
     def label_matrix(self, encoder: str) -> np.ndarray:
         """(527, dim): the AudioSet label names through LABEL_TEMPLATE, normalised (the label bridge)."""
@@ -377,11 +378,6 @@ class TextBank:
         if key not in self.cache:
             self.cache[key] = label_text_matrix(self.encoders[encoder])
         return self.cache[key]
-
-
-def _normalise(x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 # ----------------------------------------------------------------------------- training and scoring

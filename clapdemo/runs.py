@@ -51,11 +51,11 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
     `allow_overlap` measures anyway, and the result says "in_sample": True.
     A store with classes (ESC-50) also gets zero-shot accuracy among all its classes."""
     from clapdemo.metrics import evaluate
-    from clapdemo.packed import open_store
+    from clapdemo.packed import load_vectors
     from clapdemo.training_data import overlap_problem
 
     model, info = load_run(run)
-    embeddings = open_store(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
+    embeddings = load_vectors(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     if embeddings.n_clips == 0:
         raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")
@@ -153,10 +153,10 @@ def _check_same(encoder, recorded: dict) -> None:
 def open_searcher(run, store, need_audio: bool = True, need_text: bool = True, memmap: bool = False,
                   float16: bool = False) -> Searcher:
     """A Searcher over `store` with the projection at `run` and the store's own encoders."""
-    from clapdemo.library import load_embeddings
+    from clapdemo.packed import load_vectors
 
     model, info = load_run(run)
-    embeddings = load_embeddings(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
+    embeddings = load_vectors(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     audio_encoder, text_encoder = encoders_for_store(embeddings.meta, need_audio, need_text)
     searcher = Searcher(embeddings, model, text_encoder=text_encoder, audio_encoder=audio_encoder)
@@ -301,11 +301,11 @@ def build_index(run, store, memmap: bool = False, float16: bool = False) -> tupl
     import time
 
     from clapdemo.ann import index_key, open_index
-    from clapdemo.packed import open_store
+    from clapdemo.packed import load_vectors
     from clapdemo.search import project_audio
 
     model, info = load_run(run)
-    embeddings = open_store(store, memmap, float16)
+    embeddings = load_vectors(store, memmap, float16)
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     if embeddings.n_clips == 0:
         raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")

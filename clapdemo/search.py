@@ -15,7 +15,7 @@ import numpy as np
 
 from clapdemo.audio import load_clip
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.metrics import project_audio  # noqa: F401  (also imported from here by the CLI, runs and tests)
+from clapdemo.metrics import normalise, project_audio  # noqa: F401  (project_audio also imported from here by the CLI, runs and tests)
 
 
 @dataclass
@@ -34,11 +34,6 @@ class Hit:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
 
 
 

@@ -511,5 +511,34 @@ def cache_store_dir(cache, kind: str, split: str, audio_encoder: str, text_encod
 
 
 def load_store(path) -> EmbeddingSet:
-    """Shortcut: the EmbeddingSet of the store at `path`."""
+    """Shortcut: the EmbeddingSet of the store at `path` (its clip vectors only)."""
     return Store(path).load()
+
+
+def open_store(store_dir) -> EmbeddingSet:
+    """The store's vectors in RAM, with a folder index's per-window vectors when it has them (what
+    search ranks long files by). The loader the CLI, the app and the library use; for stores bigger
+    than RAM, `packed.load_vectors(..., memmap=True)` reads the same memory-mapped."""
+    store = Store(store_dir)
+    return attach_windows(store.load(), store)
+
+
+def attach_windows(embeddings: EmbeddingSet, store: Store) -> EmbeddingSet:
+    """`embeddings` (of `store`) with the per-window arrays of every shard (checksummed) aligned with
+    its clips; as it is when the store keeps no windows (only a folder index does)."""
+    if "windows" not in embeddings.meta or embeddings.n_clips == 0:
+        return embeddings
+    rows = {c: i for i, c in enumerate(embeddings.clip_ids)}
+    parts: dict[int, tuple] = {}
+    for _, ids, _, arrays in store.intact_shards():
+        if "windows" not in arrays or len(ids) != 1 or ids[0] not in rows:
+            continue
+        parts.setdefault(rows[ids[0]], (arrays["windows"], arrays["window_start"], arrays["window_end"]))
+    order = sorted(parts)
+    if not order:
+        return embeddings
+    embeddings.windows = np.concatenate([parts[r][0] for r in order])
+    embeddings.window_clip = np.concatenate([np.full(len(parts[r][0]), r, np.int64) for r in order])
+    embeddings.window_start = np.concatenate([parts[r][1] for r in order])
+    embeddings.window_end = np.concatenate([parts[r][2] for r in order])
+    return embeddings

@@ -98,13 +98,13 @@ def plan_training(data: TrainingData, init: str | ProjectionInit = "auto", where
 def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, hold_out: float = 0.0,
                        seed: int = 0, memmap: bool = False, float16: bool = False) -> TrainingData:
     """Open the stores (memory-mapped only when there is one), then `assemble` them."""
-    from clapdemo.packed import open_store
+    from clapdemo.packed import load_vectors
 
     paths = [Path(p) for p in train_stores]
     if not paths:
         raise ValueError("train needs at least one --train store")
-    sets = [open_store(p, memmap and len(paths) == 1, float16 and len(paths) == 1) for p in paths]
-    val_set = open_store(val_store, memmap, float16) if val_store is not None else None
+    sets = [load_vectors(p, memmap and len(paths) == 1, float16 and len(paths) == 1) for p in paths]
+    val_set = load_vectors(val_store, memmap, float16) if val_store is not None else None
     return assemble(sets, [str(p) for p in paths], val_set, str(val_store) if val_store else None,
                     val_fraction, hold_out, seed)
 

@@ -16,6 +16,7 @@ import torch
 
 from clapdemo import report as R
 from clapdemo.cli import build_parser
+from clapdemo.metrics import normalise
 
 N_CLASSES, PER_CLASS = 14, 3
 
@@ -95,7 +96,7 @@ def test_label_bridge_init_starts_at_the_bridge():
 
     rng = np.random.default_rng(1)
     probs = rng.random((30, 527)).astype(np.float32)
-    labels = R._normalise(rng.standard_normal((527, 16)))
+    labels = normalise(rng.standard_normal((527, 16)))
     model = AudioProjection(ProjectionConfig(527, 16))
     model.set_input_stats(torch.from_numpy(probs))
     R.label_bridge_init(labels)(model)

@@ -14,7 +14,7 @@ import pytest
 
 from clapdemo import cli
 from clapdemo.datasets import load_dataset
-from clapdemo.packed import open_store
+from clapdemo.packed import load_vectors
 from clapdemo.precompute import precompute
 from clapdemo.store import Store, StoreMismatch, load_store
 from conftest import ESC50
@@ -71,7 +71,7 @@ def test_a_shard_of_another_width_is_refused_naming_the_file(tmp_path):
     store = small_store(tmp_path / "s", 0)
     edit_manifest(store, audio_dim=6)  # a store made before the store id, its manifest edited
     shard = store.sidecars()[0].with_suffix(".safetensors")
-    for read in (store.load, store.verify, lambda: open_store(store.root, memmap=True)):
+    for read in (store.load, store.verify, lambda: load_vectors(store.root, memmap=True)):
         with pytest.raises(StoreMismatch) as err:
             read()
         assert str(err.value).startswith(f"{shard}: audio vectors of shape (3, 8), but the store's manifest says 6-d")
@@ -91,11 +91,11 @@ def test_huge_manifest_dims_leave_no_huge_file(tmp_path):
     store = small_store(tmp_path / "s", 0)
     edit_manifest(store, audio_dim=10**12)
     with pytest.raises(StoreMismatch, match="says 1000000000000-d"):
-        open_store(store.root, memmap=True)
+        load_vectors(store.root, memmap=True)
     assert sum(p.stat().st_size for p in store.root.rglob("*") if p.is_file()) < 1_000_000
     edit_manifest(store, audio_dim=1e12)
     with pytest.raises(ValueError, match=r"manifest.json: damaged or edited manifest: audio_dim must be a positive"):
-        open_store(store.root, memmap=True)
+        load_vectors(store.root, memmap=True)
 
 
 def test_a_shard_copied_from_another_store_is_quarantined(tmp_path):

@@ -1,0 +1,25 @@
+"""Layers point one way (issue 13): the store loads itself, the folder index is a client of the
+store, and memory-mapping is an option beside the in-RAM loader."""
+
+from __future__ import annotations
+
+from test_structure import PACKAGE, clapdemo_imports
+
+
+def imported_modules(module: str) -> set[str]:
+    return {name for name, _, _ in clapdemo_imports(PACKAGE / f"{module}.py")}
+
+
+def test_runs_loads_embeddings_without_the_folder_index():
+    assert "clapdemo.library" not in imported_modules("runs")
+    assert "clapdemo.library" not in imported_modules("training_data")
+
+
+def test_the_in_ram_loader_lives_with_the_store_and_packing_builds_on_it():
+    import inspect
+
+    from clapdemo import packed, store
+
+    assert inspect.getmodule(store.open_store) is store and "def open_store" not in inspect.getsource(packed)
+    assert "clapdemo.packed" not in imported_modules("store") and "clapdemo.library" not in imported_modules("store")
+    assert "clapdemo.store" in imported_modules("library")  # the folder index is a client of the store
