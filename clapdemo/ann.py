@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from clapdemo import logs
 from clapdemo.store import atomic_write_json
+
+log = logs.get(__name__)
 
 
 def min_clips() -> int:
@@ -116,5 +119,6 @@ def index_for(store_dir, vectors: np.ndarray, projection):
         return None
     index, rebuilt = open_index(store_dir, vectors, index_key(store_dir, projection))
     if rebuilt:
-        print(f"built a FAISS index for {store_dir} ({len(vectors):,} clips); saved in {Path(store_dir) / 'index'}")
+        log.info("built a FAISS index for %s (%s clips); saved in %s", store_dir, f"{len(vectors):,}",
+                 Path(store_dir) / "index")
     return index

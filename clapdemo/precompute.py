@@ -29,9 +29,11 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from clapdemo import __version__
+from clapdemo import __version__, logs
 from clapdemo.audio import AudioError, fit_length, load_audio, sound_warnings
 from clapdemo.store import Store, StoreWriteError
+
+log = logs.get(__name__)
 
 
 @dataclass
@@ -102,7 +104,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
                        decode_workers, progress, on_progress, should_stop, select, job) -> PrecomputeReport:
     store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
     for problem in store.verify():
-        print(f"warning: {problem}")
+        log.warning("%s", problem)
     clips = dataset.clips if select is None else select(dataset.clips)
     owned = None if select is None else set(clips["clip_id"].astype(str))  # failed.json entries this run may rewrite
     done = store.done_clip_ids()

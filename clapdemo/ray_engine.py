@@ -19,9 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from clapdemo import logs
 from clapdemo.precompute import (PrecomputeReport, earlier_flagged, progress_bar, save_finished, ShardWriter,
                                  write_report, build_manifest, report_file)
 from clapdemo.store import Store, StoreWriteError
+
+log = logs.get(__name__)
 
 # Environment a worker needs to find our package and the encoders' weights offline.
 _WORKER_ENV = ("CLAPDEMO_WEIGHTS_DIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")
@@ -128,7 +131,7 @@ def precompute_ray(dataset, audio_encoder, text_encoder, store_dir, *, address: 
     with store.lock(job):
         store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
         for problem in store.verify():
-            print(f"warning: {problem}")
+            log.warning("%s", problem)
         clips = dataset.clips if select is None else select(dataset.clips)
         owned = None if select is None else set(clips["clip_id"].astype(str))
         done = store.done_clip_ids()

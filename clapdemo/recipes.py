@@ -24,7 +24,10 @@ from typing import Callable
 
 import numpy as np
 
+from clapdemo import logs
 from clapdemo.embeddings import EmbeddingSet
+
+logger = logs.get(__name__)
 
 RECIPES = ("label pairs only", "ESC-50 half only", "label pairs + ESC-50 half", "ensemble: label pairs only + ESC-50 half only")
 
@@ -78,7 +81,7 @@ def _unseen_scores(models, esc: EmbeddingSet, classes, unseen: list[str]) -> dic
 
 def measure_recipes(esc: EmbeddingSet, labels: EmbeddingSet, audiocaps: EmbeddingSet | None = None,
                     seeds=(0, 1, 2), n_splits: int = 5, n_unseen: int = 10, split_seed: int = 0,
-                    log: Callable[[str], None] = print) -> dict:
+                    log: Callable[[str], None] = logger.info) -> dict:
     """{recipe: {metric: (mean, sd over seeds)}} for every recipe of RECIPES (see the module doc)."""
     from clapdemo.report import zero_shot_splits
     from clapdemo.runs import class_prompts

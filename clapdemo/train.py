@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -63,7 +64,7 @@ class TrainConfig:
                        standardised by it, real logits of that class (spread ~1.4 on ESC-50) would be
                        blown up, and silence lands on "rain". training_data sets 1.0 for them.
     threads:           torch CPU threads while `train` runs (the previous count is restored
-                       after). None: 1 when training on the CPU of a machine with at most 2
+                       after; concurrent runs share the process-wide count, see _ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
                        cores, else torch's own setting. Measured at AudioCaps scale on 2 shared
                        cores (BENCHMARKS.md, bench_train.py): a second thread could at best halve
                        the matrix work, but with other processes running, OpenMP threads waiting
@@ -159,7 +160,7 @@ def train(
     Runs with `cfg.threads` torch threads and restores the caller's count, also on errors.
     """
     _check_compatible(train_set, val_set)
-    with _torch_threads(_thread_count(cfg)):
+    with _THREADS.use(_thread_count(cfg)):
         return _fit(cfg, train_set, val_set, list(callbacks), run_dir, init, init_record)
 
 
@@ -357,19 +358,49 @@ def _thread_count(cfg: TrainConfig) -> int | None:
     return None
 
 
-@contextmanager
-def _torch_threads(n: int | None):
-    """Run the block with `n` torch threads (None: as they are), then restore the count:
-    the setting is process-wide, and the caller (a UI, a test) keeps its own."""
-    before = torch.get_num_threads()
-    if n is None or n == before:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+class _ThreadSetting:
+    """torch offers no per-call thread setting: `torch.set_num_threads` sets the calling thread's
+    OpenMP count and also the process-wide count every thread started later begins with (measured:
+    torch 2.13, OpenMP build). Concurrent `train` calls (two app sessions, each in its own thread)
+    would each save and restore that shared value, the last restore winning. Shared safely instead: the first call that needs `n` threads sets the count and
+    remembers the caller's; calls wanting the same `n` join it; a call wanting another count
+    waits until those have finished; the last one to leave restores the caller's count. So no
+    call ever restores a count under another that still runs (the interleaving a plain
+    set-and-restore would allow), and equal settings still train side by side."""
+
+    def __init__(self):
+        self._changed = threading.Condition()
+        self._n: int | None = None
+        self._users = 0
+        self._before = 0
+
+    @contextmanager
+    def use(self, n: int | None):
+        """Run the block with `n` torch threads (None: as they are)."""
+        if n is None:
+            yield
+            return
+        with self._changed:
+            while self._users and self._n != n:
+                self._changed.wait()
+            if not self._users:
+                self._n, self._before = n, torch.get_num_threads()
+                if n != self._before:
+                    torch.set_num_threads(n)
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._users -= 1
+                if not self._users:
+                    if torch.get_num_threads() != self._before:
+                        torch.set_num_threads(self._before)
+                    self._n = None
+                    self._changed.notify_all()
+
+
+_THREADS = _ThreadSetting()
 
 
 class _PairSampler:

@@ -332,3 +332,44 @@ def test_one_training_entry_point_lr_follows_the_init(data, tmp_path):
     assert info.n_train_clips == prepared.train_set.n_clips == 480 and info.n_val_clips == 120
     assert info.config["standardize_audio"] is True and info.init == {"name": "random", "requested": "auto"}
     assert info.best_epoch == result.best_epoch and info.training["stores"][0]["store"] == "toy"
+
+
+def test_concurrent_runs_never_restore_the_thread_count_under_each_other():
+    """torch's thread count is process-wide: a run wanting another count waits for the one in
+    progress (whose count stays put), equal counts run side by side, the last one out restores."""
+    import time
+
+    from clapdemo.train import _ThreadSetting
+
+    setting, seen = _ThreadSetting(), []
+    a_inside, release_a = threading.Event(), threading.Event()
+
+    def run_a():
+        with setting.use(2):
+            seen.append(("a", torch.get_num_threads()))
+            a_inside.set()
+            release_a.wait(10)
+            seen.append(("a end", torch.get_num_threads()))
+
+    def run_b():
+        a_inside.wait(10)
+        with setting.use(3):
+            seen.append(("b", torch.get_num_threads()))
+
+    def run_c():
+        with setting.use(2):  # the same count joins at once, while b waits
+            seen.append(("c", torch.get_num_threads()))
+
+    threads = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
+    for t in threads:
+        t.start()
+    a_inside.wait(10)
+    joiner = threading.Thread(target=run_c)
+    joiner.start()
+    joiner.join(10)
+    time.sleep(0.2)
+    release_a.set()
+    for t in threads:
+        t.join(10)
+    assert seen == [("a", 2), ("c", 2), ("a end", 2), ("b", 3)]
+    assert setting._users == 0 and setting._n is None  # the last one out restored the count it found
