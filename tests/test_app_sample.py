@@ -63,6 +63,15 @@ def test_the_data_tab_shown_during_page_load_finds_the_sample_store(tmp_path):
     assert "414 clips" in summary and "414/414 clips embedded, 0 failed (complete)" in status, status
 
 
+def test_a_new_session_can_be_deep_copied_as_gr_state_does():
+    """gr.State deep-copies its initial value for each page: a lock in a new Session broke every page."""
+    import copy
+
+    from clapdemo.app.session import new_session
+
+    assert copy.deepcopy(new_session()).opened is False
+
+
 @pytest.mark.parametrize("query", EXAMPLE_QUERIES)
 def test_every_example_query_finds_its_class_first(sample, query):
     h, session = sample

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from pathlib import Path
 
 import gradio as gr
@@ -28,6 +29,7 @@ class AppCore:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.sessions = SessionRegistry()
+        self.opening = threading.Lock()  # page load's setup, one session at a time (ms once the encoders are in)
 
     # ---- encoders and stores ---------------------------------------------------------
 
@@ -122,15 +124,15 @@ class AppCore:
     def init_session(self, session: Session):
         """On page load: the shipped projection, the store of the configured dataset if it exists."""
         session = session or Session()
-        with session.lock:
+        with self.opening:
             self.open_session(session)
         return session, self.header(session)
 
     def ensure_open(self, session: Session) -> None:
         """Page load's setup, if it has not finished yet: a click, or another load event, may come
-        first (the setup runs once; the lock makes the others wait for it)."""
+        first (the setup runs once; `opening` makes the others wait for it)."""
         if not session.opened:
-            with session.lock:
+            with self.opening:
                 if not session.opened:
                     self.open_session(session)
 

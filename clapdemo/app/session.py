@@ -22,8 +22,8 @@ class Session:
     projection: the projection Search, Upload, Evaluate and the joint space use.
     last_run:   the run this session trained last (it can become the active projection).
     jobs:       "precompute" / "train" / "umap" -> Job (each with its own Stop flag).
-    opened:     page load's setup is done (`AppCore.init_session`, under `lock`: a first click
-                may come before page load has finished, and then does the same setup, once).
+    opened:     page load's setup is done (`AppCore.init_session`; a first click may come before
+                page load has finished, and then does the same setup first, `AppCore.ensure_open`).
     """
 
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
@@ -32,8 +32,7 @@ class Session:
     projection_why: str = ""
     last_run: str | None = None
     jobs: dict = field(default_factory=dict)
-    opened: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    opened: bool = False  # no lock here: gr.State deep-copies a new session, and a lock cannot be copied
 
 
 def new_session() -> Session:
