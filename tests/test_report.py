@@ -88,6 +88,9 @@ def test_report_end_to_end_on_a_tiny_config(tmp_path):
 
     with Image.open(out / "report_topk.png") as image:
         assert image.size == (900, 560)
+    chart = (out / "report_topk.html").read_text()  # the plotly chart, every curve and its chance line
+    assert "plotly" in chart and chart.count('"name":') >= 6
+    assert not list(out.rglob("*.tmp")) and (out / "cache" / "jobs.json").is_file()  # written atomically
 
 
 def test_label_bridge_init_starts_at_the_bridge():
