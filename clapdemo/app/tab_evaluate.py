@@ -92,7 +92,8 @@ class EvaluateTab(AppCore):
         rows = [i for i, c in enumerate(emb.clip_ids) if c not in trained]
         if len(rows) < 2:
             raise gr.Error(f"Only {len(rows)} of these {emb.n_clips} clips were left out of training: too few to "
-                           "evaluate; precompute another split.", duration=None)
+                           "evaluate: untick *held-out clips only* for in-sample numbers, or evaluate on another split.",
+                           duration=None)
         return Searcher(emb.subset(rows), searcher.projection, searcher.text_encoder, searcher.audio_encoder)
 
 
