@@ -28,6 +28,9 @@ from types import SimpleNamespace
 
 import pandas as pd
 
+from clapdemo import logs
+
+log = logs.get(__name__)
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_ROOT = REPO / "assets" / "esc50-sample"
 SAMPLE_STORE = REPO / "assets" / "esc50-sample-store"
@@ -178,7 +181,7 @@ def install_sample_store(target, audio_encoder, text_encoder, sample_root=SAMPLE
     table["audio_path"] = [str(sample_root / p) for p in table["audio_path"]]
     atomic_write_bytes(copy / "clips.parquet", table.to_parquet(index=False))
     for problem in Store(copy).verify():
-        print(f"warning: shipped store: {problem}")
+        log.warning("shipped store: %s", problem)
     shutil.rmtree(target, ignore_errors=True)
     try:
         copy.rename(target)

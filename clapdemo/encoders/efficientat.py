@@ -281,7 +281,8 @@ class EfficientATEncoder:
             **preprocessing, "output": output, "clip_seconds": CLIP_SECONDS,
         })
 
-    def _forward(self, waveforms: np.ndarray) -> MNOutput:
+    def forward_all(self, waveforms: np.ndarray) -> MNOutput:
+        """Every output of one forward (pooled, head, logits): the report compares them on one pass."""
         batch = np.asarray(waveforms, dtype=np.float32)
         if batch.ndim != 2:
             raise ValueError(f"{self.name}: expected waveforms of shape (batch, samples), got {batch.shape}")
@@ -291,12 +292,12 @@ class EfficientATEncoder:
 
     def embed(self, waveforms: np.ndarray) -> np.ndarray:
         """(batch, samples) float32 mono at 32 kHz -> (batch, dim) float32."""
-        out = getattr(self._forward(waveforms), self.output)
+        out = getattr(self.forward_all(waveforms), self.output)
         return out.float().cpu().numpy()
 
     def predict_labels(self, waveforms: np.ndarray, top_k: int = 5) -> list[list[tuple[str, float]]]:
         """Top-k AudioSet (label, probability) per clip, most probable first."""
-        probs = torch.sigmoid(self._forward(waveforms).logits).cpu()
+        probs = torch.sigmoid(self.forward_all(waveforms).logits).cpu()
         top = torch.topk(probs, top_k, dim=1)
         return [[(AUDIOSET_LABELS[i], float(p)) for p, i in zip(ps.tolist(), ids.tolist())]
                 for ps, ids in zip(top.values, top.indices)]

@@ -106,7 +106,7 @@ def embed_all_outputs(encoder, paths: list[str], log: Callable[[str], None] = lo
         for idx in by_length.values():
             for s in range(0, len(idx), batch_size):
                 part = idx[s:s + batch_size]
-                result = encoder._forward(np.stack([fitted[i] for i in part]))
+                result = encoder.forward_all(np.stack([fitted[i] for i in part]))
                 for output in ("pooled", "head", "logits"):
                     vectors = getattr(result, output).float().cpu().numpy()
                     for i, v in zip(part, vectors):
