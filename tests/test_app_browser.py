@@ -41,7 +41,8 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="the Python package playwright is not installed")
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")]
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -23,6 +23,7 @@ from clapdemo.encoders import laion
 
 REPO = Path(__file__).resolve().parent.parent
 HAVE_LAION = importlib.util.find_spec("laion_clap") is not None and importlib.util.find_spec("torchlibrosa") is not None
+pytestmark = pytest.mark.slow
 requires_laion = pytest.mark.skipif(not HAVE_LAION, reason="optional extra: pip install --no-deps -r requirements-laion.txt")
 
 # Key names of the official checkpoints (630k-audioset-best.pt: "state_dict" of the DDP-wrapped CLAP).

@@ -20,7 +20,8 @@ from test_app_browser import (CHROMIUM, Shots, _open, _tab, _table, _wait_table,
                               browser)
 from test_library import esc50_file, make_long_file
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"no chromium at {CHROMIUM} (apt-get install chromium)")]
 
 
 def _player(page, elem_id: str) -> dict | None:

@@ -41,6 +41,7 @@ def test_full_store_has_every_clip_and_caption(esc50_store):
                                            "shards": Store(esc50_store).status()["shards"]}
 
 
+@pytest.mark.slow
 def test_killed_precompute_resumes_to_the_same_vectors(esc50_store, tmp_path):
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(REPO))

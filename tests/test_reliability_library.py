@@ -379,6 +379,7 @@ def test_streamed_windows_equal_the_windows_of_the_whole_wave(seconds, block):
         np.testing.assert_array_equal(samples, wave[round(s * rate): round((s + window) * rate)])
 
 
+@pytest.mark.slow
 def test_index_killed_for_real_resumes(tmp_path):
     """`python -m clapdemo index` under SIGKILL once two files are in: the rerun keeps them, embeds
     the other six and leaves exactly one shard per file (before: all eight again, 10 shards)."""

@@ -133,6 +133,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 # ----------------------------------------------------------------------------- SIGKILL x 5
 
 
+@pytest.mark.slow
 def test_five_random_kills_then_resume_equal_an_uninterrupted_run(mn04, minilm, tmp_path):
     """72 clips, a shard every 6: the first kill lands at a random time during start-up (imports,
     encoders, store creation), the other four a random moment after the run's next shard. While a
@@ -291,6 +292,7 @@ def test_read_only_store_is_a_clear_error_and_nothing_changes(mn04, minilm, monk
 # ----------------------------------------------------------------------------- two processes, one store
 
 
+@pytest.mark.slow
 def test_a_second_precompute_on_the_same_job_is_refused_and_a_dead_holder_frees_it(sixteen, mn04, minilm,
                                                                                   tmp_path):
     out = tmp_path / "store"
@@ -347,6 +349,7 @@ def synthetic_store(folder: Path, n: int = 3000, audio_dim: int = 32, text_dim: 
     return folder
 
 
+@pytest.mark.slow
 def test_training_killed_at_random_moments_leaves_a_readable_best_checkpoint(tmp_path):
     from clapdemo.model import load_projection, read_projection_info
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 

@@ -38,6 +38,7 @@ def test_parse_shard_rejects_bad_values_with_an_example():
             parse_shard(bad)
 
 
+@pytest.mark.slow
 def test_three_shard_processes_at_once_equal_one_process(mn04, minilm, tmp_path):
     dataset = load_dataset("esc50", ESC50)
     dataset.clips = dataset.clips.head(N_CLIPS)
