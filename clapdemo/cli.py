@@ -386,7 +386,8 @@ def _add_search(commands) -> None:
     query.add_argument("--audio", type=Path, help="an audio file: its best captions and nearest clips")
     query.add_argument("--clip", help="a clip id of the store (e.g. a file's path in a folder index): its nearest clips")
     p.add_argument("-k", type=_positive_int, default=10, help="how many results (default 10)")
-    p.add_argument("--labels", default=None, help="with --audio: extra comma-separated candidate captions")
+    p.add_argument("--labels", default=None, help="with --audio: your comma-separated candidate captions, ranked "
+                   "among themselves first (a zero-shot choice between them), then among the store's captions")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     p.add_argument("--export", type=Path, default=None, help="write the results to FILE.csv or FILE.json")
     _add_memmap_args(p)
@@ -396,6 +397,7 @@ def _add_search(commands) -> None:
 def run_search(args) -> int:
     from clapdemo.library import export_hits
     from clapdemo.runs import open_searcher
+    from clapdemo.search import parse_labels
     from clapdemo.windows import format_span
 
     searcher = open_searcher(args.run, args.store, need_audio=args.audio is not None, memmap=args.memmap,
@@ -406,13 +408,14 @@ def run_search(args) -> int:
     elif args.clip:
         results = {"clips": searcher.audio_to_audio(args.clip, args.k)}
     else:
-        labels = tuple(args.labels.split(",")) if args.labels else ()
-        results = {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
-                   "clips": searcher.audio_to_audio(args.audio, args.k)}  # a Path: the file, even if a clip has its name
+        labels = parse_labels(args.labels or "")
+        results = {"labels": searcher.rank_labels(str(args.audio), labels)} if labels else {}
+        results |= {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
+                    "clips": searcher.audio_to_audio(args.audio, args.k)}  # a Path: the file, even if a clip has its name
     for kind, hits in results.items():
-        print(f"top {len(hits)} {kind}:")
+        print("your labels, ranked among themselves:" if kind == "labels" else f"top {len(hits)} {kind}:")
         for hit in hits:
-            what = hit.caption if kind == "captions" else f"{hit.clip_id} {format_span(hit.start, hit.end)}  {hit.audio_path}  {hit.caption}"
+            what = hit.caption if kind != "clips" else f"{hit.clip_id} {format_span(hit.start, hit.end)}  {hit.audio_path}  {hit.caption}"
             print(f"  {hit.rank:2d}. {hit.score:.3f}  ({hit.relevance:.0%})  {what}")
     if args.json:
         from clapdemo.store import atomic_write_json  # a full disk leaves no 0-byte file

@@ -107,6 +107,17 @@ def test_cli_train_evaluate_search(esc50_store, tmp_path, capsys):
     hits = json.loads((tmp_path / "hits.json").read_text())["clips"]
     assert len(hits) == 3 and hits[0]["rank"] == 1
 
+    store = load_store(esc50_store)
+    dog = next(p for p, label in zip(store.audio_paths, store.labels) if label == "dog")
+    capsys.readouterr()
+    assert cli_main(["search", "--run", str(run), "--store", str(esc50_store), "--audio", dog, "-k", "3",
+                     "--labels", "a barking dog, a car horn,,", "--json", str(tmp_path / "described.json")]) == 0
+    printed = capsys.readouterr().out  # the typed labels ranked among themselves, before the store's captions
+    assert printed.index("your labels, ranked among themselves:") < printed.index("top 3 captions:"), printed
+    described = json.loads((tmp_path / "described.json").read_text())
+    assert sorted(h["caption"] for h in described["labels"]) == ["a barking dog", "a car horn"]
+    assert sum(h["relevance"] for h in described["labels"]) == pytest.approx(1.0, rel=1e-6)
+
 
 def test_cli_reports_a_missing_store_clearly(tmp_path, capsys):
     assert cli_main(["train", "--train", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 1

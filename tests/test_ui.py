@@ -419,13 +419,28 @@ def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
     assert list(every[every["from"] == "yours"]["caption"]) == ["a barking dog", "a car horn"]  # dog above horn
 
 
-@pytest.mark.xfail(strict=True, reason="known regression of the label-pair projection (9eccf66): it prefers captions "
-                   "worded like the AudioSet pool ('the sound of X'); a typed 'a barking dog' ranks 84-135 of 529 for "
-                   "ESC-50 dogs (2 with the projection shipped before)")
-def test_a_typed_label_is_not_buried_under_the_audioset_names(tiny_esc50, tmp_path):
-    _, captions, *_ = _describe_a_dog_with_no_dataset(tiny_esc50, tmp_path, 10)
-    assert "a barking dog" in set(captions["caption"]), list(captions["caption"])
-    assert captions.set_index("caption").loc["a barking dog", "from"] == "yours"
+def test_typed_labels_are_ranked_among_themselves_and_shown_first(tiny_esc50, tmp_path, handlers):
+    """The label-pair projection prefers the AudioSet pool's wording ("the sound of X"): in one list of
+    529 a typed "a barking dog" ranked 84-135 for ESC-50 dogs. So the typed labels get their own
+    ranking, a choice between only them, shown first. Measured on the 206 held-out ESC-50 clips: the
+    bare class name is top-1 among the 50 typed names for 85.9 %, among 527 AudioSet names + 50 for 13.6 %."""
+    from clapdemo.model import projection_file
+    from clapdemo.runs import label_searcher
+
+    searcher = label_searcher(projection_file(handlers.settings.projection), *handlers.encoders())
+    typed = "a barking dog, a car horn, rain falling, a cat meowing, a rooster crowing, a car horn"
+    dogs = sorted((tiny_esc50 / "audio").glob("*-0.flac"))  # ESC-50 class 0
+    assert len(dogs) == 4
+    for clip in dogs:
+        hits = searcher.rank_labels(str(clip), typed)
+        assert [h.rank for h in hits] == [1, 2, 3, 4, 5]  # every typed label, each once
+        assert hits[0].caption == "a barking dog", (clip.name, [(h.caption, round(h.score, 3)) for h in hits])
+        assert sum(h.relevance for h in hits) == pytest.approx(1.0, rel=1e-6)
+    assert searcher.rank_labels(str(clip), " , ") == []
+
+    note, *_ = _describe_a_dog_with_no_dataset(tiny_esc50, tmp_path, 10)
+    assert note.startswith("**Your labels**"), note
+    assert note.index("1. **a barking dog**") < note.index("2. a car horn") < note.index("Best caption"), note
 
 
 def test_training_survives_a_reload_and_past_runs_can_be_made_active(handlers, ready):

@@ -1,8 +1,9 @@
 """Describe a clip, the right half of the "Try it" tab: your clip's best captions and the store's nearest clips.
 
-Same library calls as `python -m clapdemo search --audio FILE --labels ...`; with no store, the
-candidates are your captions and the 527 AudioSet label names (`runs.label_searcher`); with one,
-the store's captions, and AudioSet's names too when ticked (`runs.with_label_pool`).
+Same library calls as `python -m clapdemo search --audio FILE --labels ...`: your labels first,
+ranked among themselves (`Searcher.rank_labels`); then every candidate in one table: with no store,
+your captions and the 527 AudioSet label names (`runs.label_searcher`); with one, the store's
+captions, and AudioSet's names too when ticked (`runs.with_label_pool`).
 """
 
 from __future__ import annotations
@@ -59,13 +60,16 @@ class UploadTab(AppCore):
     def describe_upload(self, session: Session, path: str | None, labels: str, k, audioset: bool = True):
         """`python -m clapdemo search --audio FILE --labels ...`: top captions and nearest clips.
 
-        Candidates: the store's captions, the 527 AudioSet label names (`audioset`, a ready
+        Typed labels first get their own ranking, a choice between only them (`Searcher.rank_labels`):
+        in the big table below they compete with names worded as the projection trained.
+        Candidates there: the store's captions, the 527 AudioSet label names (`audioset`, a ready
         vocabulary; always, when there is no store) and the labels typed in."""
         from clapdemo.model import projection_file
         from clapdemo.runs import label_searcher, with_label_pool
+        from clapdemo.search import parse_labels
 
         wave, note = self.check_upload(path)
-        extra = tuple(x.strip() for x in (labels or "").split(",") if x.strip())
+        extra = tuple(parse_labels(labels or ""))
         if self.store_problem(session):  # no dataset needed: the projection, your labels and AudioSet's
             with user_errors("Loading the projection"):
                 searcher = label_searcher(projection_file(session.projection or self.settings.projection),
@@ -79,6 +83,7 @@ class UploadTab(AppCore):
             if audioset:
                 searcher = with_label_pool(searcher, self.encoders()[1])
         with user_errors("Describing the clip"):
+            yours = searcher.rank_labels(wave, extra)
             captions = searcher.audio_to_text(wave, int(k), extra)
             clips = searcher.audio_to_audio(wave, int(k)) if searcher.embeddings.n_clips else []
         caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "from": caption_source(h.caption, dataset, extra),
@@ -90,7 +95,16 @@ class UploadTab(AppCore):
                    for h in clips[:N_EXTREMES]]
         players += [audio_update() for _ in range(N_EXTREMES - len(players))]
         head = f"{note}. Best caption: **{captions[0].caption}** ({captions[0].score:.3f})." if captions else note
-        return f"{head}  \n{SCORES}", caption_table, clip_table, *players
+        return f"{your_labels(yours)}{head}  \n{SCORES}", caption_table, clip_table, *players
+
+
+def your_labels(hits) -> str:
+    """The typed labels ranked among themselves, as a numbered Markdown list above the rest ("" if none)."""
+    if not hits:
+        return ""
+    lines = [f"{h.rank}. {'**' + h.caption + '**' if h.rank == 1 else h.caption} — {h.score:.3f} ({h.relevance:.0%})"
+             for h in hits]
+    return "**Your labels**, a choice between only these:\n\n" + "\n".join(lines) + "\n\n"
 
 
 def caption_source(caption: str, dataset: set[str], typed: tuple[str, ...]) -> str:
