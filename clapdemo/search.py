@@ -109,7 +109,7 @@ class Searcher:
         """A zero-shot choice between only the `labels` a visitor typed: all of them, best first, and
         `relevance` splits the model's preference among these alone. Ranked inside a big vocabulary
         worded as the projection trained ("the sound of X"), a typed "a barking dog" sank to rank ~100
-        of 529 for real dogs; among the typed labels it comes first (README "Describe a clip")."""
+        of 529 for real dogs; among the typed labels it comes first (README, "Try it")."""
         labels = parse_labels(labels)
         if not labels:
             return []
