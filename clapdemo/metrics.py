@@ -400,19 +400,22 @@ def evaluate(model, embedding_set, course_ks=(1, 3, 10), paper_ks=(1, 5, 10), ba
     it. The papers' protocol uses all captions. Keys: the course's
     a2t/t2a_acc@k, the papers' t2a/a2t_R@k and mAP@10, each also prefixed
     `random_` (exact chance) and `random_empirical_` (random rankings, `repeats`
-    times, seeded), plus n_clips, n_captions, n_course_pairs.
+    times, seeded), `best_possible_` (the ceiling when captions repeat, see `best_possible`;
+    only when the set holds its caption texts), plus n_clips, n_captions, n_course_pairs.
     """
     audio = project_audio(model, embedding_set.audio)
     first = first_caption_of_each_clip(embedding_set.text_clip, embedding_set.n_clips)
     paired = first >= 0
     n_pairs = int(paired.sum())
     groups = caption_groups(embedding_set.captions) if len(embedding_set.captions) == embedding_set.n_captions else None
+    ceiling = {} if groups is None else best_possible(embedding_set, course_ks, paper_ks, batch_size)
     return (
         course_accuracy(audio[paired], embedding_set.text[first[paired]], course_ks, batch_size)
         | paper_retrieval(audio, embedding_set.text, embedding_set.text_clip, paper_ks)
         | course_random_baseline(n_pairs, course_ks, batch_size, repeats, seed,
                                  None if groups is None else groups[first[paired]])
         | paper_random_baseline(embedding_set.text_clip, embedding_set.n_clips, paper_ks, repeats, seed, groups)
+        | {f"best_possible_{k}": v for k, v in ceiling.items()}
         | {"n_clips": embedding_set.n_clips, "n_captions": embedding_set.n_captions, "n_course_pairs": n_pairs}
     )
 

@@ -109,15 +109,17 @@ def zero_shot(model, embeddings: EmbeddingSet, names: list[str], vectors) -> dic
 
 
 def metrics_table(metrics: dict) -> pd.DataFrame:
-    """One row per metric: model, exact random baseline, empirical random baseline, ratio."""
+    """One row per metric: model, its ceiling (best possible when captions repeat), exact random
+    baseline, empirical random baseline, ratio."""
     rows = []
     for key, value in metrics.items():
-        if key.startswith("random") or key.startswith("n_") or key == "in_sample":
+        if key.startswith(("random", "n_", "best_possible_")) or key == "in_sample":
             continue
         exact = metrics.get(f"random_{key}")
         rows.append({
             "metric": key,
             "model": round(float(value), 4),
+            "best possible": _rounded(metrics.get(f"best_possible_{key}")),
             "random (exact)": None if exact is None else round(float(exact), 4),
             "random (empirical)": _rounded(metrics.get(f"random_empirical_{key}")),
             "x random": None if not exact else round(float(value) / float(exact), 1),

@@ -83,3 +83,26 @@ def test_paper_baseline_with_repeated_captions_matches_random_scorings():
         mean = float(np.mean([o[f"a2t_R@{k}"] for o in observed]))
         assert chance[f"random_a2t_R@{k}"] == pytest.approx(mean, abs=0.03), k
         assert chance[f"random_empirical_a2t_R@{k}"] == pytest.approx(chance[f"random_a2t_R@{k}"], abs=0.02), k
+
+
+def test_every_metrics_table_shows_the_ceiling_beside_the_figure():
+    """`evaluate` carries the ceilings, so the CLI, the Train tab's validation table and Evaluate
+    all show them (the Train tab showed t2a_acc@1 0.61 with no word that 0.61 was near its ceiling)."""
+    import torch
+
+    from clapdemo.model import AudioProjection, ProjectionConfig
+    from clapdemo.runs import metrics_table
+
+    n = N_CLASSES * PER_CLASS
+    class_text = np.eye(N_CLASSES, DIM, dtype=np.float32)
+    data = _class_set(class_text[np.arange(n) // PER_CLASS], class_text)
+    model = AudioProjection(ProjectionConfig(audio_dim=DIM, text_dim=DIM, learn_temperature=False))
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.eye(DIM))
+        model.linear.bias.zero_()
+    found = metrics.evaluate(model, data, course_ks=(1,), paper_ks=(1,))
+    assert found["best_possible_t2a_acc@1"] == pytest.approx(N_CLASSES / n)
+    table = metrics_table(found).set_index("metric")
+    assert table.loc["t2a_acc@1", "best possible"] == pytest.approx(N_CLASSES / n, abs=1e-4)  # rounded to 4 places
+    assert table.loc["a2t_R@1", "best possible"] == 1.0
+    assert not any(m.startswith("best_possible") for m in table.index)

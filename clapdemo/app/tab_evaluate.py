@@ -26,7 +26,6 @@ class EvaluateTab(AppCore):
         Each figure is shown beside its ceiling (`metrics.best_possible`: repeated captions cap
         text->audio) and chance; `held_out` leaves out the clips the projection was trained on."""
         from clapdemo import plots
-        from clapdemo.metrics import best_possible
         from clapdemo.model import projection_file
         from clapdemo.runs import evaluate_run, extreme_queries, metrics_table
 
@@ -40,8 +39,6 @@ class EvaluateTab(AppCore):
         with user_errors("Evaluation"):  # in-sample on purpose when asked: the note says so
             metrics = evaluate_run(projection_file(session.projection), emb, allow_overlap=True)
         table_ = metrics_table(metrics)
-        ceiling = best_possible(emb)
-        table_.insert(2, "best possible", [round(ceiling[m], 4) if m in ceiling else "" for m in table_["metric"]])
         course = table_[table_["metric"].str.contains("acc@")]
         papers = table_[~table_["metric"].str.contains("acc@")]
         per_clip = np.bincount(emb.text_clip, minlength=emb.n_clips)
