@@ -61,7 +61,7 @@ def test_library_tab(browser, tmp_path):
                 assert top[head.index("file")] == "long.wav", rows
                 start, end = top[head.index("span")].split("-")
                 assert _seconds(start) <= 20 < _seconds(end), rows  # the dog starts at 0:20
-                assert top[head.index("relevance")].endswith("%")
+                assert top[head.index("softmax over shown")].endswith("%")
                 shots.save("text-search")
 
             with shots.step("play-span"):

@@ -34,9 +34,10 @@ import gradio as gr
 import pandas as pd
 
 from clapdemo.app.errors import on  # errors go to this tab's status lines, never a toast
+from clapdemo.app.widgets import SHARE
 
 N_HITS = 5  # results with a player and buttons
-COLUMNS = ("rank", "score", "relevance", "file", "span", "caption")
+COLUMNS = ("rank", "score", SHARE, "file", "span", "caption")  # SHARE: as Try it names the percentage
 ROOTS_SETTING = "CLAPDEMO_LIBRARY_ROOTS"
 
 
@@ -217,7 +218,7 @@ class LibraryHandlers:
         from clapdemo.library import export_hits
         from clapdemo.windows import format_span
 
-        table = pd.DataFrame([{"rank": h.rank, "score": round(h.score, 3), "relevance": f"{h.relevance:.0%}",
+        table = pd.DataFrame([{"rank": h.rank, "score": round(h.score, 3), SHARE: f"{h.relevance:.0%}",
                                "file": h.clip_id, "span": format_span(h.start, h.end), "caption": h.caption}
                               for h in hits], columns=list(COLUMNS))
         players = []
