@@ -145,7 +145,6 @@ def dataset_options(args) -> dict:
 
 def run_precompute(args) -> int:
     from clapdemo.datasets import load_dataset
-    from clapdemo.encoders import load_audio_encoder, load_text_encoder
 
     if args.dataset == "audiocaps-labels":
         return run_label_pairs(args)
@@ -158,9 +157,7 @@ def run_precompute(args) -> int:
     _print_some("warning", dataset.warnings, "in the dataset's tables")
     if args.limit:
         dataset.clips = dataset.clips.head(args.limit)
-    audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
-    text_encoder = load_text_encoder(args.text_encoder, device=args.device)
-    print_encoders(audio_encoder, text_encoder)
+    audio_encoder, text_encoder = load_encoders(args)
     report = _run_engine(args, dataset, audio_encoder, text_encoder)
     print(report.summary())
     _print_some("skipped", [f"{c}: {i['audio_path']}: {i['error']}" for c, i in report.failed.items()],
@@ -173,7 +170,6 @@ def run_precompute(args) -> int:
 
 
 def run_label_pairs(args) -> int:
-    from clapdemo.encoders import load_audio_encoder, load_text_encoder
     from clapdemo.label_pairs import make_label_pairs, write_label_store
 
     pairs = make_label_pairs(args.data_root, args.split or "train", args.segments, args.wavcaps)
@@ -181,9 +177,7 @@ def run_label_pairs(args) -> int:
     _print_some("warning", pairs.warnings, "in the tables")
     if args.limit:
         pairs.clips = pairs.clips.head(args.limit)
-    audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
-    text_encoder = load_text_encoder(args.text_encoder, device=args.device)
-    print_encoders(audio_encoder, text_encoder)
+    audio_encoder, text_encoder = load_encoders(args)
     report = write_label_store(pairs, audio_encoder, text_encoder, args.out)
     print(f"{args.out}: {report['labelled_clips']} clips, {report['captions']} captions (labels, no audio); "
           f"{len(report['unlabelled'])} unlabelled clips listed in {Path(args.out) / 'report.json'}")
@@ -213,6 +207,16 @@ def _print_some(kind: str, lines: list[str], where: str, limit: int = 20) -> Non
         print(f"  {kind} {line}")
     if len(lines) > limit:
         print(f"  ... and {len(lines) - limit} more, {where}")
+
+
+def load_encoders(args) -> tuple:
+    """The --audio-encoder and --text-encoder of a precompute-like command, loaded and printed."""
+    from clapdemo.encoders import load_audio_encoder, load_text_encoder
+
+    audio_encoder = load_audio_encoder(args.audio_encoder, device=args.device)
+    text_encoder = load_text_encoder(args.text_encoder, device=args.device)
+    print_encoders(audio_encoder, text_encoder)
+    return audio_encoder, text_encoder
 
 
 def print_encoders(audio_encoder, text_encoder) -> None:
