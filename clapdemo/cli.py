@@ -114,7 +114,7 @@ def _add_precompute(commands) -> None:
     p.add_argument("--captions-csv", type=Path, default=None, help="folder: CSV with file,caption (default captions.csv)")
     p.add_argument("--segments", action="append", type=Path, default=None,
                    help="audiocaps-labels: an AudioSet segment CSV (repeat for several; default: those in "
-                   "$CLAPDEMO_SHARED/data/audioset-segments)")
+                   "the folder $CLAPDEMO_SEGMENTS_DIR)")
     p.add_argument("--wavcaps", type=Path, default=None,
                    help="audiocaps-labels: also WavCaps' AudioSet_SL captions JSON (optional)")
     p.add_argument("--limit", type=_positive_int, default=None, help="only the first N clips (a quick trial)")

@@ -75,16 +75,17 @@ class LabelPairs:
 
 
 def default_segment_csvs() -> list[Path]:
-    """The segment CSVs of ../shared (or $CLAPDEMO_SHARED)/data/audioset-segments that exist.
+    """The segment CSVs found in the folder the setting CLAPDEMO_SEGMENTS_DIR names.
 
     Raises FileNotFoundError saying where AudioSet's CSVs come from when there are none."""
-    shared = Path(os.environ.get("CLAPDEMO_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    folder = shared / "data" / "audioset-segments"
-    found = [folder / name for name in SEGMENT_CSVS if (folder / name).is_file()]
+    setting = os.environ.get("CLAPDEMO_SEGMENTS_DIR")
+    folder = Path(setting) if setting else None
+    found = [folder / name for name in SEGMENT_CSVS if (folder / name).is_file()] if folder else []
     if not found:
-        raise FileNotFoundError(f"no AudioSet segment CSVs in {folder}; download unbalanced_train_segments.csv "
+        where = f"in {folder}" if folder else "given (no --segments, CLAPDEMO_SEGMENTS_DIR unset)"
+        raise FileNotFoundError(f"no AudioSet segment CSVs {where}; download unbalanced_train_segments.csv "
                                 f"(and balanced_train_segments.csv, eval_segments.csv) from {AUDIOSET_DOWNLOAD} "
-                                "and pass them with --segments")
+                                "and pass them with --segments, or set CLAPDEMO_SEGMENTS_DIR to their folder")
     return found
 
 

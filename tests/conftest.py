@@ -21,6 +21,7 @@ CLIP_TOKENIZER = SHARED / "tokenizers" / "clip-bpe"
 
 # The product reads weights from this setting; point it at ../shared for tests.
 os.environ.setdefault("CLAPDEMO_WEIGHTS_DIR", str(WEIGHTS))
+os.environ.setdefault("CLAPDEMO_SEGMENTS_DIR", str(SHARED / "data" / "audioset-segments"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

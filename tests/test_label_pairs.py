@@ -54,7 +54,7 @@ def test_shared_segment_csvs_give_every_row():
 
 
 def test_without_segment_csvs_the_error_says_where_to_get_them(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("CLAPDEMO_SHARED", str(tmp_path))
+    monkeypatch.setenv("CLAPDEMO_SEGMENTS_DIR", str(tmp_path))
     assert cli_main(["precompute", "--dataset", "audiocaps-labels", "--data-root", str(AUDIOCAPS_META),
                      "--out", str(tmp_path / "store")]) == 1
     error = capsys.readouterr().err
