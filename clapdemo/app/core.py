@@ -17,6 +17,7 @@ import gradio as gr
 from clapdemo.app.jobs import is_running
 from clapdemo.app.session import Session, SessionRegistry
 from clapdemo.app.settings import Settings
+from clapdemo.app.warmup import WarmUp
 from clapdemo.datasets import SPLITS
 from clapdemo.sample_set import SAMPLE_ROOT, install_sample_store
 
@@ -30,6 +31,7 @@ class AppCore:
         self.settings = settings
         self.sessions = SessionRegistry()
         self.opening = threading.Lock()  # page load's setup, one session at a time (ms once the encoders are in)
+        self.warm_up = WarmUp(self)  # started by build_app: encoders and sample store load before the first click
 
     # ---- encoders and stores ---------------------------------------------------------
 
@@ -37,6 +39,7 @@ class AppCore:
         """The audio and text encoders of the settings (loaded once per process, on first use)."""
         from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
 
+        self.warm_up.wait(timeout=600)  # a click during the warm-up waits for it rather than loading them twice
         return cached_audio_encoder(self.settings.audio_encoder), cached_text_encoder(self.settings.text_encoder)
 
     def store_dir(self, kind: str, split: str) -> Path:
