@@ -14,7 +14,7 @@ import gradio as gr
 from clapdemo.app import tab_data, tab_evaluate, tab_joint, tab_own, tab_search, tab_train, tab_upload
 from clapdemo.app.errors import on
 from clapdemo.app.handlers import Handlers
-from clapdemo.app.session import new_session
+from clapdemo.app.session import client_address, new_session
 from clapdemo.app.settings import Settings
 from clapdemo.app.tab_library import build_library_tab
 
@@ -24,10 +24,14 @@ WHAT_IT_DOES = ("Type what you want to hear, or upload a clip to see its best ca
                 "other tabs show that space, measure it against chance, train it again, and take your own clips.")
 
 
-def build_app(settings: Settings | None = None) -> gr.Blocks:
-    """The Blocks of the app. Cheap: no model is loaded until a handler runs."""
+def build_app(settings: Settings | None = None, warm_up: bool = True) -> gr.Blocks:
+    """The Blocks of the app. Returns at once: with `warm_up` (the default) a daemon thread loads the
+    encoders, the sample store and its searcher meanwhile (`clapdemo.app.warmup`), so the first click
+    answers as fast as later ones; the page says "Warming up…" until it is done, then "Ready"."""
     settings = settings or Settings.from_env()
     h = Handlers(settings)
+    if warm_up:
+        h.warm_up.start()
     ui = SimpleNamespace(long_job=dict(concurrency_limit=None, show_progress="minimal"))
 
     with gr.Blocks(title="clapdemo", analytics_enabled=False) as demo:
@@ -35,6 +39,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         ui.session = gr.State(new_session)
         browser_key = gr.BrowserState(None, storage_key="clapdemo-session")  # brings the session back on reload
         gr.Markdown(f"{TITLE}\n{WHAT_IT_DOES}", elem_id="title")
+        ui.warm = gr.Markdown(h.warm_up.line(), elem_id="warm-status")  # "Warming up…" until the models are in
+        ui.warm_timer = gr.Timer(1.0, active=not h.warm_up.done.is_set())
         with gr.Accordion("About this setup (encoders, dataset, embeddings, projection)", open=False,
                           elem_id="about"):
             ui.header = gr.Markdown("Loading encoders…", elem_id="header", elem_classes=["clap-header"])
@@ -58,8 +64,8 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
             with gr.Tab("Library", id="library"):  # your own folder of sounds
                 build_library_tab(settings, h.encoders, ui.session)
 
-        def on_load(s, key):
-            s, key = h.sessions.attach(s, key)
+        def on_load(s, key, request: gr.Request):
+            s, key = h.sessions.attach(s, key, client_address(request))  # a bad key: a new session
             s, text = h.init_session(s)
             return s, key, text, h.store_choices(s), h.run_choices(s)
 
@@ -67,7 +73,16 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
                            [ui.session, browser_key, ui.header, ui.evaluate.store, ui.train.past])
         on(loaded.then, h.follow_training, [ui.session], [ui.train.plot, ui.train.status, ui.train.metrics],
            ui.train.status, **ui.long_job)  # a job that outlived the last page shows here
+        ui.warm_timer.tick(lambda: warm_status(h), None, [ui.warm, ui.warm_timer], queue=False,
+                           show_progress="hidden")
+        demo.load(lambda: warm_status(h), None, [ui.warm, ui.warm_timer], queue=False, show_progress="hidden")
         for tab in (tab_search, tab_upload, tab_joint, tab_evaluate, tab_train, tab_data, tab_own):
             tab.wire(h, ui)
     demo.queue(default_concurrency_limit=4)
+    demo.warm_up = h.warm_up  # what tests and benchmarks watch
     return demo
+
+
+def warm_status(h: Handlers):
+    """The page's warm-up line, and its timer switched off once the warm-up is done."""
+    return h.warm_up.line(), gr.Timer(active=not h.warm_up.done.is_set())
