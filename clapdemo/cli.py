@@ -131,7 +131,7 @@ def dataset_options(args) -> dict:
     """The reader options a user gave, by dataset kind."""
     split_list = lambda text: [c.strip() for c in text.split(",") if c.strip()] if text else None  # noqa: E731
     options: dict = {}
-    if args.dataset == "esc50":
+    if args.dataset in ("esc50", "urbansound8k"):
         if args.classes:
             options["classes"] = split_list(args.classes)
         if args.exclude_classes:

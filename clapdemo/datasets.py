@@ -6,8 +6,8 @@ they read `Dataset.clips`, one row per clip:
     clip_id     str        unique within the dataset
     audio_path  str        absolute path of an audio file that exists
     captions    list[str]  non-empty, stripped (empty only for an uncaptioned folder)
-    label       str        ESC-50 only: the class name in human form ("crying baby")
-    fold        int        ESC-50 only
+    label       str        ESC-50 and UrbanSound8K only: the class name in human form ("crying baby")
+    fold        int        ESC-50 and UrbanSound8K only
 
 Readers, one per format (`load_dataset(kind, ...)` picks one):
 
@@ -18,6 +18,8 @@ Readers, one per format (`load_dataset(kind, ...)` picks one):
     clotho      `clotho_captions_<split>.csv` + audio in `<split>/` or `clotho_audio_<split>/`.
     esc50       `meta/esc50.csv` or `esc50.csv` + `audio/`; captions from class names
                 through prompt templates. Split syntax in `parse_folds`.
+    urbansound8k  `metadata/UrbanSound8K.csv` + `audio/fold<N>/` (the release), or a flat
+                `metadata.csv` + `audio/`; captions from class names through templates, as ESC-50.
     folder      audio below a folder, captions from `captions.csv` (file,caption; several
                 rows per file allowed) or, without a CSV, every audio file uncaptioned.
 
@@ -49,13 +51,14 @@ AUDIO_EXTENSIONS = (
     ".aif", ".aiff", ".aifc", ".au", ".caf", ".w64", ".rf64", ".wma",
 )
 DEFAULT_TEMPLATES = ("the sound of {}",)
-DATASET_KINDS = ("audiocaps", "clotho", "esc50", "folder")  # the one list: readers, CLI and app
+DATASET_KINDS = ("audiocaps", "clotho", "esc50", "urbansound8k", "folder")  # the one list: readers, CLI and app
 AUDIOCAPS_LAYOUTS = ("course", "original")
 # The usual splits of each kind, the default first (the app offers them; any other split is accepted too).
 SPLITS = {
     "audiocaps": ["test", "val", "train"],
     "clotho": ["evaluation", "validation", "development"],
     "esc50": ["all", "fold1", "fold2", "fold3", "fold4", "fold5", "folds1-3"],
+    "urbansound8k": ["all", "fold10", "folds1-9"],
     "folder": ["all"],
 }
 
@@ -101,7 +104,8 @@ def load_dataset(kind: str, data_root, split: str | None = None, **options) -> D
     for Clotho, "all" otherwise). `options` go to the reader (`read_<kind>`); an
     unknown one raises with the valid names rather than being ignored.
     """
-    readers = {"audiocaps": read_audiocaps, "clotho": read_clotho, "esc50": read_esc50, "folder": read_folder}
+    readers = {"audiocaps": read_audiocaps, "clotho": read_clotho, "esc50": read_esc50,
+               "urbansound8k": read_urbansound8k, "folder": read_folder}
     reader = readers.get(str(kind).strip().lower())
     if reader is None:
         raise ValueError(f"unknown dataset kind {kind!r}; valid kinds: {', '.join(DATASET_KINDS)}")
@@ -129,6 +133,8 @@ def guess_dataset_kind(root) -> tuple[str, str]:
     found = top + below
     if "esc50.csv" in found:
         return "esc50", "guessed: esc50.csv found"
+    if "urbansound8k.csv" in found or ("metadata.csv" in top and _urbansound8k_header(root / "metadata.csv")):
+        return "urbansound8k", "guessed: UrbanSound8K's metadata table found"
     if any(n.startswith("clotho_captions_") for n in found):
         return "clotho", "guessed: clotho_captions_*.csv found"
     if "audiocaps" in top or any(n.startswith("audiocaps_") or n in ("test.csv", "val.csv", "train.csv") for n in found):
@@ -762,6 +768,71 @@ def _check_templates(templates: Sequence[str]) -> tuple[str, ...]:
         if not isinstance(template, str) or template.count("{}") != 1:
             raise ValueError(f"template {template!r} must contain exactly one '{{}}' where the class name goes")
     return templates
+
+
+# --------------------------------------------------------------------------- UrbanSound8K
+
+URBANSOUND8K_COLUMNS = ("slice_file_name", "fold", "class")
+
+
+def read_urbansound8k(
+    data_root,
+    split: str = "all",
+    *,
+    classes: Sequence[str] | None = None,
+    exclude_classes: Sequence[str] | None = None,
+    templates: Sequence[str] = DEFAULT_TEMPLATES,
+) -> Dataset:
+    """UrbanSound8K (Salamon et al. 2014; 10 classes, 10 folds) with one caption per template per clip
+    ("the sound of children playing"), read like ESC-50.
+
+    The release's layout, `metadata/UrbanSound8K.csv` with audio in `audio/fold<N>/`, or a flat
+    `metadata.csv` (or `UrbanSound8K.csv`) with audio in `audio/` (a re-encoded file with another
+    extension is found by its stem). split: folds in `parse_folds`' syntax ("all", "fold10",
+    "folds1-9"). Clip ids are the file stems ("100648-1-0-0"); labels the class in human form."""
+    root = existing_dir(data_root)
+    templates = _check_templates(templates)
+    warnings: list[str] = []
+    path = next((p for p in (root / "metadata" / "UrbanSound8K.csv", root / "UrbanSound8K.csv",
+                             root / "metadata.csv") if p.is_file()), None)
+    if path is None:
+        raise FileNotFoundError(f"{root}: neither metadata/UrbanSound8K.csv (the release's layout) nor "
+                                "metadata.csv found; point data_root at the UrbanSound8K folder")
+    table = read_table(path, URBANSOUND8K_COLUMNS, warnings)
+    table = _drop_blank(_drop_blank(table, "slice_file_name", path, warnings), "class", path, warnings)
+    fold = pd.to_numeric(table["fold"].str.strip(), errors="coerce")
+    bad = fold.isna() | (fold != fold.round())
+    for value, line in zip(table["fold"][bad], table["_line"][bad]):
+        warnings.append(f"{path}: line {line}: fold {value!r} is not a whole number; row skipped")
+    table = table[~bad].assign(fold=fold[~bad].astype("int64"))
+    table = _first_duplicates(table, "slice_file_name", path, warnings)
+    table = table.assign(label=table["class"].map(human_class_name))
+    table = _select_esc50(table, split, None, classes, exclude_classes, path, warnings)
+    audio_folder = root / "audio"
+    index = _AudioIndex([audio_folder] + [audio_folder / f"fold{f}" for f in sorted(set(table["fold"]))])
+    records, missing = [], []
+    for name, label, fold, line in zip(table["slice_file_name"], table["label"], table["fold"], table["_line"]):
+        listed = [resolve_inside(audio_folder, f"fold{fold}/{name}"), resolve_inside(audio_folder, name)]
+        if None in listed:
+            warnings.append(f"{path}: line {line}: slice_file_name {name!r} points outside {audio_folder}; row skipped")
+            continue
+        audio = next((p for p in listed if p.is_file()), None) or index.find(Path(name).stem)
+        clip_id = Path(name).stem
+        if audio is None:
+            missing.append(clip_id)
+        else:
+            records.append(_record(clip_id, audio, [t.format(label) for t in templates], label=label, fold=fold))
+    return _make_dataset("urbansound8k", split, records, missing, warnings)
+
+
+def _urbansound8k_header(path: Path) -> bool:
+    """Whether a metadata.csv is UrbanSound8K's (its first line names slice_file_name and class)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = f.readline().lower()
+    except OSError:
+        return False
+    return all(column in head for column in URBANSOUND8K_COLUMNS)
 
 
 # --------------------------------------------------------------------------- folder
