@@ -31,11 +31,36 @@ class Hit:
     label: str = ""
     start: float | None = None  # seconds: the best window's span in the file (folder indexes only)
     end: float | None = None
+    weak: bool = False  # a text query's hit that is only the least unlike it (`Searcher.match_strength`)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+
+
+# Weak matches of a text query (calibrated on the sample set with the shipped projection, README
+# "Weak matches"): a query is out of the store's vocabulary when no caption of the store lies within
+# this cosine of it in the text encoder's own space (20 in-vocabulary queries: 0.61-0.91; 16
+# nonsense or absent sounds such as "asdfghjkl", "a piano playing": 0.18-0.54, "a trumpet fanfare"
+# -> "church bells" the highest); and a hit is weak when its cosine is below WEAK_SHARE of the store's
+# typical best match (the median over its distinct captions of their best clip's cosine).
+WEAK_TEXT_COSINE = 0.5
+WEAK_SHARE = 0.3
+TYPICAL_SAMPLE = 1000  # captions used for the typical best match (seeded sample above this)
+
+
+@dataclass
+class MatchStrength:
+    """How well a text query fits a store: what `Searcher.text_to_audio` marks weak hits by."""
+
+    nearest_caption: str  # the store's caption closest to the query in the text encoder's space
+    caption_cosine: float  # their cosine (text against text)
+    typical_best: float  # median best-clip cosine of the store's own captions (audio against text)
+    out_of_vocabulary: bool  # caption_cosine < WEAK_TEXT_COSINE
+
+    def weak(self, score: float) -> bool:
+        return self.out_of_vocabulary or score < WEAK_SHARE * self.typical_best
 
 
 def compatibility_problem(store_meta: dict, trained_encoders: dict) -> str | None:
@@ -86,8 +111,38 @@ class Searcher:
             from clapdemo.windows import best_window_per_clip
 
             scores, best = best_window_per_clip(self.windows @ vector, self.embeddings.window_clip, len(self.audio))
-            return self._with_spans(self._clip_hits(scores, k), best)
-        return self._clip_hits(self._scores(vector, k), k)
+            return self._mark_weak(self._with_spans(self._clip_hits(scores, k), best), vector)
+        return self._mark_weak(self._clip_hits(self._scores(vector, k), k), vector)
+
+    def match_strength(self, query) -> MatchStrength | None:
+        """How well a text query (or its normalised text vector) fits this store; None for a store
+        without captions (nothing to compare it with)."""
+        if len(self.pool_text) == 0:
+            return None
+        vector = query if isinstance(query, np.ndarray) else normalise(self._text_encoder().embed([query]))[0]
+        similar = self.pool_text @ vector
+        nearest = int(np.argmax(similar))
+        return MatchStrength(str(self.pool_captions[nearest]), float(similar[nearest]), self.typical_best_match(),
+                             bool(similar[nearest] < WEAK_TEXT_COSINE))
+
+    def typical_best_match(self) -> float:
+        """The median over the store's distinct captions (a seeded sample of TYPICAL_SAMPLE above that)
+        of the cosine of each caption's best clip: what a query the store knows typically scores."""
+        if not hasattr(self, "_typical"):
+            rows = np.arange(len(self.pool_text))
+            if len(rows) > TYPICAL_SAMPLE:
+                rows = np.sort(np.random.default_rng(0).choice(rows, TYPICAL_SAMPLE, replace=False))
+            texts, best = self.pool_text[rows].T, np.full(len(rows), -1.0, np.float32)
+            for start in range(0, len(self.audio), 8192):  # bounded memory on a big store
+                best = np.maximum(best, (self.audio[start:start + 8192] @ texts).max(axis=0, initial=-1.0))
+            self._typical = float(np.median(best)) if len(rows) else 0.0
+        return self._typical
+
+    def _mark_weak(self, hits: list[Hit], vector: np.ndarray) -> list[Hit]:
+        strength = self.match_strength(vector)
+        for hit in hits if strength is not None else ():
+            hit.weak = strength.weak(hit.score)
+        return hits
 
     def _with_spans(self, hits: list[Hit], best: np.ndarray) -> list[Hit]:
         rows = self._row_of_clip()

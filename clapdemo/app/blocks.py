@@ -71,6 +71,7 @@ def build_app(settings: Settings | None = None, warm_up: bool = True) -> gr.Bloc
 
         loaded = demo.load(on_load, [ui.session, browser_key],
                            [ui.session, browser_key, ui.header, ui.evaluate.store, ui.train.past])
+        ui.loaded = loaded  # tabs chain their own page-load updates on it
         on(loaded.then, h.follow_training, [ui.session], [ui.train.plot, ui.train.status, ui.train.metrics],
            ui.train.status, **ui.long_job)  # a job that outlived the last page shows here
         ui.warm_timer.tick(lambda: warm_status(h), None, [ui.warm, ui.warm_timer], queue=False,

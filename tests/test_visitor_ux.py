@@ -1,0 +1,111 @@
+"""What a visitor of the public Space meets (issue 19, items 14, 16, 17, 18, 20): the app warms up
+before the first click and says so, Evaluate's figures have plain names, the joint space centres
+each modality so pairs meet, out-of-vocabulary queries are marked weak, the Space installs CPU torch.
+Handlers and library calls without a browser; no test here is timed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clapdemo.app import Handlers, Session, Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """Handlers with no flags and no variables but a fresh cache, and a session after page load."""
+    handlers = Handlers(Settings.from_env(["--cache", str(tmp_path_factory.mktemp("cache"))], env={}))
+    session, _ = handlers.init_session(Session())
+    return handlers, session
+
+
+# ---- 14: warm-up at start -------------------------------------------------------------------------
+
+
+def test_the_app_warms_up_in_the_background_and_the_page_flips_to_ready(tmp_path):
+    """build_app returns at once with a daemon thread loading the encoders, the sample store and its
+    searcher; the page's line says "Warming up…" until then and "Ready" after (polled, no sleep)."""
+    from clapdemo.app import build_app
+    from clapdemo.app.blocks import warm_status
+    from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
+
+    demo = build_app(Settings.from_env(["--cache", str(tmp_path / "cache")], env={}))
+    warm = demo.warm_up
+    assert warm.thread is not None and warm.thread.daemon and warm.thread.name == "clapdemo-warm-up"
+    line = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "warm-status")
+    assert "Warming up" in line.value  # what the page shows before the models are in
+    assert warm.done.wait(timeout=600), warm.line()  # the condition, not a sleep
+    assert warm.ready, warm.line()
+    text, timer = warm_status(warm.core)  # what the page's timer (and page load) puts in that line
+    assert "Ready" in text and "Warming up" not in text and timer.active is False
+    h = warm.core
+    # the encoders are loaded (the per-process cache holds them) and the store is installed
+    assert cached_audio_encoder.cache_info().currsize >= 1 and cached_text_encoder.cache_info().currsize >= 1
+    assert (tmp_path / "cache" / "stores").is_dir() and any((tmp_path / "cache" / "stores").iterdir())
+    # a first click of a new page finds everything in: its searcher is the warmed-up one
+    first = Session()
+    _, table, *_ = h.search(first, "dog barking", 3)
+    assert list(table["label"]) == ["dog"] * 3
+    assert h.searcher(first) is h.searcher(first)  # the shared, cached searcher (nothing loaded per click)
+
+
+def test_a_click_during_the_warm_up_waits_for_it_instead_of_loading_twice(tmp_path):
+    """`AppCore.encoders` waits for a running warm-up (two loads at once doubled the first answer)."""
+    import threading
+
+    h = Handlers(Settings.from_env(["--cache", str(tmp_path / "cache")], env={}))
+    gate = threading.Event()
+    original = h.open_session
+
+    def slow_open(session):  # the warm-up's page-load step waits until the click has started
+        gate.wait(timeout=60)
+        original(session)
+
+    h.open_session = slow_open
+    h.warm_up.start()
+    entered, clicked = threading.Event(), []
+
+    def click():
+        entered.set()
+        h.encoders()
+        clicked.append(h.warm_up.done.is_set())  # was the warm-up finished when the click got its encoders?
+
+    thread = threading.Thread(target=click)
+    thread.start()
+    assert entered.wait(timeout=60)
+    thread.join(timeout=1.0)
+    assert thread.is_alive() and not clicked  # still waiting: the warm-up is held at the gate
+    gate.set()
+    thread.join(timeout=600)
+    assert clicked == [True] and h.warm_up.ready, h.warm_up.line()
+
+
+# ---- 18: out-of-vocabulary queries ----------------------------------------------------------------
+
+
+def test_nonsense_is_marked_weak_and_a_dog_is_not(sample):
+    h, session = sample
+    searcher = h.searcher(session)
+    nonsense = searcher.text_to_audio("asdfghjkl", 5)
+    dogs = searcher.text_to_audio("dog barking", 5)
+    assert all(hit.weak for hit in nonsense)
+    assert not any(hit.weak for hit in dogs[:3]) and {hit.label for hit in dogs[:3]} == {"dog"}
+    strength = searcher.match_strength("asdfghjkl")
+    assert strength.out_of_vocabulary and not searcher.match_strength("dog barking").out_of_vocabulary
+    # the page: the note says why, the table marks each hit, and the store's classes are one click away
+    note, table, *_ = h.search(session, "asdfghjkl", 3)
+    assert "Weak matches" in note and strength.nearest_caption in note and set(table["match"]) == {"⚠ weak"}
+    note, table, *_ = h.search(session, "dog barking", 3)
+    assert "Weak" not in note and set(table["match"]) == {""}
+    contents = h.store_contents(session)
+    assert "414 clips of 50 sound classes" in contents and "church bells" in contents and "dog" in contents
+
+
+def test_a_piano_is_weak_on_a_set_without_music(sample):
+    h, session = sample
+    assert all(hit.weak for hit in h.searcher(session).text_to_audio("a piano playing", 3))
