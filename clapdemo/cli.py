@@ -529,17 +529,19 @@ def _add_sample_set(commands) -> None:
                             "48 kHz; esc50.csv and LICENSE beside). store: precompute the store of the sample "
                             "folder --from with the default encoders into --out, its audio paths relative to --from. "
                             "The shipped pair: build --from ESC-50 --out assets/esc50-sample, then store --from "
-                            "assets/esc50-sample --out assets/esc50-sample-store.")
-    p.add_argument("action", choices=["build", "store"])
-    p.add_argument("--from", dest="source", required=True, type=Path,
+                            "assets/esc50-sample --out assets/esc50-sample-store. hashes: rewrite "
+                            "assets/SHA256SUMS from the files in assets/ now (after any change there: a retrained "
+                            "projection, a rebuilt store or layout, a new file); shipped files are checked against it.")
+    p.add_argument("action", choices=["build", "store", "hashes"])
+    p.add_argument("--from", dest="source", type=Path,
                    help="build: an ESC-50 folder (esc50.csv + audio/); store: the sample folder build wrote")
-    p.add_argument("--out", required=True, type=Path, help="a new or empty folder")
+    p.add_argument("--out", type=Path, help="a new or empty folder")
     p.add_argument("--per-class", type=int, default=None, help="build: only the first N clips of each class")
     p.set_defaults(handler=run_sample_set)
 
 
 def run_sample_set(args) -> int:
-    from clapdemo.sample_set import build_sample_set, build_sample_store
+    from clapdemo.sample_set import asset_hashes, build_sample_set, build_sample_store, write_asset_manifest
 
     if args.action == "store":
         print(build_sample_store(args.source, args.out).summary())
@@ -554,6 +556,12 @@ def run_sample_set(args) -> int:
 
 def _add_report(commands) -> None:
     p = commands.add_parser("report", help="measure quality on ESC-50 clips: zero-shot, retrieval, a settings sweep",
+    if args.action == "hashes":
+        path = write_asset_manifest()
+        print(f"{path}: sha256 of {len(asset_hashes())} shipped files")
+        return 0
+    if args.source is None or args.out is None:
+        raise ValueError(f"sample-set {args.action} needs --from and --out")
                             description="Zero-shot classification of held-out classes, supervised retrieval on "
                             "held-out clips and a sweep of training settings (mean and spread over seeds), beside "
                             "chance; writes report.md, report.json and report_topk.png to --out. About 15-20 min "

@@ -21,8 +21,18 @@ from clapdemo.search import Searcher, check_compatible
 
 
 def load_run(run) -> tuple[object, RunInfo]:
-    """(projection model, its RunInfo) from a run directory or a projection.safetensors file."""
-    model, _ = load_projection(projection_file(run))
+    """(projection model, its RunInfo) from a run directory or a projection.safetensors file.
+
+    A shipped run (assets/projection) is checked against assets/SHA256SUMS first
+    (`sample_set.check_shipped`): a damaged file is named, never loaded."""
+    from clapdemo.run_info import RUN_FILE
+    from clapdemo.sample_set import check_shipped
+
+    file = projection_file(run)
+    for path in (file, file.parent / RUN_FILE, file.parent / CLIPS_FILE):
+        if path.is_file():
+            check_shipped(path)
+    model, _ = load_projection(file)
     return model, load_run_info(run)
 
 
@@ -59,12 +69,13 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     if embeddings.n_clips == 0:
         raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")
-    seen = trained_clip_ids(run)
+    seen = in_sample_mask(run, embeddings)
     classes = class_prompts(embeddings)
     if unseen_only:
-        embeddings = embeddings.subset([i for i, c in enumerate(embeddings.clip_ids) if c not in seen])
+        embeddings = embeddings.subset(np.flatnonzero(~seen))
         if embeddings.n_clips < 2:
             raise ValueError(f"{store}: fewer than two clips the run at {run} has not trained on")
+        seen = seen[~seen]
     problem = overlap_problem(info, embeddings, seen)
     if problem and not allow_overlap:
         raise ValueError(f"{store}: {problem}; its numbers would be in-sample. Evaluate on held-out clips "
@@ -78,11 +89,38 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
 
 def trained_clip_ids(run) -> set[str]:
     """The clip ids the run trained and validated on (train_clips.json beside it; empty if absent)."""
+    clips = _clips_record(run)
+    return set(clips.get("train", [])) | set(clips.get("val", []))
+
+
+def trained_audio_hashes(run) -> set[str]:
+    """The sha256 of the audio files the run trained and validated on (train_clips.json "sha256";
+    empty for a run recorded before it was kept). A clip copied under another name is still the
+    clip the run learned from: ids alone let it pass as held out (issue 19 item 8)."""
+    return set(_clips_record(run).get("sha256", []))
+
+
+def _clips_record(run) -> dict:
+    from clapdemo.sample_set import check_shipped
+
     path = projection_file(run).parent / CLIPS_FILE
     if not path.is_file():
-        return set()
-    clips = json.loads(path.read_text(encoding="utf-8"))
-    return set(clips.get("train", [])) | set(clips.get("val", []))
+        return {}
+    check_shipped(path)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def in_sample_mask(run, embeddings: EmbeddingSet) -> np.ndarray:
+    """(n_clips,) bool: True for each clip of `embeddings` the run at `run` trained or validated on,
+    by clip id or by the sha256 of its audio file (hashed only when the run records hashes)."""
+    from clapdemo.training_data import content_hashes
+
+    ids = trained_clip_ids(run)
+    mask = np.asarray([c in ids for c in embeddings.clip_ids], dtype=bool)
+    hashes = trained_audio_hashes(run)
+    if hashes:
+        mask |= np.asarray([h in hashes for h in content_hashes(embeddings)], dtype=bool)
+    return mask
 
 
 def class_prompts(embeddings: EmbeddingSet) -> tuple[list[str], object] | None:

@@ -20,9 +20,12 @@ then builds a store for them in the cache.
 from __future__ import annotations
 
 import csv
+import hashlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,6 +35,8 @@ from clapdemo import logs
 
 log = logs.get(__name__)
 REPO = Path(__file__).resolve().parent.parent
+ASSETS = REPO / "assets"
+ASSET_SUMS = "SHA256SUMS"  # assets/SHA256SUMS: "<sha256>  <path below assets/>" for every shipped file
 SAMPLE_ROOT = REPO / "assets" / "esc50-sample"
 SAMPLE_STORE = REPO / "assets" / "esc50-sample-store"
 AUDIO_ENCODER = "mn04_as:logits"
@@ -167,6 +172,9 @@ def install_sample_store(target, audio_encoder, text_encoder, sample_root=SAMPLE
     source, target, sample_root = Store(shipped), Path(target), Path(sample_root).resolve()
     if not source.exists():
         return f"no shipped store at {shipped}"
+    for path in sorted(Path(shipped).rglob("*")):  # assets/SHA256SUMS: a flipped byte is named, not served
+        if path.is_file():
+            check_shipped(path)
     manifest = source.manifest()
     active = build_manifest(audio_encoder, text_encoder, SimpleNamespace(**manifest["dataset"]))
     if Store.key_of(manifest) != Store.key_of(active):
@@ -206,5 +214,97 @@ def describe(sample_root=SAMPLE_ROOT) -> str:
     return f"the sample set that ships with the app ({count} ESC-50 clips, CC BY-NC 3.0, K. J. Piczak 2015)"
 
 
+class DamagedAsset(ValueError):
+    """A shipped file under assets/ whose sha256 is not the one assets/SHA256SUMS records."""
+
+
+def asset_hashes(assets=ASSETS) -> dict[str, str]:
+    """{path below `assets` (posix): sha256} of every file there but the SHA256SUMS manifest itself."""
+    assets = Path(assets)
+    return {p.relative_to(assets).as_posix(): _sha256(p) for p in sorted(assets.rglob("*"))
+            if p.is_file() and p.relative_to(assets).as_posix() != ASSET_SUMS}
+
+
+def write_asset_manifest(assets=ASSETS) -> Path:
+    """Write assets/SHA256SUMS (`sha256sum -c` reads it too) from the files there now.
+
+    Rerun after changing anything under assets/ (a retrained projection, a rebuilt store or
+    layout, a new file): `python -m clapdemo sample-set hashes`. test_data_integrity fails
+    until then, naming the files that differ."""
+    path = Path(assets) / ASSET_SUMS
+    text = "".join(f"{digest}  {name}\n" for name, digest in asset_hashes(assets).items())
+    from clapdemo.store import atomic_write_bytes
+
+    atomic_write_bytes(path, text.encode("utf-8"))
+    return path
+
+
+def asset_manifest_problems(assets=ASSETS) -> list[str]:
+    """Each way the files under `assets` differ from its SHA256SUMS (empty: they match)."""
+    assets = Path(assets)
+    recorded = _recorded_sums(assets / ASSET_SUMS)
+    if recorded is None:
+        return [f"{assets / ASSET_SUMS}: missing"]
+    actual = asset_hashes(assets)
+    problems = [f"{name}: changed (sha256 differs from {ASSET_SUMS})" for name in sorted(actual)
+                if name in recorded and recorded[name] != actual[name]]
+    problems += [f"{name}: not listed in {ASSET_SUMS}" for name in sorted(actual.keys() - recorded.keys())]
+    problems += [f"{name}: listed in {ASSET_SUMS} but missing" for name in sorted(recorded.keys() - actual.keys())]
+    return problems
+
+
+def check_shipped(path) -> None:
+    """Raise DamagedAsset when `path` is a file listed in the SHA256SUMS of a folder above it (the
+    repository's assets/, or a copy of it) and its bytes no longer match; anything else passes.
+
+    Called where shipped files are read: the projection and its run record (`runs.load_run`), the
+    sample store before it is installed, so a flipped byte is named instead of served."""
+    path = Path(path).resolve()
+    for folder in path.parents:
+        recorded = _recorded_sums(folder / ASSET_SUMS)
+        if recorded is None:
+            continue
+        name = path.relative_to(folder).as_posix()
+        if name in recorded and _sha256(path) != recorded[name]:
+            raise DamagedAsset(
+                f"shipped file {folder.name}/{name} is damaged (sha256 mismatch with {folder.name}/{ASSET_SUMS}): "
+                f"restore it with `git checkout -- {folder.name}/{name}` or download the repository again; "
+                f"if you changed it on purpose, run `python -m clapdemo sample-set hashes`")
+        return
+
+
+def _recorded_sums(path: Path) -> dict[str, str] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return _parse_sums(str(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _parse_sums(path: str, size: int, mtime_ns: int) -> dict[str, str]:
+    out = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        digest, _, name = line.partition("  ")
+        if name:
+            out[name] = digest
+    return out
+
+
+def _sha256(path: Path) -> str:
+    st = path.stat()
+    return _sha256_of(os.fspath(path), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=4096)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 __all__ = ["SAMPLE_ROOT", "SAMPLE_STORE", "AUDIO_ENCODER", "TEXT_ENCODER", "build_sample_set",
-           "build_sample_store", "install_sample_store", "sample_set_size", "describe"]
+           "build_sample_store", "install_sample_store", "sample_set_size", "describe",
+           "DamagedAsset", "asset_hashes", "write_asset_manifest", "asset_manifest_problems", "check_shipped"]

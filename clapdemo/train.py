@@ -508,7 +508,8 @@ def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, bes
     )
     save_projection(model, model.config, run_dir, extra=info.projection_extra())
     clips = {"train": list(map(str, train_set.clip_ids)),
-             "val": list(map(str, val_set.clip_ids)) if val_set is not None else []}
+             "val": list(map(str, val_set.clip_ids)) if val_set is not None else [],
+             "sha256": _audio_hashes(train_set, val_set)}  # the same audio under another name is no held-out clip
     atomic_write(run_dir / CLIPS_FILE, json.dumps(clips).encode("utf-8"))  # before run.json, which names it
     atomic_write(run_dir / RUN_FILE, info.to_json())
 
@@ -522,3 +523,9 @@ def split_validation(embeddings: EmbeddingSet, fraction: float = 0.1, seed: int 
     order = np.random.default_rng(seed).permutation(embeddings.n_clips)
     n_val = min(embeddings.n_clips - 2, max(1, round(fraction * embeddings.n_clips)))
     return embeddings.subset(np.sort(order[n_val:])), embeddings.subset(np.sort(order[:n_val]))
+def _audio_hashes(*sets) -> list[str]:
+    from clapdemo.training_data import recorded_hashes
+
+    return recorded_hashes(*sets)
+
+

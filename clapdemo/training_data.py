@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -207,13 +210,51 @@ def named_splits(sets: list[EmbeddingSet]) -> list[list[str]]:
     return out
 
 
-def overlap_problem(run_info, embeddings: EmbeddingSet, train_ids: set[str]) -> str | None:
-    """Why measuring the run (its `RunInfo`) on `embeddings` would measure clips it trained on, or None."""
-    seen = train_ids & set(embeddings.clip_ids)
-    if seen:
-        return f"{len(seen)} of its {embeddings.n_clips} clips were in the run's training or validation set"
+def overlap_problem(run_info, embeddings: EmbeddingSet, seen) -> str | None:
+    """Why measuring the run (its `RunInfo`) on `embeddings` would measure clips it trained on, or None.
+
+    `seen`: the run's training and validation clip ids (a set), or the clips' in-sample mask
+    (`runs.in_sample_mask`: by id or by the audio's sha256)."""
+    n_seen = (len(set(seen) & set(embeddings.clip_ids)) if isinstance(seen, (set, frozenset))
+              else int(np.count_nonzero(seen)))
+    if n_seen:
+        return (f"{n_seen} of its {embeddings.n_clips} clips were in the run's training or validation set "
+                "(by clip id or identical audio)")
     splits = run_info.named_splits
     mine = named_splits([embeddings])
     if mine and mine[0] in splits:
         return f"the run trained on {mine[0][0]} split {mine[0][1]!r}, the split of this store"
     return None
+
+
+def audio_sha256(path) -> str | None:
+    """sha256 of the audio file at `path`, or None where there is no such file (label pairs have
+    none). Hashed once per process for each (path, size, mtime): evaluation and every checkpoint
+    of a run ask again."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return _file_sha256(os.fspath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+@lru_cache(maxsize=None)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str | None:
+    from clapdemo.weights import sha256_file
+
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None
+
+
+def content_hashes(embeddings: EmbeddingSet) -> list[str | None]:
+    """The sha256 of each clip's audio file, in clip order (None where there is no file): what a run
+    records of its training clips (train_clips.json "sha256"), so the same audio under another
+    name still counts as trained on (`runs.in_sample_mask`)."""
+    return [audio_sha256(p) if p else None for p in embeddings.audio_paths]
+
+
+def recorded_hashes(*sets: EmbeddingSet) -> list[str]:
+    """Sorted distinct audio sha256 of the clips of `sets` (train_clips.json "sha256")."""
+    return sorted({h for s in sets if s is not None for h in content_hashes(s) if h})

@@ -90,8 +90,11 @@ class WeightsNotFound(WeightsError):
     """Not on disk and could not be downloaded (offline, blocked, or download disabled)."""
 
 
-class WeightsHashMismatch(WeightsError):
-    """A file has the wrong sha256: corrupt, truncated, or a different file under the same name."""
+class WeightsHashMismatch(WeightsError, ValueError):
+    """A file has the wrong sha256: corrupt, truncated, or a different file under the same name.
+
+    Also a ValueError: a damaged file is the user's to fix, and the app and CLI word it as such
+    ("weights file X damaged"), not as "failed unexpectedly"."""
 
 
 def sha256_file(path: str | Path) -> str:
@@ -135,7 +138,7 @@ def _check(spec: WeightFile, path: Path, actual: str) -> None:
                f"(it is downloaded to {cache_dir()}) or put the official file from {spec.url} there "
                f"or in ${ENV_DIR}.")
     raise WeightsHashMismatch(
-        f"{path} has the wrong sha256 for {spec.name}:\n  expected {spec.sha256}\n  actual   {actual}\n{fix}"
+        f"weights file {path} damaged (sha256 mismatch): it has the wrong sha256 for {spec.name}:\n  expected {spec.sha256}\n  actual   {actual}\n{fix}"
     )
 
 

@@ -160,7 +160,7 @@ def test_cli_refuses_a_weight_file_with_the_wrong_sha256(tmp_path, monkeypatch, 
     code = cli.main(["precompute", "--dataset", "esc50", "--data-root", str(ESC50), "--out", str(tmp_path / "s"),
                      "--audio-encoder", "mn04_as", "--text-encoder", "minilm"])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith(f"error: {bad} has the wrong sha256 for mn04_as")
+    assert code == 1 and err.startswith(f"error: weights file {bad} damaged (sha256 mismatch)")
     assert "Delete it" in err and not (tmp_path / "s").exists()
 
 

@@ -1,0 +1,168 @@
+"""Data integrity (issue 19 items 8, 9, 11, 13): what a run trained on, what ships, what label pairs read.
+
+- a clip copied under another name is still a clip the run trained on (its audio's sha256);
+- every shipped file in assets/ is recorded in assets/SHA256SUMS and checked where it is read;
+- label-pair CSVs and `train --train` refuse what would silently train on nothing or twice;
+- `search --memmap` works on a store the user cannot write to.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from clapdemo import cli, sample_set
+from clapdemo.runs import in_sample_mask, load_run, trained_audio_hashes, trained_clip_ids
+
+REPO = Path(__file__).resolve().parent.parent
+ASSETS = REPO / "assets"
+SHIPPED_RUN = ASSETS / "projection"
+
+
+# ----------------------------------------------------------------------------- item 8: leakage by content
+
+
+def _copied_folder(tmp_path: Path, n_trained: int = 10, n_held: int = 3) -> tuple[Path, list[str], list[str]]:
+    """A folder dataset of `n_trained` clips the shipped projection trained on and `n_held` it held out,
+    each copied under a new name, captioned by its class as ESC-50's prompts are."""
+    table = pd.read_csv(sample_set.SAMPLE_ROOT / "esc50.csv")
+    trained = trained_clip_ids(SHIPPED_RUN)
+    table["clip_id"] = table["filename"].str.removesuffix(".ogg")
+    seen = table[table["clip_id"].isin(trained)].head(n_trained)
+    held = table[~table["clip_id"].isin(trained)].head(n_held)
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rows, copies, fresh = [], [], []
+    for kind, part in (("copy", seen), ("new", held)):
+        for i, row in enumerate(part.itertuples()):
+            name = f"{kind}-{i:02d}.ogg"
+            shutil.copyfile(sample_set.SAMPLE_ROOT / "audio" / row.filename, folder / name)
+            rows.append({"file": name, "caption": f"the sound of {row.category.replace('_', ' ')}"})
+            (copies if kind == "copy" else fresh).append(name)  # a folder's clip id is the file's name
+    pd.DataFrame(rows).to_csv(folder / "captions.csv", index=False)
+    return folder, copies, fresh
+
+
+def test_shipped_run_records_the_sha256_of_its_training_audio():
+    hashes = trained_audio_hashes(SHIPPED_RUN)
+    clips = json.loads((SHIPPED_RUN / "train_clips.json").read_text())
+    in_sample_set = {p.stem for p in (sample_set.SAMPLE_ROOT / "audio").glob("*.ogg")}
+    assert len(hashes) == len(in_sample_set & (set(clips["train"]) | set(clips["val"]))) > 100
+
+
+def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys):
+    """On main, ids alone decided: the 10 copies evaluated as held out (a2t acc@1 1.000)."""
+    folder, copies, fresh = _copied_folder(tmp_path)
+    store = tmp_path / "store"
+    assert cli.main(["precompute", "--dataset", "folder", "--data-root", str(folder), "--out", str(store),
+                     "--audio-encoder", sample_set.AUDIO_ENCODER, "--text-encoder", sample_set.TEXT_ENCODER]) == 0
+    from clapdemo.store import open_store
+
+    mask = in_sample_mask(SHIPPED_RUN, open_store(store))
+    ids = open_store(store).clip_ids
+    assert {c for c, m in zip(ids, mask) if m} == set(copies) and len(ids) == len(copies) + len(fresh)
+
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--run", str(SHIPPED_RUN), "--store", str(store)]) == 1  # refused: in-sample
+    assert "10 of its 13 clips were in the run's training" in capsys.readouterr().err
+    out = tmp_path / "m.json"
+    assert cli.main(["evaluate", "--run", str(SHIPPED_RUN), "--store", str(store), "--unseen-only",
+                     "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["in_sample"] is False and metrics["n_clips"] == len(fresh)
+
+
+def test_a_run_records_the_audio_it_trained_on(tmp_path):
+    """train_clips.json gains "sha256": the audio files of its training and validation clips."""
+    from clapdemo.embeddings import EmbeddingSet
+    from clapdemo.train import TrainConfig, train
+
+    import numpy as np
+
+    files = sorted((sample_set.SAMPLE_ROOT / "audio").glob("*.ogg"))[:6]
+    rng = np.random.default_rng(0)
+    emb = EmbeddingSet(audio=rng.normal(size=(6, 4)).astype(np.float32), text=rng.normal(size=(6, 3)).astype(np.float32),
+                       text_clip=np.arange(6), clip_ids=[f"c{i}" for i in range(6)], audio_paths=[str(f) for f in files],
+                       captions=[f"t{i}" for i in range(6)])
+    train(TrainConfig(epochs=1, batch_size=2), emb.subset([0, 1, 2, 3]), emb.subset([4, 5]), run_dir=tmp_path / "run")
+    recorded = json.loads((tmp_path / "run" / "train_clips.json").read_text())["sha256"]
+    from clapdemo.weights import sha256_file
+
+    assert recorded == sorted(sha256_file(f) for f in files)
+
+
+# ----------------------------------------------------------------------------- item 9: shipped files
+
+
+def test_asset_manifest_matches_the_files_in_the_repository():
+    """A retrained projection, a rebuilt store or a new file in assets/ must come with a new manifest."""
+    problems = sample_set.asset_manifest_problems()
+    assert not problems, ("assets/ differs from assets/SHA256SUMS; if the change is meant, run "
+                          "`python -m clapdemo sample-set hashes` and commit the manifest:\n" + "\n".join(problems))
+
+
+@pytest.fixture
+def assets_copy(tmp_path) -> Path:
+    """A copy of assets/ (manifest included) whose files a test may damage."""
+    copy = tmp_path / "assets"
+    shutil.copytree(ASSETS, copy)
+    return copy
+
+
+def _flip(path: Path, at: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 if at is None else at] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["projection.safetensors", "run.json", "train_clips.json"])
+def test_a_flipped_byte_in_the_shipped_projection_is_named(assets_copy, name):
+    load_run(assets_copy / "projection")  # intact: loads
+    _flip(assets_copy / "projection" / name, at=-3 if name.endswith(".json") else None)
+    with pytest.raises(sample_set.DamagedAsset, match=f"assets/projection/{name} is damaged.*git checkout"):
+        load_run(assets_copy / "projection")
+
+
+@pytest.mark.parametrize("part", ["shards", "umap", "manifest.json", "clips.parquet"])
+def test_a_flipped_byte_in_the_shipped_store_or_layout_stops_the_install(assets_copy, tmp_path, part):
+    store = assets_copy / "esc50-sample-store"
+    target = next((store / part).glob("*.safetensors")) if part == "shards" else (
+        next((store / part).glob("*.npy")) if part == "umap" else store / part)
+    _flip(target, at=len(target.read_bytes()) - 2 if part == "manifest.json" else None)
+    from clapdemo.encoders import load_audio_encoder, load_text_encoder
+
+    encoders = load_audio_encoder(sample_set.AUDIO_ENCODER), load_text_encoder(sample_set.TEXT_ENCODER)
+    with pytest.raises(sample_set.DamagedAsset, match=f"{target.relative_to(assets_copy.parent)} is damaged"):
+        sample_set.install_sample_store(tmp_path / "cache" / "store", *encoders, sample_root=ASSETS / "esc50-sample",
+                                        shipped=store)
+    assert not (tmp_path / "cache" / "store").exists()
+
+
+def test_manifest_problems_name_changed_new_and_missing_files(assets_copy):
+    _flip(assets_copy / "projection" / "projection.safetensors")
+    (assets_copy / "projection" / "extra.txt").write_text("new")
+    (assets_copy / "weights" / "README.md").unlink()
+    assert sample_set.asset_manifest_problems(assets_copy) == [
+        "projection/projection.safetensors: changed (sha256 differs from SHA256SUMS)",
+        "projection/extra.txt: not listed in SHA256SUMS",
+        "weights/README.md: listed in SHA256SUMS but missing"]
+    sample_set.write_asset_manifest(assets_copy)
+    assert sample_set.asset_manifest_problems(assets_copy) == []
+
+
+def test_a_damaged_weights_file_is_named_as_such(tmp_path, monkeypatch):
+    """Not "failed unexpectedly": a ValueError the app and CLI show as the user's to fix."""
+    from clapdemo import weights
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    bad = folder / weights.WEIGHTS["mn04_as"].filename
+    shutil.copyfile(ASSETS / "weights" / bad.name, bad)
+    _flip(bad)
+    monkeypatch.setenv(weights.ENV_DIR, str(folder))
+    with pytest.raises(ValueError, match=f"weights file {bad} damaged \\(sha256 mismatch\\)"):
+        weights.find_weights("mn04_as")
