@@ -543,6 +543,12 @@ def _add_sample_set(commands) -> None:
 def run_sample_set(args) -> int:
     from clapdemo.sample_set import asset_hashes, build_sample_set, build_sample_store, write_asset_manifest
 
+    if args.action == "hashes":
+        path = write_asset_manifest()
+        print(f"{path}: sha256 of {len(asset_hashes())} shipped files")
+        return 0
+    if args.source is None or args.out is None:
+        raise ValueError(f"sample-set {args.action} needs --from and --out")
     if args.action == "store":
         print(build_sample_store(args.source, args.out).summary())
         return 0
@@ -556,12 +562,6 @@ def run_sample_set(args) -> int:
 
 def _add_report(commands) -> None:
     p = commands.add_parser("report", help="measure quality on ESC-50 clips: zero-shot, retrieval, a settings sweep",
-    if args.action == "hashes":
-        path = write_asset_manifest()
-        print(f"{path}: sha256 of {len(asset_hashes())} shipped files")
-        return 0
-    if args.source is None or args.out is None:
-        raise ValueError(f"sample-set {args.action} needs --from and --out")
                             description="Zero-shot classification of held-out classes, supervised retrieval on "
                             "held-out clips and a sweep of training settings (mean and spread over seeds), beside "
                             "chance; writes report.md, report.json and report_topk.png to --out. About 15-20 min "

@@ -62,9 +62,12 @@ class IndexReport:
     def embedded(self) -> list:
         return sorted(self.added + self.changed)
 
-    def summary(self) -> str:
+    def summary(self, paths: bool = True) -> str:
+        """One line of counts; `paths=False` leaves out the folder and index paths (the app's visitors
+        see names, never server paths)."""
         resumed = f", {len(self.resumed)} kept from an interrupted run" if self.resumed else ""
-        return (f"{self.folder} -> {self.store}: {len(self.added)} added, {len(self.changed)} changed, "
+        where = f"{self.folder} -> {self.store}: " if paths else ""
+        return (f"{where}{len(self.added)} added, {len(self.changed)} changed, "
                 f"{len(self.deleted)} deleted, {len(self.unchanged)} unchanged{resumed}, {len(self.failed)} failed; "
                 f"{self.windows} windows embedded in {self.seconds:.1f} s")
 

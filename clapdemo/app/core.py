@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -16,12 +17,15 @@ import gradio as gr
 
 from clapdemo.app.jobs import is_running
 from clapdemo.app.session import Session, SessionRegistry
-from clapdemo.app.settings import Settings
+from clapdemo.app.settings import Settings, below_roots
 from clapdemo.app.warmup import WarmUp
 from clapdemo.datasets import SPLITS
 from clapdemo.sample_set import SAMPLE_ROOT, install_sample_store
 
 log = logging.getLogger("clapdemo.app")
+MAX_TRAININGS = 2  # trainings at once across all visitors (each takes a core); the next is told to wait
+NOT_A_STORE = ("`{text}`: not a store this app may use. Use one below the data folder, the app's shared stores "
+               "or CLAPDEMO_LIBRARY_ROOTS, or one of this session's own.")
 
 
 class AppCore:
@@ -29,9 +33,54 @@ class AppCore:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.sessions = SessionRegistry()
+        self.expiry_hooks: list = []  # f(session) for each expired or forgotten session (e.g. delete its files)
+        self.sessions = SessionRegistry(on_expire=self.session_expired)
         self.opening = threading.Lock()  # page load's setup, one session at a time (ms once the encoders are in)
+        self.trainings: list = []  # every session's training Job (`start_training`: at most MAX_TRAININGS run)
+        self.training_lock = threading.Lock()
         self.warm_up = WarmUp(self)  # started by build_app: encoders and sample store load before the first click
+
+    def session_expired(self, session: Session) -> None:
+        """`SessionRegistry`'s on_expire: the session's jobs are already told to stop; run the hooks."""
+        for hook in self.expiry_hooks:
+            try:
+                hook(session)
+            except Exception:  # one failing hook must not keep the others from cleaning up
+                log.exception("session expiry hook %r failed", hook)
+
+    def start_training(self, job):
+        """Start `job` unless MAX_TRAININGS trainings are running already (then a gr.Error says try again)."""
+        with self.training_lock:
+            self.trainings = [j for j in self.trainings if is_running(j)]
+            if len(self.trainings) >= MAX_TRAININGS:
+                raise gr.Error(f"The app is busy: {len(self.trainings)} trainings are running for visitors right "
+                               "now. Try again in a minute.", duration=None)
+            self.trainings.append(job.start())
+        return job
+
+    def live_runs(self) -> set[str]:
+        """The run folders a training of this process is writing now (others are finished or interrupted)."""
+        with self.training_lock:
+            return {str(getattr(j, "run_dir", "")) for j in self.trainings if is_running(j)}
+
+    # ---- what a visitor may name --------------------------------------------------------
+
+    def store_roots(self, session: Session) -> list[Path]:
+        """Folders whose stores this session may use: the Library's roots (data root,
+        CLAPDEMO_LIBRARY_ROOTS), the cache's shared stores, the session's own clips, its active store."""
+        from clapdemo.app.tab_library import library_roots
+
+        roots = library_roots(self.settings, os.environ) + [self.settings.cache / "stores",
+                                                            self.settings.cache / "own-clips" / session.id]
+        return roots + ([Path(session.store_dir)] if session.store_dir else [])
+
+    def allowed_store(self, session: Session, text) -> Path:
+        """The store folder `text` names, if this session may use it; else one gr.Error, the same for
+        a forbidden path, a missing one and a folder that is no store (no oracle of what exists)."""
+        path = below_roots(text, self.store_roots(session))
+        if path is None or not (path / "manifest.json").is_file():
+            raise gr.Error(NOT_A_STORE.format(text=html.escape(str(text or "").strip())), duration=None)
+        return path
 
     # ---- encoders and stores ---------------------------------------------------------
 
@@ -64,11 +113,20 @@ class AppCore:
 
     def store_choices(self, session: Session):
         """The Evaluate tab's store list, with this session's active store selected (its own clips'
-        store, outside the cache's shared stores, is listed for it alone)."""
-        choices = self.known_stores()
-        if session.store_dir and session.store_dir not in [path for _, path in choices]:
-            choices.append((f"{Path(session.store_dir).name} (yours)", session.store_dir))
-        return gr.update(choices=choices, value=session.store_dir)
+        store, outside the cache's shared stores, is listed for it alone). Names, not server paths:
+        `store_by_name` turns the one picked back into a folder."""
+        choices = [(label, Path(path).name) for label, path in self.known_stores()]
+        active = Path(session.store_dir).name if session.store_dir else None
+        if active and active not in [name for _, name in choices]:
+            choices.append((f"{active} (yours)", active))
+        return gr.update(choices=choices, value=active)
+
+    def store_by_name(self, session: Session, name: str) -> str:
+        """The store folder of a name from `store_choices`: the session's active store or a shared one
+        (anything else, a path included, is refused like any store the session may not use)."""
+        if session.store_dir and name == Path(session.store_dir).name:
+            return session.store_dir
+        return str(self.allowed_store(session, self.settings.cache / "stores" / str(name)))
 
     def store_problem(self, session: Session) -> str | None:
         """Why this session has no embeddings to use (None when it has)."""
@@ -112,7 +170,8 @@ class AppCore:
             raise gr.Error(f"The active projection does not fit the embeddings: {problem}", duration=None)
         file = projection_file(session.projection)
         if not file.is_file():
-            raise gr.Error(f"No projection at {file}: train one in the Train tab.", duration=None)
+            raise gr.Error(f"No projection file in {self.projection_name(session.projection)}: train one in the "
+                           "Train tab.", duration=None)
         return cached_searcher(file, store)
 
     def stop(self, session: Session, name: str) -> str:
@@ -134,6 +193,7 @@ class AppCore:
     def ensure_open(self, session: Session) -> None:
         """Page load's setup, if it has not finished yet: a click, or another load event, may come
         first (the setup runs once; `opening` makes the others wait for it)."""
+        self.sessions.touch(session)  # a click: the session is in use, it does not expire
         if not session.opened:
             with self.opening:
                 if not session.opened:
@@ -172,12 +232,12 @@ class AppCore:
         except Exception as error:
             lines.append(f"**Encoders unavailable:** {html.escape(str(error))}")
         if s.data_root is not None and not s.data_root.is_dir():
-            lines.append(f"**Dataset:** folder `{s.data_root}` not found ({s.why.get('CLAPDEMO_DATA_ROOT')}) — "
+            lines.append(f"**Dataset:** folder `{s.data_root.name}` not found ({s.why.get('CLAPDEMO_DATA_ROOT')}) — "
                          "fix `CLAPDEMO_DATA_ROOT` or `--data-root` (see Data & embeddings)")
         elif s.data_problem:
             lines.append("**Dataset:** none — set `CLAPDEMO_DATA_ROOT` or `--data-root` (see Data & embeddings)")
         else:
-            lines.append(f"**Dataset:** {s.dataset} at `{s.data_root}` — {s.why.get('CLAPDEMO_DATA_ROOT')}, "
+            lines.append(f"**Dataset:** {s.dataset}, {self.data_name()} — {s.why.get('CLAPDEMO_DATA_ROOT')}, "
                          f"kind {s.why.get('CLAPDEMO_DATASET')}")
         if session and session.store_dir:
             from clapdemo.store import Store
@@ -189,6 +249,19 @@ class AppCore:
         lines.append(self.projection_line(session))
         return "  \n".join(lines)
 
+    def data_name(self) -> str:
+        """The data root as a visitor sees it: a name, never a server path."""
+        root = self.settings.data_root
+        return "the sample set" if root == SAMPLE_ROOT else f"folder `{root.name}`" if root else "no data folder"
+
+    def projection_name(self, projection: str | None) -> str:
+        """A projection as a visitor sees it: "the shipped projection" or its run's folder name."""
+        if not projection:
+            return "none"
+        if Path(projection).resolve() == Path(self.settings.projection).resolve():
+            return "the shipped projection"
+        return f"`{Path(projection).name}`"
+
     def projection_line(self, session: Session) -> str:
         """The header's projection line: which one, why, what it was trained on, whether it fits."""
         if not session or not session.projection:
@@ -198,10 +271,12 @@ class AppCore:
         try:
             info = load_run_info(session.projection)
         except Exception as error:
-            return f"**Projection:** `{session.projection}` unreadable ({html.escape(str(error))}); train one in Train"
+            log.warning("projection %s unreadable: %s", session.projection, error)  # the path for the owner's log
+            return (f"**Projection:** {self.projection_name(session.projection)} unreadable "
+                    f"({type(error).__name__}); train one in Train")
         data = run_data(info).get("dataset", {})
         trained_on = f"{data.get('name', '?')} {data.get('split', '')}".strip()
-        line = (f"**Projection:** `{session.projection}` — {session.projection_why}; trained on {trained_on}, "
-                f"best epoch {best_epoch_of(info)}")
+        line = (f"**Projection:** {self.projection_name(session.projection)} — {session.projection_why}; "
+                f"trained on {trained_on}, best epoch {best_epoch_of(info)}")
         problem = self.compatibility_problem(session)
         return line + (f" — ⚠ {problem}" if problem else "")

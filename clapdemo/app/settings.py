@@ -105,7 +105,7 @@ class Settings:
         if self.data_root is None:
             return NO_DATA
         if not self.data_root.is_dir():
-            return (f"**Dataset folder not found:** `{self.data_root}` ({self.why.get('CLAPDEMO_DATA_ROOT', '')}) "
+            return (f"**Dataset folder not found:** `{self.data_root.name}` ({self.why.get('CLAPDEMO_DATA_ROOT', '')}) "
                     "does not exist or is not a folder. " + NO_DATA.split("**", 2)[2])
         if self.dataset not in DATASET_KINDS:
             return f"**Unknown dataset kind** `{self.dataset}`; CLAPDEMO_DATASET must be one of {', '.join(DATASET_KINDS)}."
@@ -113,8 +113,13 @@ class Settings:
 
 
 def launch_options(settings: Settings) -> dict:
-    """Keyword arguments for `demo.launch`: tight file access, upload cap, port."""
-    allowed = [str(settings.cache)]
+    """Keyword arguments for `demo.launch`: tight file access, upload cap, port.
+
+    Gradio serves `allowed_paths` to anyone who asks for `/gradio_api/file=<path>`, so only the
+    configured data (the shipped sample set by default) is there, never the cache: what sessions
+    write there (their own clips, runs, library uploads) reaches a page only as a copy under an
+    unguessable name (`clapdemo.app.served`)."""
+    allowed = []
     if settings.data_root is not None:
         allowed += [str(settings.data_root), str(settings.data_root.resolve())]
     options = dict(allowed_paths=sorted(set(allowed)), max_file_size=int(settings.max_upload_mb * 1024 * 1024),
@@ -133,6 +138,22 @@ def _encoders_of_projection(projection: Path) -> dict[str, str]:
     CLIP wherever the hub answers (a Space) and the shipped MiniLM projection
     would not fit it, so Search would fail before anyone trained."""
     run_json = (projection if projection.is_dir() else projection.parent) / "run.json"
+def below_roots(path_text, roots) -> Path | None:
+    """`path_text` resolved (links followed), if it is one of `roots` or lies below one; else None.
+
+    The one rule for every path a visitor types (the Library's folder, the Train tab's label-pair
+    store, Evaluate's store): the caller answers None with one message whether the path is
+    forbidden or does not exist, so a visitor learns nothing about the server's other folders."""
+    text = str(path_text or "").strip()
+    if not text:
+        return None
+    try:
+        path = Path(text).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
+        return None
+    return path if any(path.is_relative_to(Path(r).resolve()) for r in roots) else None
+
+
     try:  # run.json, not the weights: importing the app must stay free of torch
         data = json.loads(run_json.read_text(encoding="utf-8")).get("data", {})
     except (OSError, ValueError):

@@ -26,10 +26,10 @@ class DataTab(AppCore):
 
         if self.settings.data_problem:
             raise gr.Error(self.settings.data_problem.replace("**", ""), duration=None)
-        with user_errors(f"Reading {kind} ({split}) at {self.settings.data_root}"):
+        with user_errors(f"Reading {kind} ({split}) in {self.data_name()}"):
             dataset = load_dataset(kind, self.settings.data_root, (split or "").strip() or None)
         if dataset.n_clips == 0:
-            raise gr.Error(f"{kind} {split} at {self.settings.data_root}: no clips found "
+            raise gr.Error(f"{kind} {split} in {self.data_name()}: no clips found "
                            f"({len(dataset.missing)} listed without audio). Check the folder and the split.",
                            duration=None)
         return dataset
@@ -65,7 +65,7 @@ class DataTab(AppCore):
             return f"Encoders unavailable: {error}"
         store = Store(folder)
         if not store.exists():
-            return f"No embeddings for {kind} {split} yet: click **Precompute** (store `{folder}`)."
+            return f"No embeddings for {kind} {split} yet: click **Precompute** (store `{folder.name}`)."
         st = store.status()
         state = "complete" if st["done"] + st["failed"] >= st["clips"] else "half done: Precompute resumes it"
         return (f"Store `{folder.name}`: {st['done']}/{st['clips']} clips embedded, {st['failed']} failed ({state}).")

@@ -29,9 +29,14 @@ class EvaluateTab(AppCore):
         from clapdemo.model import projection_file
         from clapdemo.runs import evaluate_run, extreme_queries, metrics_table
 
-        if store_choice and store_choice != session.store_dir:
-            session = Session(id=session.id, store_dir=store_choice, projection=session.projection)
+        store = self.store_by_name(session, store_choice) if store_choice else None  # a name, never a path
+        if store and store != session.store_dir:
+            session = Session(id=session.id, store_dir=store, projection=session.projection)
         searcher = self.searcher(session)
+        if searcher.embeddings.n_captions == 0:  # e.g. your own clips uploaded without a captions.csv
+            raise gr.Error(f"The clips of {Path(session.store_dir).name} have no captions, and Evaluate measures how "
+                           "well clips and their captions find each other. Upload them again with a captions.csv "
+                           "(columns file,caption), or evaluate on the sample set.", duration=None)
         emb, sample = searcher.embeddings, self.sample_note(session, searcher.embeddings, held_out)
         if held_out:
             searcher = self.held_out_searcher(session, searcher)
@@ -42,7 +47,7 @@ class EvaluateTab(AppCore):
         course = table_[table_["metric"].str.contains("acc@")]
         papers = table_[~table_["metric"].str.contains("acc@")]
         per_clip = np.bincount(emb.text_clip, minlength=emb.n_clips)
-        note = (f"**{Path(session.projection).name}** on **{Path(session.store_dir).name}**: "
+        note = (f"**{self.projection_name(session.projection).strip('`')}** on **{Path(session.store_dir).name}**: "
                 f"{emb.n_clips} clips, {emb.n_captions} captions ({len(set(emb.captions))} distinct). accuracy@k: "
                 f"each clip with its first caption, candidates = the whole split ({metrics['n_course_pairs']} pairs). "
                 "*best possible*: identical captions rank their clips alike, so only one of them can be first "

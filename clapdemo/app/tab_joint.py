@@ -38,7 +38,7 @@ class JointTab(AppCore):
                     raise job.error
         fig = layout.figure(layout.load(), color_by, pair_lines)
         yield (f"UMAP of {len(layout.rows)} projected clips and {len(layout.used)} captions "
-               f"(cached in `{layout.cache}`).", fig)
+               "(computed once per store and projection, then reused).", fig)
 
 
 def build() -> SimpleNamespace:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import html
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -34,6 +33,8 @@ import gradio as gr
 import pandas as pd
 
 from clapdemo.app.errors import on  # errors go to this tab's status lines, never a toast
+from clapdemo.app.served import served
+from clapdemo.app.settings import below_roots
 from clapdemo.app.widgets import SHARE
 
 N_HITS = 5  # results with a player and buttons
@@ -76,13 +77,23 @@ class LibraryHandlers:
         if not self.roots:
             raise gr.Error("This app opens no folders of the server: upload your sounds instead (audio files or "
                            f"a zip). The owner can list folders visitors may open in {ROOTS_SETTING}.", duration=None)
-        folder = Path((folder_text or "").strip()).expanduser().resolve()
-        if not (folder_text or "").strip() or not any(folder.is_relative_to(r) for r in self.roots):
+        folder = below_roots(self.by_name(folder_text), self.roots)  # the rule every typed path follows
+        if folder is None:
             raise gr.Error(f"{folder_text or '(empty)'}: not a folder this app may open. Use the data folder or one "
                            f"listed in {ROOTS_SETTING}, or upload your sounds.", duration=None)
         if not folder.is_dir():
             raise gr.Error(f"{folder_text}: not a folder. Type the path of a folder of audio files.", duration=None)
         return folder
+
+    def by_name(self, folder_text: str) -> str:
+        """A folder as a visitor names it: a root by its name ("my-sounds", what the box shows: never a
+        server path), a folder below it ("my-sounds/field"), or a full path."""
+        text = (folder_text or "").strip()
+        first, _, rest = text.replace("\\", "/").partition("/")
+        for root in self.roots:
+            if text and not Path(text).is_absolute() and first == root.name:
+                return str(root / rest)
+        return text
 
     def _inside(self, path: str) -> Path:
         """`path` resolved, if it lies below a library root or the uploads; else a gr.Error: a file
@@ -94,16 +105,12 @@ class LibraryHandlers:
         return resolved
 
     def _servable(self, path: str) -> str:
-        """A path the app may serve: inside the data root or the cache, else a copy in the cache."""
+        """A path the app may serve: inside the data root as it is, else a copy under a name no other
+        visitor can derive (`served`: the cache, where uploads live, is never served by its path)."""
         resolved = self._inside(path)
-        roots = [self.settings.cache.resolve()] + ([self.settings.data_root.resolve()] if self.settings.data_root else [])
-        if any(resolved.is_relative_to(r) for r in roots):
+        if self.settings.data_root and resolved.is_relative_to(self.settings.data_root.resolve()):
             return str(resolved)
-        copy = self.settings.cache / "library-files" / f"{_tag(str(resolved))}{resolved.suffix}"
-        if not copy.is_file():
-            copy.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(resolved, copy)
-        return str(copy)
+        return served(resolved)
 
     def cut(self, path: str, start: float, end: float) -> str:
         """The span [start, end) of a file as a WAV in the cache (what the player plays)."""
@@ -117,7 +124,7 @@ class LibraryHandlers:
             rate = self.encoders()[0].sample_rate
             out.parent.mkdir(parents=True, exist_ok=True)
             sf.write(out, load_audio(path, rate, end - start, offset=start), rate)
-        return str(out)
+        return served(out)
 
     # ---- handlers ------------------------------------------------------------------
 
@@ -126,7 +133,7 @@ class LibraryHandlers:
         folder = self.allowed_folder(folder_text)
         index = self.index_dir(folder)
         if index == folder:
-            return str(index), f"Opened the index **{html.escape(str(index))}**."
+            return str(index), f"Opened the index **{html.escape(index.name)}**."
         return str(index), self._index(folder, index)
 
     def upload_library(self, paths, folder: str | None):
@@ -161,9 +168,9 @@ class LibraryHandlers:
             return ("Opened as it is: another session is updating this index right now. "
                     "Press “Open / update index” again later to see the files it adds.")
         except (ValueError, OSError) as error:
-            raise gr.Error(f"Indexing {folder}: {error}", duration=None) from error
+            raise gr.Error(f"Indexing {folder.name}: {error}", duration=None) from error
         skipped = "".join(f"\n- {html.escape(line)}" for line in report.skipped_lines())
-        return f"Index ready: {html.escape(report.summary())}{skipped}"
+        return f"Index ready ({html.escape(folder.name)}): {html.escape(report.summary(paths=False))}{skipped}"
 
     def _searcher(self, index: str | None, projection: str):
         if not index:
@@ -173,7 +180,7 @@ class LibraryHandlers:
         try:
             return cached_searcher(projection or self.settings.projection, index)
         except (ValueError, OSError) as error:
-            raise gr.Error(f"Opening {index}: {error}", duration=None) from error
+            raise gr.Error(f"Opening {Path(index).name}: {error}", duration=None) from error
 
     def search_text(self, index, projection, query, k):
         """`python -m clapdemo search --store INDEX --text QUERY`: files with the span that matched."""
@@ -229,7 +236,7 @@ class LibraryHandlers:
         players += [gr.update(value=None, visible=False) for _ in range(N_HITS - len(players))]
         buttons = [gr.update(visible=i < len(hits)) for i in range(N_HITS) for _ in range(2)]
         out = self.settings.cache / "library-exports" / _tag(index + note)
-        files = [str(export_hits({"clips": hits}, out / f"results.{ext}")) for ext in ("csv", "json")]
+        files = [served(export_hits({"clips": hits}, out / f"results.{ext}")) for ext in ("csv", "json")]
         return note, table, [h.to_dict() for h in hits], *players, *buttons, files
 
 
@@ -253,8 +260,9 @@ def build_library_tab(settings, encoders, session) -> None:
                           f"{settings.max_upload_seconds / 60:g} min a file)")
         upload_btn = gr.Button("Index my upload", variant="primary", elem_id="library-upload-index")
     with gr.Row(visible=bool(h.roots)):  # server folders only below a root the owner configured
-        folder = gr.Textbox(str(settings.data_root or ""), label=f"or a folder of the server (below the data folder "
-                            f"or {ROOTS_SETTING})", elem_id="library-folder", scale=4)
+        folder = gr.Textbox(settings.data_root.name if settings.data_root else "", elem_id="library-folder", scale=4,
+                            label=f"or a folder of the server: the data folder by its name, a folder below it "
+                            f"(name/sub), or one below {ROOTS_SETTING}")
         open_btn = gr.Button("Open / update index", variant="primary", elem_id="library-open")
     status = gr.Markdown(elem_id="library-status")
     with gr.Row():

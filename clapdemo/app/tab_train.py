@@ -21,6 +21,9 @@ from clapdemo.projection_init import DEFAULT_INIT, INITS
 
 STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
                 "callback": "stopped by you"}
+RUN_STATES = {"finished": "finished", "early_stopping": "stopped early", "callback": "stopped by you",
+              "running": "running"}  # run.json's status as the past-runs list words it
+MAX_EPOCHS = 500  # a visitor's training ends within minutes; `python -m clapdemo train` allows more
 
 
 class TrainTab(AppCore):
@@ -37,9 +40,14 @@ class TrainTab(AppCore):
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
         store = self.need_store(session)
+        # label pairs only from a store this session may use: `allowed_store`, the Library's rule
+        extra = [str(self.allowed_store(session, label_pairs))] if str(label_pairs or "").strip() else []
         with user_errors("Training settings"):
             if None in (epochs, batch_size, weight_decay, patience, val_fraction):
                 raise ValueError("fill in every field (epochs, batch size, weight decay, ...)")
+            if not 1 <= int(epochs) <= MAX_EPOCHS:
+                raise ValueError(f"epochs {epochs:g}: choose 1 to {MAX_EPOCHS} here (`python -m clapdemo train` "
+                                 "trains longer)")
             start = make_init(init or DEFAULT_INIT, Store(store).manifest(), where=f"store {Path(store).name}")
             if lr is not None and float(lr) < 0:
                 raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
@@ -49,7 +57,7 @@ class TrainTab(AppCore):
                                   learn_temperature=bool(learn_temperature), patience=int(patience))
             if not 0 < float(val_fraction) < 1:
                 raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
-            stores = ([str(label_pairs).strip()] if label_pairs and str(label_pairs).strip() else []) + [store]
+            stores = extra + [store]
             for path in stores[:-1]:
                 Store(path).manifest()  # a wrong folder is said here, not in the background job
         run_dir = new_run_dir(self.settings.cache / "runs", session.id)
@@ -68,9 +76,10 @@ class TrainTab(AppCore):
             session.last_run = str(run_dir)  # here, not in the page's generator: a reload may have closed it
             return result
 
-        job = session.jobs["train"] = Job("train", work)
+        job = Job("train", work)
         job.epochs, job.lr_text, job.run_dir = cfg.epochs, f"lr {cfg.lr:g}{lr_note}", run_dir
-        yield from self.follow_training(session, job.start())
+        session.jobs["train"] = self.start_training(job)  # or "busy, try again" when MAX_TRAININGS run
+        yield from self.follow_training(session, job)
 
     def follow_training(self, session: Session, job: Job | None = None):
         """Yields (curve, status, metrics table) of this session's training job until it ends.
@@ -87,6 +96,7 @@ class TrainTab(AppCore):
         shown = -1
         with user_errors("Training"):
             for _ in watch(job, interval=1.0, stop_on_close=False):
+                self.sessions.touch(session)  # a page watching its training: the session is in use
                 logs = list(job.events)
                 if len(logs) != shown or job.finished.is_set():
                     shown = len(logs)
@@ -99,42 +109,76 @@ class TrainTab(AppCore):
                 raise job.error
             result = job.result
             status = (f"**Done:** {STOP_REASONS[result.stop_reason]} after {len(result.history)} epochs "
-                      f"({job.lr_text}); best epoch {result.best_epoch}. Saved to `{job.run_dir}`. Validation "
+                      f"({job.lr_text}); best epoch {result.best_epoch}. Saved as run `{Path(job.run_dir).name}`. Validation "
                       "metrics below; press **Use this projection** to make it the active one.")
             yield plots.loss_curve(result.history), status, metrics_table(result.metrics)
 
+    def own_runs(self, session: Session) -> list[Path]:
+        """This session's run folders (`runs.new_run_dir`: <date>-<time>-<session id>[-n]), newest first.
+        Another visitor's runs are never listed: their folders hold what that visitor trained on."""
+        folder = self.settings.cache / "runs"
+        return [p for p in sorted(folder.glob(f"*-{session.id}*"), reverse=True)
+                if p.name.split("-")[2:3] == [session.id]]
+
     def run_choices(self, session: Session):
-        """The Train tab's list of past runs of the active store (the cache's runs folder)."""
-        from clapdemo.runs import past_runs
+        """The Train tab's list of this session's past runs of the active store: (label, run name).
+        A run run.json calls "running" that no training of this app is writing was cut off (the app
+        stopped or crashed): "interrupted"; its best checkpoint so far can still be made active."""
+        from clapdemo.model import projection_file
+        from clapdemo.runs import best_epoch_of, load_run_info
         from clapdemo.store import Store
 
         if not session.store_dir or not Store(session.store_dir).exists():
             return gr.update(choices=[], value=None)
-        runs = past_runs(self.settings.cache / "runs", Store(session.store_dir).manifest())
+        manifest, live, runs = Store(session.store_dir).manifest(), self.live_runs(), []
+        for run in self.own_runs(session):
+            try:
+                info = load_run_info(run)
+            except (OSError, ValueError):
+                continue
+            if not projection_file(run).is_file() or any(manifest.get(k) != v for k, v in info.data.items()):
+                continue
+            state = RUN_STATES.get(info.status, info.status or "?")
+            if info.status == "running" and str(run) not in live:
+                state = "interrupted"
+            runs.append((f"{run_time(run.name)} — {state}, {len(info.history)} epochs, best epoch "
+                         f"{best_epoch_of(info)}", run.name))
         return gr.update(choices=runs, value=runs[0][1] if runs else None)
 
     def use_run(self, session: Session, run: str | None):
-        """"Make active": a past run (finished or cut short: its best checkpoint) becomes the projection."""
+        """"Make active": a past run of this session (finished or cut short: its best checkpoint)."""
         from clapdemo.model import projection_file
 
-        if not run or not projection_file(run).is_file():
-            raise gr.Error("Pick a past run first (trained runs of the active store are listed here).")
-        return self.activate(session, run, f"a past run ({Path(run).name})", f"Active projection: `{run}`.")
+        mine = {p.name: p for p in self.own_runs(session)}
+        if not run or str(run) not in mine or not projection_file(mine[str(run)]).is_file():
+            raise gr.Error("Pick one of your past runs first (this session's trained runs of the active store "
+                           "are listed here).")
+        return self.activate(session, str(mine[str(run)]), f"a past run ({run})", f"Active projection: `{run}`.")
 
     def use_last_run(self, session: Session):
         if not session.last_run:
             raise gr.Error("Nothing trained in this session yet: press Start training first.")
-        return self.activate(session, session.last_run, f"trained in this session ({Path(session.last_run).name})",
-                             f"Active projection: `{session.last_run}`.")
+        name = Path(session.last_run).name
+        return self.activate(session, session.last_run, f"trained in this session ({name})",
+                             f"Active projection: `{name}`.")
 
     def use_shipped(self, session: Session):
-        shipped = str(self.settings.projection)
-        return self.activate(session, shipped, "shipped with the app", f"Active projection: `{shipped}` (shipped).")
+        return self.activate(session, str(self.settings.projection), "shipped with the app",
+                             "Active projection: the shipped one.")
 
     def activate(self, session: Session, projection: str, why: str, message: str):
         """Make `projection` the session's own; (message, header)."""
         session.projection, session.projection_why = projection, why
         return message, self.header(session)
+
+
+def run_time(name: str) -> str:
+    """When a run started, from its folder name (<date>-<time>-<session>[-n]): "2026-12-03 09:15:00 (2)"."""
+    parts = name.split("-") + ["", "", "", ""]
+    day, clock, n = parts[0], parts[1], parts[3]
+    if len(day) != 8 or len(clock) != 6:
+        return name
+    return f"{day[:4]}-{day[4:6]}-{day[6:]} {clock[:2]}:{clock[2:4]}:{clock[4:]}" + (f" ({n})" if n else "")
 
 
 def build() -> SimpleNamespace:
@@ -143,7 +187,7 @@ def build() -> SimpleNamespace:
     gr.Markdown("Train the linear projection on the active embeddings (a share of the clips is held "
                 "out for validation). Same as `python -m clapdemo train`.")
     with gr.Row():
-        c.epochs = gr.Number(50, label="epochs", precision=0, minimum=1, elem_id="epochs")
+        c.epochs = gr.Number(50, label=f"epochs (1-{MAX_EPOCHS})", precision=0, minimum=1, elem_id="epochs")
         c.batch_size = gr.Number(256, label="batch size", precision=0, minimum=2, elem_id="batch-size")
         c.lr = gr.Number(0, label="learning rate (0: follows the init)", minimum=0, elem_id="lr")
         c.weight_decay = gr.Number(1e-4, label="weight decay", elem_id="weight-decay")
@@ -165,7 +209,7 @@ def build() -> SimpleNamespace:
         c.use_run = gr.Button("Use this projection", elem_id="use-run")
         c.use_shipped = gr.Button("Use the shipped projection", elem_id="use-shipped")
     with gr.Row():
-        c.past = gr.Dropdown([], label="past runs of the active store (finished or cut short)",
+        c.past = gr.Dropdown([], label="your past runs of the active store (finished or cut short)",
                              elem_id="past-runs", scale=4)
         c.past_refresh = gr.Button("↻ runs", elem_id="past-refresh", scale=0)
         c.make_active = gr.Button("Make active", elem_id="make-active", scale=0)

@@ -7,6 +7,8 @@ import html
 import gradio as gr
 import pandas as pd
 
+from clapdemo.app.served import served
+
 N_PLAYERS = 5  # audio players under search results
 N_EXAMPLES = 4  # audio players under the dataset summary
 N_EXTREMES = 3  # best and worst queries shown with their audio (and nearest clips of an upload)
@@ -24,8 +26,13 @@ def table(elem_id: str, label: str | None, *columns: str) -> gr.Dataframe:
 
 
 def audio_update(path: str | None = None, label: str = ""):
-    """A player showing `path` (hidden when None)."""
-    return gr.update(value=path, label=label or "clip", visible=path is not None)
+    """A player showing `path` (hidden when None, or when the file is gone), through a copy only
+    this page is told the name of (`served`: the cache, where own clips live, is never served)."""
+    try:
+        copy = served(path)
+    except OSError:
+        copy = None
+    return gr.update(value=copy, label=label or "clip", visible=copy is not None)
 
 
 def progress_html(done: int, total: int, label: str, seconds: float | None = None) -> str:
