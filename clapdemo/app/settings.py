@@ -131,13 +131,6 @@ def launch_options(settings: Settings) -> dict:
     return options
 
 
-def _encoders_of_projection(projection: Path) -> dict[str, str]:
-    """{"audio_encoder": name, "text_encoder": name} the active projection was trained with.
-
-    With no encoder asked for, the app uses these: otherwise "auto" would pick
-    CLIP wherever the hub answers (a Space) and the shipped MiniLM projection
-    would not fit it, so Search would fail before anyone trained."""
-    run_json = (projection if projection.is_dir() else projection.parent) / "run.json"
 def below_roots(path_text, roots) -> Path | None:
     """`path_text` resolved (links followed), if it is one of `roots` or lies below one; else None.
 
@@ -154,6 +147,13 @@ def below_roots(path_text, roots) -> Path | None:
     return path if any(path.is_relative_to(Path(r).resolve()) for r in roots) else None
 
 
+def _encoders_of_projection(projection: Path) -> dict[str, str]:
+    """{"audio_encoder": name, "text_encoder": name} the active projection was trained with.
+
+    With no encoder asked for, the app uses these: otherwise "auto" would pick
+    CLIP wherever the hub answers (a Space) and the shipped MiniLM projection
+    would not fit it, so Search would fail before anyone trained."""
+    run_json = (projection if projection.is_dir() else projection.parent) / "run.json"
     try:  # run.json, not the weights: importing the app must stay free of torch
         data = json.loads(run_json.read_text(encoding="utf-8")).get("data", {})
     except (OSError, ValueError):
