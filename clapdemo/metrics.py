@@ -26,6 +26,7 @@ import numpy as np
 _PAD = 1 << 40  # rank given to padding slots: never inside any top k
 _MAP_CUTOFF = 10
 _TIE = 1e-5  # scores this close to the relevant item's count as ties (float32 matmul rounding)
+TIE = _TIE  # the same, for a caller that ranks by hand (runs.distinct_caption_ranks)
 _CHUNK_ELEMENTS = 1 << 24  # score entries compared per step (bounds memory on large splits)
 
 
@@ -362,6 +363,53 @@ def zero_shot_accuracy(audio_proj, class_text_emb, labels_idx, ks=(1, 5)) -> dic
     n_classes = len(class_text_emb)
     out = {f"zero_shot_acc@{k}": float(np.mean(ranks < k)) for k in ks}
     return out | {f"random_zero_shot_acc@{k}": min(k, n_classes) / n_classes for k in ks}
+
+
+# ----------------------------------------------------------------------------- names in plain words
+
+_SIDES = {"a2t": "clip → caption", "t2a": "caption → clip"}
+COLUMN_MEANINGS = {  # the metrics table's columns (runs.metrics_table), in plain words
+    "best possible": "the highest any model could score here: identical captions score alike, so only one of "
+                     "the clips they share can come first",
+    "random (exact)": "what a random ranking scores on average (the formula; ties counted as the metric counts them)",
+    "random (empirical)": "the same from 50 seeded random rankings, a check on the formula",
+    "x random": "model ÷ random (exact): how many times chance the model scores",
+}
+
+
+def describe_metric(key: str) -> tuple[str, str]:
+    """A metric key (`a2t_acc@3`, `t2a_R@5`, `a2t_mAP@10`, `zero_shot_acc@1`) as (plain name, one-line
+    meaning); an unknown key is its own name with no meaning."""
+    import re
+
+    match = re.fullmatch(r"(a2t|t2a|zero_shot)_(acc|R|mAP)@(\d+)", key)
+    if not match:
+        return key, ""
+    side, kind, k = match.groups()
+
+    def best(noun: str) -> str:  # "the best-scoring caption" / "the 3 best-scoring captions"
+        return f"the best-scoring {noun}" if k == "1" else f"the {k} best-scoring {noun}s"
+
+    if side == "zero_shot":
+        return (f"clip → class name, top {k}",
+                f"share of clips whose class is {'the class name closest to the clip' if k == '1' else f'among the {k} class names closest to the clip'}, "
+                "each class counted once (zero-shot classification among all classes)")
+    if kind == "mAP":
+        whose = "a clip's own captions come" if side == "a2t" else "a caption's clips come"
+        return (f"{_SIDES[side]}, ranking quality (mAP@{k})",
+                f"mean average precision of the top {k}: 1 when {whose} first, lower the further down they sit")
+    if kind == "acc":
+        return ((f"{_SIDES[side]}, top {k}",
+                 f"share of clips whose own caption is {'' if k == '1' else 'among '}{best('caption')} (one per "
+                 "clip, copies of a caption included); ties count as hits") if side == "a2t" else
+                (f"{_SIDES[side]}, top {k}",
+                 f"share of captions (one per clip) whose own clip is {'' if k == '1' else 'among '}{best('clip')}"))
+    return ((f"{_SIDES[side]}, top {k}, all captions",
+             f"share of clips with any of their own captions {'as' if k == '1' else 'among'} {best('caption')} "
+             "of all captions") if side == "a2t" else
+            (f"{_SIDES[side]}, top {k}, all captions",
+             f"share of all captions (every caption of every clip) whose clip is {'' if k == '1' else 'among '}"
+             f"{best('clip')}"))
 
 
 def first_caption_of_each_clip(text_clip, n_clips: int) -> np.ndarray:

@@ -227,14 +227,18 @@ def _searcher_for(file: str, mtime_ns: int, store: str, store_fingerprint: str) 
 def extreme_queries(searcher: Searcher, n: int = 3) -> list[dict]:
     """The n best and n worst queries each way, to see what the model gets right and wrong.
 
-    audio→text: each clip by the rank of its own (first) caption among the store's captions;
-    text→audio: each distinct caption by the mean rank of its clips. A record says "kind" (best,
-    worst), "direction", "query" (clip id or caption), "rank" (1 = first), "right_answer",
-    "top_answer" (what the model put first) and, for audio queries, "audio_path"."""
+    audio→text: each clip by the rank of its best own caption among the store's DISTINCT captions
+    (`distinct_caption_ranks`: on ESC-50, among its 50 class captions, so at most 50; counting every
+    copy of a repeated caption put a clip at "rank 80" of 50 classes); text→audio: each distinct
+    caption by the mean rank of its clips among all clips. A record says "kind" (best, worst),
+    "direction", "query" (clip id or caption), "rank" (1 = first), "out_of" (how many candidates
+    that rank is among), "right_answer", "top_answer" (what the model put first) and, for audio
+    queries, "audio_path"."""
     from clapdemo.metrics import query_ranks
 
     emb = searcher.embeddings
-    a2t, t2a = query_ranks(searcher.audio, emb.text, emb.text_clip)
+    _, t2a = query_ranks(searcher.audio, emb.text, emb.text_clip)
+    a2t = distinct_caption_ranks(searcher)
     first = {}
     for j, clip in enumerate(emb.text_clip):
         first.setdefault(int(clip), emb.captions[j])
@@ -245,6 +249,7 @@ def extreme_queries(searcher: Searcher, n: int = 3) -> list[dict]:
     top_rows = np.argmax(searcher.audio[[i for _, i in picks]] @ searcher.pool_text.T, axis=1) if picks else []
     for (kind, i), top in zip(picks, top_rows):  # the store's own vectors: no clip is re-encoded
         records.append({"kind": kind, "direction": "audio→text", "query": emb.clip_ids[i], "rank": int(a2t[i]) + 1,
+                        "out_of": len(searcher.pool_captions),
                         "right_answer": first.get(int(i), ""), "top_answer": str(searcher.pool_captions[top]),
                         "audio_path": emb.audio_paths[i]})
     per_caption = pd.DataFrame({"caption": emb.captions, "rank": t2a + 1}).groupby("caption")["rank"].mean()
@@ -253,9 +258,31 @@ def extreme_queries(searcher: Searcher, n: int = 3) -> list[dict]:
         for caption in captions:
             top = searcher.text_to_audio(caption, k=1)[0]
             records.append({"kind": kind, "direction": "text→audio", "query": caption,
-                            "rank": float(per_caption[caption]), "right_answer": "its clips (mean rank)",
+                            "rank": float(per_caption[caption]), "out_of": emb.n_clips,
+                            "right_answer": "its clips (mean rank)",
                             "top_answer": f"{top.clip_id} ({top.caption})", "audio_path": None})
     return records
+
+
+def distinct_caption_ranks(searcher: Searcher, chunk: int = 256) -> np.ndarray:
+    """(n_clips,) for each clip, how many of the store's distinct captions (`searcher.pool_captions`)
+    score above its best own caption (0 = first; -1 for a clip without captions). Ties with it count
+    as hits, as in `clapdemo.metrics`."""
+    from clapdemo.metrics import TIE
+
+    emb = searcher.embeddings
+    index = {c: i for i, c in enumerate(searcher.pool_captions)}
+    own = [[] for _ in range(emb.n_clips)]
+    for caption, clip in zip(emb.captions, emb.text_clip):
+        own[int(clip)].append(index[caption])
+    ranks = np.full(emb.n_clips, -1, dtype=np.int64)
+    for start in range(0, emb.n_clips, chunk):  # bounded memory: chunk x distinct captions at a time
+        scores = searcher.audio[start:start + chunk] @ searcher.pool_text.T
+        for row, clip in enumerate(range(start, min(start + chunk, emb.n_clips))):
+            if own[clip]:
+                best = scores[row, own[clip]].max()
+                ranks[clip] = int((scores[row] > best + TIE).sum())
+    return ranks
 
 
 def new_run_dir(runs_folder, tag: str) -> Path:

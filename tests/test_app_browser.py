@@ -304,7 +304,7 @@ def test_front_page_works_on_a_clean_setup_with_no_variables(browser, tmp_path):
                 rows = _wait_table(page, "eval-table", "a2t_acc@1")
                 note = page.locator("#eval-note").inner_text()
                 assert "Held out" in note and "206 clips" in note, note
-                by_metric = {r[0]: r for r in rows[1:] if r}
+                by_metric = {r[rows[0].index("metric")]: r for r in rows[1:] if r}  # the CLI's key, beside the plain name
                 model, chance = rows[0].index("model"), rows[0].index("random (exact)")
                 for metric in ("a2t_acc@1", "t2a_acc@1", "zero_shot_acc@1"):
                     assert float(by_metric[metric][model]) > 5 * float(by_metric[metric][chance]), by_metric[metric]
@@ -445,7 +445,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 rows = _wait_table(page, "eval-table", "a2t_acc@1")
                 head = rows[0]
                 model_col, random_col = head.index("model"), head.index("random (exact)")
-                by_metric = {r[0]: r for r in rows[1:] if r}
+                by_metric = {r[head.index("metric")]: r for r in rows[1:] if r}
                 for metric in ("a2t_acc@1", "t2a_acc@1", "a2t_acc@3"):
                     model, chance = float(by_metric[metric][model_col]), float(by_metric[metric][random_col])
                     assert model > chance, (metric, model, chance)

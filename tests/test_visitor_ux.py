@@ -109,3 +109,47 @@ def test_nonsense_is_marked_weak_and_a_dog_is_not(sample):
 def test_a_piano_is_weak_on_a_set_without_music(sample):
     h, session = sample
     assert all(hit.weak for hit in h.searcher(session).text_to_audio("a piano playing", 3))
+
+
+# ---- 16: Evaluate in plain words ----------------------------------------------------------------------
+
+
+def test_evaluate_names_every_figure_and_explains_the_ties(sample):
+    h, session = sample
+    note, course, papers, fig, extremes, legend, *players = h.evaluate(session, None, True)
+    rows = list(course["measure"]) + list(papers["measure"])
+    assert "clip → caption, top 3" in rows and "caption → clip, ranking quality (mAP@10)" in rows
+    assert "× chance" in course.columns and "x random" not in course.columns
+    for key in list(course["metric"]) + list(papers["metric"]):  # every figure shown has its line in the legend
+        assert f"(`{key}`): share" in legend or f"(`{key}`): mean average precision" in legend, key
+    assert "*× chance*: model ÷ random (exact)" in legend
+    # one clip → caption "@5" figure, not two that differ
+    at5 = [key for key in list(course["metric"]) + list(papers["metric"])
+           if key.endswith("@5") and not key.startswith("t2a")]
+    assert len(at5) == 1, at5
+    # acc@3 == acc@1 on ESC-50 is the copies of each class's caption, and the page says so
+    by_key = course.set_index("metric")["model"]
+    if by_key["a2t_acc@3"] == by_key["a2t_acc@1"]:
+        assert "Why clip → caption top 3 equals top 1" in legend and "50 distinct" in legend
+    # the worst clips rank among the 50 distinct captions, never beyond
+    audio = extremes[extremes["direction"] == "audio→text"]
+    ranks = [int(text.split(" of ")[0]) for text in audio["rank of right answer (1 = first)"]]
+    assert all(1 <= r <= 50 for r in ranks) and all("of 50 distinct captions" in t
+                                                    for t in audio["rank of right answer (1 = first)"])
+
+
+def test_extreme_queries_rank_clips_among_distinct_captions(sample):
+    """The library's record: the rank a CLI user sees with `evaluate --extremes` too."""
+    from clapdemo.runs import extreme_queries
+
+    h, session = sample
+    searcher = h.searcher(session)
+    worst = [r for r in extreme_queries(searcher, 3) if r["direction"] == "audio→text" and r["kind"] == "worst"]
+    distinct = len(searcher.pool_captions)
+    assert distinct == 50 and all(r["out_of"] == distinct and 1 <= r["rank"] <= distinct for r in worst)
+    # the rank agrees with the clip's scores against the 50 class captions
+    for r in worst:
+        row = searcher.embeddings.clip_ids.index(r["query"])
+        scores = searcher.pool_text @ searcher.audio[row]
+        own = list(searcher.pool_captions).index(r["right_answer"])
+        assert r["rank"] == 1 + int((scores > scores[own] + 1e-5).sum())

@@ -43,7 +43,7 @@ class EvaluateTab(AppCore):
             emb = searcher.embeddings
         with user_errors("Evaluation"):  # in-sample on purpose when asked: the note says so
             metrics = evaluate_run(projection_file(session.projection), emb, allow_overlap=True)
-        table_ = metrics_table(metrics)
+        table_ = plain_table(metrics_table(metrics))
         course = table_[table_["metric"].str.contains("acc@")]
         papers = table_[~table_["metric"].str.contains("acc@")]
         per_clip = np.bincount(emb.text_clip, minlength=emb.n_clips)
@@ -56,7 +56,7 @@ class EvaluateTab(AppCore):
             note += " Each clip has one caption here, so R@k equals accuracy@k."
         fig = plots.metrics_vs_random(metrics, keys=list(course["metric"]), title="accuracy@k: model vs random")
         extremes, players = extremes_table(extreme_queries(searcher, N_EXTREMES))
-        return note, course, papers, fig, extremes, *players
+        return note, course, papers, fig, extremes, legend(table_, metrics, emb), *players
 
     def sample_note(self, session: Session, emb, held_out: bool) -> str:
         """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
@@ -99,17 +99,60 @@ class EvaluateTab(AppCore):
         return Searcher(emb.subset(rows), searcher.projection, searcher.text_encoder, searcher.audio_encoder)
 
 
+NAME, TIMES = "measure", "× chance"  # the plain name column; "x random" as the tab shows it
+ONE_AT_5 = "zero_shot_acc@5"  # left out: one clip → caption @5 figure (a2t_R@5), not two that differ
+
+
+def plain_table(table_: pd.DataFrame) -> pd.DataFrame:
+    """`runs.metrics_table` for a visitor: a plain name first (`metrics.describe_metric`), the CLI's
+    key beside it (so the number is found in `python -m clapdemo evaluate`), one a2t @5 figure."""
+    from clapdemo.metrics import describe_metric
+
+    table_ = table_[table_["metric"] != ONE_AT_5].rename(columns={"x random": TIMES})
+    table_.insert(0, NAME, [describe_metric(key)[0] for key in table_["metric"]])
+    return table_
+
+
+def legend(table_: pd.DataFrame, metrics: dict, emb) -> str:
+    """What each row and column means, one line each, and why clip → caption top 3 may equal top 1."""
+    from clapdemo.metrics import COLUMN_MEANINGS, describe_metric, first_caption_of_each_clip
+
+    lines = ["**What the figures mean** (all are shares of queries, 0 to 1):"]
+    lines += [f"- *{name}* (`{key}`): {describe_metric(key)[1]}" for name, key in zip(table_[NAME], table_["metric"])]
+    lines += [f"- *{TIMES if column == 'x random' else column}*: {meaning}" for column, meaning in COLUMN_MEANINGS.items()]
+    first = first_caption_of_each_clip(emb.text_clip, emb.n_clips)
+    candidates = [emb.captions[j] for j in first if j >= 0]
+    copies = pd.Series(candidates).value_counts()
+    if len(copies) < len(candidates):
+        fewest = int(copies.min())
+        why = (f"**Why clip → caption top 3 {'equals' if metrics.get('a2t_acc@3') == metrics.get('a2t_acc@1') else 'is close to'} "
+               f"top 1 here:** the {len(candidates)} candidate captions hold only {len(copies)} distinct ones "
+               f"({'ESC-50 gives all clips of a class one caption' if emb.labels else 'clips share captions'}), "
+               f"each on {fewest} or more clips. "
+               "Copies of a caption score alike, so a wrong caption that beats the right one takes all its copies' "
+               f"places at once: a clip that misses first place lands at rank {fewest + 1} or lower")
+        lines.append(why + (", never 2 or 3." if fewest >= 3 else ".")
+                     + f" *clip → class name* counts each of the {len(copies)} once, as do the best and worst "
+                       "queries below.")
+    return "\n".join(lines)
+
+
+RANK = "rank of right answer (1 = first)"
+
+
 def extremes_table(records: list[dict]) -> tuple[pd.DataFrame, list]:
     """`runs.extreme_queries` as the tab's table, and a player for each audio query."""
     rows, players = [], []
     for r in records:
         audio = r["direction"] == "audio→text"
+        rank = (f"{r['rank']} of {r['out_of']} distinct captions" if audio else
+                f"{r['rank']:.1f} of {r['out_of']} clips (mean over its clips)")
         rows.append({"query": f"{r['kind']}: clip {r['query']}" if audio else f"{r['kind']}: “{r['query']}”",
-                     "direction": r["direction"], "rank of right answer": r["rank"] if audio else round(r["rank"], 1),
+                     "direction": r["direction"], RANK: rank,
                      "right answer": r["right_answer"], "model's top answer": r["top_answer"]})
         if audio:
             players.append(audio_update(r["audio_path"], f"{r['kind']} audio query {r['query']}: "
-                                                         f"rank {r['rank']} ({r['right_answer']})"))
+                                                         f"{rank} ({r['right_answer']})"))
     players += [audio_update() for _ in range(2 * N_EXTREMES - len(players))]
     return pd.DataFrame(rows), players
 
@@ -125,10 +168,13 @@ def build() -> SimpleNamespace:
                                  info="leave out the clips the projection was trained or validated on")
         c.run = gr.Button("Evaluate the active projection", variant="primary", elem_id="evaluate")
     c.note = gr.Markdown(elem_id="eval-note")
-    c.table = table("eval-table", "accuracy@k (course protocol) beside random", *EVAL_COLUMNS)
+    columns = [NAME, *(TIMES if column == "x random" else column for column in EVAL_COLUMNS)]
+    c.table = table("eval-table", "top-k accuracy, one caption per clip (the course's protocol), beside chance",
+                    *columns)
     c.plot = gr.Plot(label="model vs random", elem_id="eval-plot")
-    c.papers = table("eval-papers", "R@k and mAP@10 over all captions (papers' protocol)", *EVAL_COLUMNS)
-    c.extremes = table("eval-extremes", "best and worst queries", "query", "direction", "rank of right answer",
+    c.papers = table("eval-papers", "top-k over every caption, and ranking quality (the papers' protocol)", *columns)
+    c.legend = gr.Markdown(elem_id="eval-legend")  # one line per figure: what it means
+    c.extremes = table("eval-extremes", "best and worst queries", "query", "direction", RANK,
                        "right answer", "model's top answer")
     with gr.Row():
         c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"extreme-{i}") for i in range(2 * N_EXTREMES)]
@@ -138,7 +184,7 @@ def build() -> SimpleNamespace:
 def wire(h: EvaluateTab, ui) -> None:
     """The tab's events; `ui` holds every tab's components, the session and the header."""
     c, session = ui.evaluate, ui.session
-    outputs = [c.note, c.table, c.papers, c.plot, c.extremes, *c.players]
+    outputs = [c.note, c.table, c.papers, c.plot, c.extremes, c.legend, *c.players]
     on(c.refresh.click, h.store_choices, [session], [c.store], c.note)
     on(c.run.click, h.evaluate, [session, c.store, c.held_out], outputs, c.note)
     # opening the tab shows the active projection on the active store at once (held out by default)
