@@ -329,7 +329,8 @@ def test_a_visitor_library_is_an_upload_into_the_session_folder(tmp_path, mn04, 
     assert "2 added" in status
     note, table, hits, *rest = h.search_text(index, PROJECTION, "a cat meowing", 2)
     assert hits[0]["clip_id"] == "field/cat.flac", table
-    assert h.whole_file(hits, 0)["value"].startswith(folder)
+    served = h.whole_file(hits, 0)["value"]  # a copy under an unguessable name: the cache is never served
+    assert not served.startswith(str(tmp_path)) and Path(served).read_bytes() == cat.read_bytes()
     again = h.upload_library([str(esc50_file("frog"))], folder)  # a second upload adds to the same library
     assert again[1] == folder and "1 added" in again[2] and "2 unchanged" in again[2]
 

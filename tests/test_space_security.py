@@ -99,9 +99,9 @@ def test_b_cannot_list_or_fetch_what_a_wrote(app, two):
     a.store_dir = shared_store
     assert [v for _, v in app.run_choices(a)["choices"]] == [Path(shared_run).name]  # ... A sees its own
     assert all(a.id not in label for label, _ in app.run_choices(a)["choices"])  # labels without ids
-    with pytest.raises(gr.Error, match="your past runs"):
+    with pytest.raises(gr.Error, match="past run of yours"):
         app.use_run(b, Path(shared_run).name)
-    with pytest.raises(gr.Error, match="your past runs"):
+    with pytest.raises(gr.Error, match="past run of yours"):
         app.use_run(b, shared_run)  # a path is no run name either
     assert mine is not None
 

@@ -151,7 +151,7 @@ class TrainTab(AppCore):
 
         mine = {p.name: p for p in self.own_runs(session)}
         if not run or str(run) not in mine or not projection_file(mine[str(run)]).is_file():
-            raise gr.Error("Pick one of your past runs first (this session's trained runs of the active store "
+            raise gr.Error("Pick a past run of yours first (this session's trained runs of the active store "
                            "are listed here).")
         return self.activate(session, str(mine[str(run)]), f"a past run ({run})", f"Active projection: `{run}`.")
 
