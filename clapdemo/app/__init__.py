@@ -5,7 +5,8 @@ heavy is loaded until a handler needs it) and launches it under `__main__` with
 `launch_options(settings)`. One module per job:
 
     settings.py      Settings from CLAPDEMO_* variables or flags; launch_options
-    session.py       Session (one browser's store, projection, jobs); SessionRegistry (reloads)
+    session.py       Session (one browser's store, projection, jobs); SessionRegistry (reloads, caps, expiry)
+    served.py        files handed to a page as copies under unguessable names (the cache is never served)
     jobs.py          a long library call in a thread, watched by a generator (progress, Stop)
     errors.py        errors to the tab's status line (`on`), never a toast
     widgets.py       tables, players, progress bar, shared wording
