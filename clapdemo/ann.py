@@ -95,13 +95,16 @@ def open_index(store_dir, vectors: np.ndarray, key: str):
         if saved.get("key") == key and saved.get("rows") == len(vectors):
             return faiss.read_index(str(path)), False
     index = build_ivf(vectors)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".audio-ivf.{os.getpid()}.tmp"
-    faiss.write_index(index, str(tmp))
-    sidecar.unlink(missing_ok=True)  # never a sidecar naming one key beside an index of another
-    os.replace(tmp, path)
-    atomic_write_json(sidecar, {"key": key, "rows": len(vectors), "kind": "IVF,Flat (inner product)",
-                                "lists": int(faiss.extract_index_ivf(index).nlist)})
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".audio-ivf.{os.getpid()}.tmp"
+        faiss.write_index(index, str(tmp))
+        sidecar.unlink(missing_ok=True)  # never a sidecar naming one key beside an index of another
+        os.replace(tmp, path)
+        atomic_write_json(sidecar, {"key": key, "rows": len(vectors), "kind": "IVF,Flat (inner product)",
+                                    "lists": int(faiss.extract_index_ivf(index).nlist)})
+    except OSError as error:  # a read-only store: search with the index in memory, rebuilt next time
+        log.warning("%s: cannot save the FAISS index (%s); using it unsaved", folder, error.strerror or error)
     return index, True
 
 

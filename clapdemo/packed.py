@@ -12,25 +12,60 @@ needs memory for one shard at a time, plus the caption table.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clapdemo import logs
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.store import Store, atomic_write_json, attach_windows, fingerprint, open_store
 
+log = logs.get(__name__)
+
 
 def pack(store_dir, dtype: str = "float32") -> Path:
-    """Write STORE/packed/ (audio.npy, text.npy, rows.parquet, clips.parquet, meta.json) unless current."""
+    """Write STORE/packed/ (audio.npy, text.npy, rows.parquet, clips.parquet, meta.json) unless current.
+
+    A store the user may not write to (read-only mount, another user's files) is packed into the
+    user cache instead (`cache_pack_dir`), keyed the same way: reading a store never needs to write
+    into it (`search --memmap` on a read-only store ended with a bare "[Errno 30]")."""
     if dtype not in ("float32", "float16"):
         raise ValueError(f"dtype {dtype!r}: use float32, or float16 to halve the size")
-    store, folder = Store(store_dir), Path(store_dir) / "packed"
     key = fingerprint(store_dir)
-    meta_path = folder / "meta.json"
-    if meta_path.is_file() and json.loads(meta_path.read_text()) == {"key": key, "dtype": dtype}:
+    folder = Path(store_dir) / "packed"
+    if _current(folder, key, dtype):
         return folder
+    try:
+        return _pack_into(store_dir, folder, key, dtype)
+    except OSError as error:
+        if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        other = cache_pack_dir(key, dtype)
+        log.info("%s is read-only (%s): packing its vectors into %s instead", store_dir, error.strerror, other)
+        if _current(other, key, dtype):
+            return other
+        other.mkdir(parents=True, exist_ok=True)
+        return _pack_into(store_dir, other, key, dtype)
+
+
+def cache_pack_dir(key: str, dtype: str) -> Path:
+    """Where the pack of a read-only store goes: $XDG_CACHE_HOME (or ~/.cache)/clapdemo/packed/<key>-<dtype>."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "clapdemo" / "packed" / f"{key[:16]}-{dtype}"
+
+
+def _current(folder: Path, key: str, dtype: str) -> bool:
+    meta_path = folder / "meta.json"
+    return meta_path.is_file() and json.loads(meta_path.read_text()) == {"key": key, "dtype": dtype}
+
+
+def _pack_into(store_dir, folder: Path, key: str, dtype: str) -> Path:
+    store = Store(store_dir)
+    meta_path = folder / "meta.json"
     manifest = store.manifest()
     counts, captions = {}, {}
     for _, ids, caps, arrays in store.intact_shards():  # pass 1: which clips, how many captions each

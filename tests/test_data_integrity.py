@@ -166,3 +166,57 @@ def test_a_damaged_weights_file_is_named_as_such(tmp_path, monkeypatch):
     monkeypatch.setenv(weights.ENV_DIR, str(folder))
     with pytest.raises(ValueError, match=f"weights file {bad} damaged \\(sha256 mismatch\\)"):
         weights.find_weights("mn04_as")
+
+
+# ----------------------------------------------------------------------------- item 13: read-only stores
+
+
+@pytest.fixture
+def read_only_store(tmp_path, monkeypatch):
+    """A copy of the shipped store nobody may write to: chmod a-w, or (as root, whom chmod does not
+    stop) a read-only bind mount; where neither bites, writes below it raise EROFS as a mount would."""
+    import errno
+    import os
+    import subprocess
+
+    store = tmp_path / "store"
+    shutil.copytree(sample_set.SAMPLE_STORE, store)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    if os.geteuid() != 0:
+        for path in [store, *store.rglob("*")]:
+            path.chmod(path.stat().st_mode & ~0o222)
+        yield store
+        for path in [store, *store.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        return
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(store), str(ro)], capture_output=True).returncode == 0
+    if mounted and subprocess.run(["touch", str(ro / "x")], capture_output=True).returncode != 0:
+        yield ro
+        subprocess.run(["umount", str(ro)], check=False)
+        return
+    if mounted:
+        subprocess.run(["umount", str(ro)], check=False)
+    from clapdemo import packed
+
+    real = packed._pack_into
+
+    def refuse(store_dir, folder, *args):
+        if Path(store) in Path(folder).parents:
+            raise OSError(errno.EROFS, "Read-only file system", str(folder))
+        return real(store_dir, folder, *args)
+
+    monkeypatch.setattr(packed, "_pack_into", refuse)
+    yield store
+
+
+def test_search_memmap_on_a_read_only_store(read_only_store, tmp_path, capsys):
+    """On main: a bare "[Errno 30] Read-only file system" (or [Errno 13]); now the pack goes to the user cache."""
+    out = tmp_path / "hits.json"
+    code = cli.main(["search", "--run", str(SHIPPED_RUN), "--store", str(read_only_store), "--text", "a dog barking",
+                     "-k", "3", "--memmap", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    hits = json.loads(out.read_text())["clips"]
+    assert len(hits) == 3
+    assert not (read_only_store / "packed").exists() and list((tmp_path / "cache" / "clapdemo" / "packed").iterdir())
