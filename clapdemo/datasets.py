@@ -142,6 +142,20 @@ def guess_dataset_kind(root) -> tuple[str, str]:
     return "folder", "guessed: no known metadata, reading it as a folder of audio"
 
 
+def usable_kinds(root, configured: str | None = None) -> list[str]:
+    """The dataset kinds that work with `root`: `configured`, and each kind whose reader finds captioned
+    clips there (its first split). The app offers only these: on a Space holding the sample set,
+    "audiocaps", "clotho" and "folder" were offered and could only fail."""
+    kinds = []
+    for kind in DATASET_KINDS:
+        try:
+            if kind == configured or load_dataset(kind, root).n_captions > 0:
+                kinds.append(kind)
+        except Exception:  # noqa: BLE001  any reader's refusal means: not this kind
+            continue
+    return kinds
+
+
 def resolve_inside(root, relative) -> Path | None:
     """`root / relative` as an absolute path, or None if it would leave `root`.
 

@@ -106,6 +106,7 @@ class Searcher:
         query = (query or "").strip()
         if not query:
             raise ValueError("empty query: type a few words, e.g. 'a dog barking'")
+        check_text(query)
         vector = normalise(self._text_encoder().embed([query]))[0]
         if self.windows is not None:  # a clip scores as its best window; the hit says where it is
             from clapdemo.windows import best_window_per_clip
@@ -178,10 +179,11 @@ class Searcher:
                 for r, (i, p) in enumerate(zip(order, self._relevance(scores[order])))]
 
     def audio_to_audio(self, audio, k: int = 10, exclude_clip: str | None = None,
-                       max_seconds: float | None = None) -> list[Hit]:
+                       max_seconds: float | None = None, seconds: float | None = None) -> list[Hit]:
         """The k store clips nearest to a clip: a file (a Path, or a str that is no clip id), a waveform,
         or a clip id (a str) of this store. A Path is always the file, even when a clip has its name.
-        `max_seconds`: refuse a longer file (a visitor's upload), counted while decoding.
+        `max_seconds`: refuse a longer file (a visitor's upload), counted while decoding; `seconds`: hear
+        only the file's first `seconds` (only those are decoded: a bound on a query's work).
 
         With windows (a folder index), a clip id ("more like this") ranks whole files by their mean
         vectors; a sound from outside ranks files by their best window, as a text query does: the
@@ -191,7 +193,7 @@ class Searcher:
         if from_store:
             exclude_clip, vector = audio, self.audio[rows[audio]]
         else:
-            vector = self.embed_audio(audio, max_seconds)
+            vector = self.embed_audio(audio, max_seconds, seconds)
             exclude_clip = exclude_clip or self._clip_of_path(audio)
         scores, best = self._scores(vector, k + 1), None
         if self.windows is not None:  # each hit shows its window nearest the query
@@ -205,14 +207,16 @@ class Searcher:
         hits = self._clip_hits(scores, k)
         return hits if best is None else self._with_spans(hits, best)
 
-    def embed_audio(self, audio, max_seconds: float | None = None) -> np.ndarray:
-        """A file path or a mono waveform at the encoder's rate -> its normalised joint-space vector."""
+    def embed_audio(self, audio, max_seconds: float | None = None, seconds: float | None = None) -> np.ndarray:
+        """A file path or a mono waveform at the encoder's rate -> its normalised joint-space vector
+        (of a file's first `seconds` only, when given)."""
         encoder = self._audio_encoder()
         settings = self.embeddings.meta.get("windows")
         if settings and (isinstance(audio, str) or hasattr(audio, "__fspath__")):  # as the index embeds files
             from clapdemo.windows import embed_file
 
-            vectors = embed_file(audio, encoder, settings["seconds"], settings["hop"], max_seconds=max_seconds)[0]
+            vectors = embed_file(audio, encoder, settings["seconds"], settings["hop"], max_seconds=max_seconds,
+                                 seconds=seconds)[0]
             return project_audio(self.projection, vectors.mean(axis=0, keepdims=True))[0]
         if isinstance(audio, (str, bytes)) or hasattr(audio, "__fspath__"):
             wave = load_clip(audio, encoder.sample_rate, encoder.clip_seconds)
@@ -291,11 +295,29 @@ class Searcher:
         return self.audio_encoder
 
 
+MAX_LABELS = 100  # typed labels per query: 10,000 of them took 326 s of a public app's time (issue 19)
+MAX_TEXT_CHARS = 200  # one label or text query; longer is no description of a sound (encoders cut at 77-256 tokens)
+
+
 def parse_labels(labels) -> list[str]:
     """Typed candidate labels -> a clean list, each once in the order typed, empty ones dropped: a string
-    ("a dog, a cat": the CLI's --labels, the app's box) splits at commas; a sequence is taken as it is."""
+    ("a dog, a cat": the CLI's --labels, the app's box) splits at commas; a sequence is taken as it is.
+    ValueError past MAX_LABELS labels or MAX_TEXT_CHARS characters in one (each is embedded)."""
     parts = labels.split(",") if isinstance(labels, str) else [str(item) for item in labels or ()]
-    return list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    found = list(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    if len(found) > MAX_LABELS:
+        raise ValueError(f"{len(found)} labels typed; at most {MAX_LABELS} at once: keep the ones you want to compare")
+    for label in found:
+        check_text(label, "label")
+    return found
+
+
+def check_text(text: str, what: str = "query") -> str:
+    """`text` if it is at most MAX_TEXT_CHARS long, else a ValueError that says so."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ValueError(f"a {what} of {len(text)} characters (“{text[:40]}…”); at most {MAX_TEXT_CHARS}: "
+                         "describe the sound in a few words")
+    return text
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

@@ -87,12 +87,13 @@ class WindowCutter:
 
 
 def embed_file(path, encoder, window: float | None = None, hop: float = HOP_SECONDS, batch_size: int = 16,
-               max_seconds: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+               max_seconds: float | None = None, seconds: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
     """(window vectors (w, dim), window starts (w,), duration) of one file.
 
     Decoded as a stream (audio.stream_audio): memory holds one block, one window and one batch of
     windows, whatever the file's length, rate or channels. Raises `AudioError` (naming the file) when
-    it cannot be decoded, is longer than `max_seconds` (uploads) or needs more than MAX_WINDOWS."""
+    it cannot be decoded, is longer than `max_seconds` (uploads) or needs more than MAX_WINDOWS.
+    `seconds`: only the file's first `seconds` are read (an audio query's bound; the duration is theirs)."""
     window = float(window or encoder.clip_seconds)
     rate, n = encoder.sample_rate, int(round(encoder.clip_seconds * encoder.sample_rate))
     cutter = WindowCutter(rate, window, hop)
@@ -111,7 +112,7 @@ def embed_file(path, encoder, window: float | None = None, hop: float = HOP_SECO
         if last and batch:
             vectors.append(encoder.embed(np.stack(batch)))
 
-    for block in stream_audio(path, rate, max_seconds=max_seconds):
+    for block in stream_audio(path, rate, seconds, max_seconds=max_seconds):
         embed(cutter.feed(block))
     embed(cutter.finish(), last=True)
     return np.concatenate(vectors).astype(np.float32), np.asarray(starts, np.float32), cutter.duration

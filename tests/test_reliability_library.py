@@ -320,7 +320,7 @@ def test_a_visitor_library_is_an_upload_into_the_session_folder(tmp_path, mn04, 
     archive = _zip(tmp_path / "mine.zip", {"field/cat.flac": cat.read_bytes(), "../../evil.wav": cow.read_bytes(),
                                            "/abs.wav": cow.read_bytes(), "notes.txt": b"hello"})
     index, folder, status = h.upload_library([str(cow), str(archive), str(big)], None)
-    assert Path(folder).parent == (tmp_path / "cache" / "library-uploads").resolve()
+    assert Path(folder).parent.parent == (tmp_path / "cache" / "library-uploads").resolve()  # SESSION/UPLOAD
     assert sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file()) == [
         cow.name, "field/cat.flac"]
     assert not (tmp_path / "evil.wav").exists() and not (tmp_path / "cache" / "evil.wav").exists()

@@ -41,6 +41,9 @@ class Settings:
                  CLAPDEMO_AUDIO_ENCODER, default "mn04_as").
     max_upload_mb / max_upload_seconds: caps on an uploaded clip (CLAPDEMO_MAX_UPLOAD_MB,
                  CLAPDEMO_MAX_UPLOAD_SECONDS).
+    session_quota_mb / total_quota_mb: disk that uploads (own clips, Library) may take in the cache, one
+                 session's and every session's together (CLAPDEMO_SESSION_QUOTA_MB, default 200;
+                 CLAPDEMO_TOTAL_QUOTA_MB, default 2000): a public Space's disk is small and shared.
     why:         one phrase per setting saying where its value came from (for the header).
     """
 
@@ -52,6 +55,8 @@ class Settings:
     audio_encoder: str = "mn04_as"
     max_upload_mb: float = 20.0
     max_upload_seconds: float = 600.0
+    session_quota_mb: float = 200.0
+    total_quota_mb: float = 2000.0
     port: int | None = None
     host: str | None = None
     why: dict = field(default_factory=dict)
@@ -84,6 +89,8 @@ class Settings:
             audio_encoder=pick(args.audio_encoder, "CLAPDEMO_AUDIO_ENCODER", "mn04_as", "--audio-encoder"),
             max_upload_mb=float(env.get("CLAPDEMO_MAX_UPLOAD_MB", 20)),
             max_upload_seconds=float(env.get("CLAPDEMO_MAX_UPLOAD_SECONDS", 600)),
+            session_quota_mb=float(env.get("CLAPDEMO_SESSION_QUOTA_MB", 200)),
+            total_quota_mb=float(env.get("CLAPDEMO_TOTAL_QUOTA_MB", 2000)),
             port=args.port,
             host=args.host,
             why=why,

@@ -16,7 +16,7 @@ from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import N_EXAMPLES, audio_update, progress_html, table
-from clapdemo.datasets import DATASET_KINDS, SPLITS
+from clapdemo.datasets import DATASET_KINDS, SPLITS, usable_kinds
 
 
 class DataTab(AppCore):
@@ -129,11 +129,12 @@ def precompute_log(report) -> str:
 def build(settings) -> SimpleNamespace:
     """The tab's components (call inside `with gr.Tab(...)`)."""
     kind0 = settings.dataset if settings.dataset in DATASET_KINDS else "esc50"
+    kinds = usable_kinds(settings.data_root, kind0) if settings.data_problem is None else list(DATASET_KINDS)
     c = SimpleNamespace()
     if settings.data_problem:
         gr.Markdown(settings.data_problem, elem_id="data-empty", elem_classes=["clap-empty"])
     with gr.Row():
-        c.kind = gr.Dropdown(list(DATASET_KINDS), value=kind0, label="dataset", elem_id="dataset-kind")
+        c.kind = gr.Dropdown(kinds, value=kind0, label="dataset", elem_id="dataset-kind")  # only kinds that can work
         c.split = gr.Dropdown(SPLITS[kind0], value=SPLITS[kind0][0], label="split", allow_custom_value=True,
                               elem_id="dataset-split")
         c.show = gr.Button("Show dataset", elem_id="show-dataset")

@@ -136,18 +136,26 @@ class LibraryHandlers:
             return str(index), f"Opened the index **{html.escape(index.name)}**."
         return str(index), self._index(folder, index)
 
-    def upload_library(self, paths, folder: str | None):
-        """A visitor's library: the uploaded files (or zip) into the session's own folder, indexed.
-        A second upload adds to the same folder. Returns (index, folder, status)."""
+    def upload_library(self, paths, folder: str | None, session=None):
+        """A visitor's library: the uploaded files (or zip) into the session's own folder
+        (library-uploads/SESSION/..., deleted with the session), within the upload limits and the disk
+        quotas, indexed beside it. A second upload adds to the same folder. Returns (index, folder, status)."""
+        from clapdemo.app.tab_own import upload_limits, upload_quota
+        from clapdemo.audio import check_upload
         from clapdemo.library import import_uploads
 
+        s = self.settings
         if not paths:
-            raise gr.Error("Choose audio files (or one zip of them) to upload first.")
-        target = Path(folder) if folder else self.uploads / uuid.uuid4().hex
-        imported, skipped = import_uploads(paths, target, int(self.settings.max_upload_mb * 1e6))
+            raise gr.Error(f"Choose audio files (or one zip of them) to upload first ({upload_limits(s)}).",
+                           duration=None)
+        owner = session.id if session is not None else f"anonymous-{uuid.uuid4().hex[:8]}"
+        target = Path(folder) if folder else self.uploads / owner / uuid.uuid4().hex
+        imported, skipped = import_uploads(
+            paths, target, int(s.max_upload_mb * 1e6), quota=upload_quota(s, target.parent.name),
+            check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
         if not imported and not any(target.rglob("*.*")):
             raise gr.Error("Nothing to index: " + "; ".join(f"{n}: {w}" for n, w in skipped.items()), duration=None)
-        index = self.index_dir(target)
+        index = target.with_name(f"{target.name}-index")  # beside the upload: deleted with the session
         status = self._index(target, index, self.settings.max_upload_seconds)
         status += "".join(f"\n- not uploaded {html.escape(n)}: {html.escape(w)}" for n, w in skipped.items())
         return str(index), str(target), status
@@ -190,29 +198,40 @@ class LibraryHandlers:
         return self._show(index, hits, f"Top {len(hits)} files for “{html.escape(query.strip())}”")
 
     def search_audio(self, index, projection, path, k):
-        """`python -m clapdemo search --store INDEX --audio FILE`: the nearest files to a clip or recording."""
-        if not path:
-            raise gr.Error("Upload a clip or record one with the microphone first.")
-        from clapdemo.audio import AudioError, check_upload
+        """`python -m clapdemo search --store INDEX --audio FILE`: the nearest files to a clip or recording.
+
+        Bounded work per query (three parallel 590 s, 8-channel, 192 kHz queries took 1 GB each): only
+        the file's first QUERY_SECONDS are decoded and heard, and at most AUDIO_QUERY_SLOTS audio
+        queries run at once; the next one waits a few seconds, then is told the app is busy."""
+        from clapdemo.app.tab_own import upload_limits
 
         s = self.settings
-        try:  # a visitor's file: the upload limits, then decoded as a stream that stops at the limit
-            check_upload(path, s.max_upload_mb, s.max_upload_seconds)
-            hits = self._searcher(index, projection).audio_to_audio(Path(path), int(k),
-                                                                    max_seconds=s.max_upload_seconds)
+        if not path:
+            raise gr.Error(f"Upload a clip or record one with the microphone first ({upload_limits(s)}).",
+                           duration=None)
+        from clapdemo.audio import AudioError, check_upload
+        from clapdemo.library import QUERY_SECONDS, ServerBusy, audio_query_slot
+
+        searcher, name = self._searcher(index, projection), Path(path).name
+        try:  # a visitor's file: the upload limits, then its first seconds decoded as a stream
+            seconds = check_upload(path, s.max_upload_mb, s.max_upload_seconds)
+            with audio_query_slot():
+                hits = searcher.audio_to_audio(Path(path), int(k), max_seconds=s.max_upload_seconds,
+                                               seconds=QUERY_SECONDS)
         except AudioError as error:
-            raise gr.Error(f"{Path(path).name}: {error.problem}", duration=None) from error
-        except ValueError as error:
+            raise gr.Error(f"{name}: {error.problem}", duration=None) from error
+        except (ValueError, ServerBusy) as error:
             raise gr.Error(str(error), duration=None) from error
-        return self._show(index, hits, f"Top {len(hits)} files like {html.escape(Path(path).name)}")
+        heard = f" (its first {QUERY_SECONDS:g} s heard)" if seconds > QUERY_SECONDS else ""
+        return self._show(index, hits, like_note(searcher, hits, name) + heard)
 
     def more_like(self, index, projection, hits, i, k):
         """`python -m clapdemo search --store INDEX --clip ID`: "more like this" on result i."""
         if not hits or i >= len(hits):
             raise gr.Error("No result there yet: search first.")
-        clip_id = hits[i]["clip_id"]
-        found = self._searcher(index, projection).audio_to_audio(clip_id, int(k))
-        return self._show(index, found, f"Top {len(found)} files like {html.escape(clip_id)}")
+        clip_id, searcher = hits[i]["clip_id"], self._searcher(index, projection)
+        found = searcher.audio_to_audio(clip_id, int(k))
+        return self._show(index, found, like_note(searcher, found, clip_id))
 
     def whole_file(self, hits, i):
         if not hits or i >= len(hits):
@@ -238,6 +257,17 @@ class LibraryHandlers:
         out = self.settings.cache / "library-exports" / _tag(index + note)
         files = [served(export_hits({"clips": hits}, out / f"results.{ext}")) for ext in ("csv", "json")]
         return note, table, [h.to_dict() for h in hits], *players, *buttons, files
+
+
+def like_note(searcher, hits, name: str) -> str:
+    """The note above "files like NAME": how many, or that there is nothing else to compare with
+    (a one-file library said "Top 0 files like long60.wav")."""
+    if hits:
+        return f"Top {len(hits)} files like {html.escape(name)}"
+    n = len(searcher.embeddings.clip_ids)
+    holds = "no files" if n == 0 else "only this one file" if n == 1 else f"{n} files"
+    return (f"Nothing else to compare {html.escape(name)} with: the library holds {holds}. "
+            "Upload more sounds to find similar ones.")
 
 
 def _tag(text: str) -> str:
@@ -291,7 +321,8 @@ def build_library_tab(settings, encoders, session) -> None:
         projection = session
     get_projection = (lambda s: s.projection or str(settings.projection)) if session is not None else (lambda p: p)
 
-    on(upload_btn.click, h.upload_library, [uploads, upload_dir], [index, upload_dir, status], status)
+    on(upload_btn.click, h.upload_library, [uploads, upload_dir] + ([session] if session is not None else []),
+       [index, upload_dir, status], status)
     on(open_btn.click, h.open_index, [folder], [index, status], status)
     on(folder.submit, h.open_index, [folder], [index, status], status)
     on(search_btn.click, lambda ix, s, q, n: h.search_text(ix, get_projection(s), q, n), [index, projection, query, k],

@@ -5,12 +5,17 @@ evaluable and trainable like any other.
 Same library calls as `python -m clapdemo precompute --dataset folder --data-root FOLDER`, on a
 folder of the session's own below the cache (`library.import_uploads` copies the upload there,
 within the upload limits: bad files are listed and skipped, zip entries that leave the folder are
-refused, and a zip's total is capped while it is unpacked). The store goes beside that folder, not
-among the cache's shared stores, so no other session lists it.
+refused, and a zip's total is capped while it is unpacked; the session's and all sessions' uploads
+count against disk quotas). The store goes beside that folder, not among the cache's shared stores,
+so no other session lists it; the session's folder is deleted when the session expires.
+
+"Active data" says, and switches, what Try it, Evaluate and Train use: the dataset above or one of
+the session's uploads (an upload made itself active, and only Precompute switched back before).
 """
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,43 +27,147 @@ from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
 
 CAPTIONS = "captions.csv"  # the folder reader's table: file,caption (clapdemo.datasets.read_folder)
+DATASET = "dataset"  # the active-data choice for the dataset above (an upload's choice is its folder's name)
+
+
+def upload_quota(settings, session_id: str):
+    """The disk quotas of the settings for one session's uploads (`library.Quota`)."""
+    from clapdemo.library import Quota
+
+    return Quota(settings.cache, session_id, int(settings.session_quota_mb * 1e6), int(settings.total_quota_mb * 1e6))
+
+
+def upload_limits(settings) -> str:
+    """The limits a visitor's upload must keep, said where a missing file is reported: a file over the
+    size limit is refused by the page (Gradio's max_file_size) and never reaches the handler."""
+    return (f"up to {settings.max_upload_mb:g} MB and {settings.max_upload_seconds / 60:g} min a file; a larger "
+            "file is refused by the page before it reaches the app")
 
 
 class OwnClipsTab(AppCore):
+    def __init__(self, settings):
+        super().__init__(settings)
+        from clapdemo.library import remove_session_files, remove_stale_uploads
+
+        self.expiry_hooks.append(lambda session: remove_session_files(settings.cache, session.id))
+        remove_stale_uploads(settings.cache)  # sessions of an earlier run of the app are gone
+
     def own_clips_folder(self, session: Session) -> Path:
         """A new folder of this session's own for one upload (a second upload is a new dataset)."""
         return self.settings.cache / "own-clips" / session.id / uuid.uuid4().hex[:8]
 
     def embed_own_clips(self, session: Session, paths):
         """Import the upload into the session's folder, read it as a `folder` dataset, embed it.
+        Every file that is not used (refused, not named by captions.csv, failed to embed) is listed
+        and deleted; the counts shown are those of the finished store.
 
         Yields (progress bar, log, header, Evaluate's store list)."""
+        from clapdemo.audio import check_upload
         from clapdemo.datasets import load_dataset
         from clapdemo.library import import_uploads
 
+        s = self.settings
         if not paths:
-            raise gr.Error("Choose audio files, or one zip of them with an optional captions.csv, first.")
+            raise gr.Error("Choose audio files, or one zip of them with an optional captions.csv, first "
+                           f"({upload_limits(s)}).", duration=None)
         base = self.own_clips_folder(session)
         with user_errors("Reading your upload"):
-            imported, skipped = import_uploads(paths, base / "clips", int(self.settings.max_upload_mb * 1e6),
-                                               tables=(CAPTIONS,))
-        bad = "".join(f"\n- skipped `{name}`: {why}" for name, why in skipped.items())
+            imported, skipped = import_uploads(
+                paths, base / "clips", int(s.max_upload_mb * 1e6), tables=(CAPTIONS,),
+                quota=upload_quota(s, session.id), check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
         if not any(Path(name).name != CAPTIONS for name in imported):
-            raise gr.Error(f"No audio in your upload.{bad}", duration=None)
+            shutil.rmtree(base, ignore_errors=True)
+            raise gr.Error(f"No audio in your upload.{listed(skipped)}", duration=None)
         root = dataset_root(base / "clips")
         with user_errors("Reading your clips"):
             dataset = load_dataset("folder", root, "all")
+        skipped |= remove_unused(base / "clips", imported, dataset)
         if dataset.n_clips == 0:
+            shutil.rmtree(base, ignore_errors=True)
             raise gr.Error(f"{CAPTIONS} names none of the uploaded files ({len(dataset.missing)} listed without "
-                           f"audio, e.g. {', '.join(dataset.missing[:3])}).{bad}", duration=None)
-        captioned = int(dataset.clips["captions"].map(len).gt(0).sum())
-        about = (f"{dataset.n_clips} clips, {captioned} with captions from {CAPTIONS}: searchable in **Try it**, "
-                 "evaluable in **Evaluate**, trainable in **Train**." if captioned else
-                 f"{dataset.n_clips} clips, no {CAPTIONS}: searchable in **Try it**; Evaluate and Train need "
-                 f"captions (add a {CAPTIONS} with the columns file,caption to the zip).")
-        about += "".join(f"\n- warning: {w}" for w in dataset.warnings[:5]) + bad
+                           f"audio, e.g. {', '.join(dataset.missing[:3])}).{listed(skipped)}", duration=None)
         for progress, log, header, stores in self.embed(session, dataset, base / f"your-clips-{base.name}"):
-            yield progress, (f"{log}  \n{about}" if isinstance(header, str) else log), header, stores
+            if isinstance(header, str):  # done: what the store holds, the failed files deleted
+                report = session.jobs["precompute"].result
+                for info in report.failed.values():
+                    Path(info["audio_path"]).unlink(missing_ok=True)
+                log = f"{log}  \n{about_store(dataset, report)}{listed(skipped)}"
+            yield progress, log, header, stores
+
+    # ---- active data ---------------------------------------------------------------------
+
+    def own_stores(self, session: Session) -> list[tuple[str, Path]]:
+        """(choice, store) of each upload of this session that has a store, oldest first."""
+        top = self.settings.cache / "own-clips" / session.id
+        folders = sorted(top.iterdir(), key=lambda p: p.stat().st_mtime) if top.is_dir() else []
+        return [(f.name, f / f"your-clips-{f.name}") for f in folders if (f / f"your-clips-{f.name}" / "manifest.json").is_file()]
+
+    def data_choices(self, session: Session):
+        """The active-data control: the dataset above and this session's uploads, the active one selected
+        (names only: no server path reaches the page)."""
+        from clapdemo.store import Store
+
+        choices, active = [("the dataset above", DATASET)], DATASET
+        for n, (choice, store) in enumerate(self.own_stores(session), 1):
+            choices.append((f"your clips, upload {n} ({Store(store).status()['done']} clips)", choice))
+            if session.store_dir and Path(session.store_dir) == store:
+                active = choice
+        return gr.update(choices=choices, value=active)
+
+    def use_data(self, session: Session, choice: str, kind: str, split: str):
+        """Make `choice` the session's data: the dataset above (its store for the kind and split chosen
+        there) or one of its uploads. Returns (header, Evaluate's store list, note)."""
+        self.ensure_open(session)
+        if choice == DATASET:
+            with user_errors("Loading the encoders"):
+                folder = self.store_dir(kind, split)
+            if not (folder / "manifest.json").is_file():
+                raise gr.Error(f"No embeddings for {kind} {split} yet: click **Precompute embeddings** above; "
+                               "it becomes the active data when done.", duration=None)
+            note = f"Active data: the dataset above, {kind} {split}."
+        else:
+            found = dict(self.own_stores(session))
+            if choice not in found:
+                raise gr.Error("That upload is gone (uploads end with their session): upload your clips again.",
+                               duration=None)
+            folder, note = found[choice], "Active data: your clips."
+        session.store_dir = str(folder)
+        return self.header(session), self.store_choices(session), f"{note} Try it, Evaluate and Train use it now."
+
+
+def listed(skipped: dict) -> str:
+    """Markdown lines, one per file not used and why ("" for none)."""
+    return "".join(f"\n- skipped `{name}`: {why}" for name, why in skipped.items())
+
+
+def remove_unused(folder: Path, imported: list[str], dataset) -> dict[str, str]:
+    """Delete the imported audio files that `captions.csv` does not name (they would sit on disk unused,
+    unlisted: "3/3 embedded, 0 failed" beside three files it never read); {name: why} for each."""
+    used = {Path(p).resolve() for p in dataset.clips["audio_path"]}
+    gone = {}
+    for name in imported:
+        path = (folder / name).resolve()
+        if path.name != CAPTIONS and path not in used:
+            path.unlink(missing_ok=True)
+            gone[name] = f"not named in {CAPTIONS}, so not used (add a row file,caption for it)"
+    return gone
+
+
+def about_store(dataset, report) -> str:
+    """What the finished store holds and where it can be used, counted from the precompute report, so
+    it agrees with the line above it ("1/2 embedded, 1 failed" was followed by "2 clips")."""
+    embedded = report.already_done + report.computed
+    failed = set(report.failed)
+    captioned = int(sum(bool(c) for cid, c in zip(dataset.clips["clip_id"], dataset.clips["captions"])
+                        if cid not in failed))
+    clips = f"{embedded} clip{'s' if embedded != 1 else ''} embedded"
+    about = (f"{clips}, {captioned} with captions from {CAPTIONS}: searchable in **Try it**, evaluable in "
+             "**Evaluate**, trainable in **Train**." if captioned else
+             f"{clips}, no {CAPTIONS}: searchable in **Try it**; Evaluate and Train need captions (add a "
+             f"{CAPTIONS} with the columns file,caption to the zip).")
+    if report.failed:
+        about += f" {len(report.failed)} could not be decoded: listed above and deleted."
+    return about + "".join(f"\n- warning: {w}" for w in dataset.warnings[:5])
 
 
 def dataset_root(folder: Path) -> Path:
@@ -71,12 +180,16 @@ def dataset_root(folder: Path) -> Path:
 def build(settings) -> SimpleNamespace:
     """The section's components (call inside the Data & embeddings tab)."""
     c = SimpleNamespace()
+    c.active = gr.Radio([("the dataset above", DATASET)], value=DATASET, elem_id="active-data",
+                        label="active data: what Try it, Evaluate and Train use")
+    c.active_note = gr.Markdown(elem_id="active-data-note")
     gr.Markdown("### Your own clips\nUpload audio files, or one zip of them with an optional `captions.csv` "
                 "(columns `file,caption`): they become this session's dataset, embedded here, then searchable, "
                 "evaluable and trainable like the sample set. Only this session sees them.")
     with gr.Row():
         c.files = gr.File(file_count="multiple", file_types=["audio", ".zip", ".csv"], elem_id="own-upload", scale=4,
-                          label=f"audio files, a zip, a captions.csv (up to {settings.max_upload_mb:g} MB a file)")
+                          label=f"audio files, a zip, a captions.csv (up to {settings.max_upload_mb:g} MB a file, "
+                          f"{settings.session_quota_mb:g} MB in all)")
         c.run = gr.Button("Embed my clips", variant="primary", elem_id="own-embed")
     c.progress = gr.HTML(elem_id="own-progress")
     c.log = gr.Markdown(elem_id="own-log")
@@ -88,3 +201,7 @@ def wire(h: OwnClipsTab, ui) -> None:
     c = ui.own
     on(c.run.click, h.embed_own_clips, [ui.session, c.files], [c.progress, c.log, ui.header, ui.evaluate.store],
        c.log, **ui.long_job)
+    # the header changes whenever the session's store does (page load, Precompute, an upload, this control)
+    ui.header.change(h.data_choices, [ui.session], [c.active], show_progress="hidden")
+    on(c.active.input, h.use_data, [ui.session, c.active, ui.data.kind, ui.data.split],
+       [ui.header, ui.evaluate.store, c.active_note], c.active_note)

@@ -28,8 +28,11 @@ class UploadTab(AppCore):
         from clapdemo.audio import AudioError, audio_info, load_clip
 
         s = self.settings
-        if not path:
-            raise gr.Error("Upload an audio file or record one with the microphone first.")
+        if not path:  # also what a file over the size limit looks like: the page refused it
+            from clapdemo.app.tab_own import upload_limits
+
+            raise gr.Error(f"Upload an audio file or record one with the microphone first ({upload_limits(s)}).",
+                           duration=None)
         name, size_mb = Path(path).name, os.path.getsize(path) / 1e6
         if size_mb == 0:
             raise gr.Error(f"{name} is empty (0 bytes): upload a recording with sound in it.", duration=None)
