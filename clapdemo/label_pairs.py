@@ -103,15 +103,41 @@ def read_segments(paths, warnings: list[str]) -> dict[str, list[tuple[float, tup
     for path in map(Path, paths):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: AudioSet segment CSV not found (download from {AUDIOSET_DOWNLOAD})")
-        reader = csv.reader(io.StringIO(read_text_file(path), newline=""), skipinitialspace=True)
-        for fields in reader:
-            line = reader.line_num
+        read, repeated = 0, []
+        for line, fields in _csv_rows(path, warnings):
             if not fields or fields[0].lstrip().startswith("#") or fields[0].strip().upper() == "YTID":
                 continue
             parsed = _segment_row(fields, known, f"{path}: line {line}", warnings)
             if parsed:
-                segments.setdefault(parsed[0], []).append(parsed[1:])
+                read += 1
+                found = segments.setdefault(parsed[0], [])
+                if any(abs(start - parsed[1]) < 0.5 for start, _ in found):
+                    repeated.append(f"{parsed[0]} at {parsed[1]:g} s (line {line})")
+                    continue
+                found.append(parsed[1:])
+        if not read:  # an empty file, a TSV, other columns: say so, never "0 clips" and success
+            raise ValueError(f"{path}: no segment rows could be read; expected AudioSet's segment CSV: comma-separated "
+                             "columns YTID, start_seconds, end_seconds, positive_labels (label mids, quoted), as in "
+                             f"{AUDIOSET_DOWNLOAD}" + (f" (first problem: {warnings[-1]})" if warnings else ""))
+        if repeated:
+            warnings.append(f"{path}: {len(repeated)} segment(s) listed twice; the first row of each kept: "
+                            + ", ".join(repeated[:10]) + (", ..." if len(repeated) > 10 else ""))
     return segments
+
+
+def _csv_rows(path: Path, warnings: list[str]):
+    """(line number, fields) of each row of a comma-separated file; a row the csv module cannot read
+    (a value over its 131,072-character limit) is skipped with a warning naming file and line."""
+    reader = csv.reader(io.StringIO(read_text_file(path), newline=""), skipinitialspace=True)
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            warnings.append(f"{path}: line {reader.line_num}: unreadable row ({error}); row skipped")
+            continue
+        yield reader.line_num, fields
 
 
 def _segment_row(fields: list[str], known: set, where: str, warnings: list[str]):
@@ -257,10 +283,27 @@ def make_label_pairs(data_root, split: str = "train", segment_csvs=None, wavcaps
             for y, s in zip(clips["youtube_id"], clips["start"])]
     has = np.array([m is not None for m in mids], dtype=bool)
     labelled = clips[has].reset_index(drop=True).assign(mids=[list(m) for m in mids if m is not None])
+    labelled = _first_of_each_id(labelled, tables, warnings)
+    if labelled.empty:
+        raise ValueError(f"no clip of {', '.join(tables)} ({len(clips)} clips with captions) has labels in "
+                         f"{', '.join(map(str, csvs))}: nothing to train on. Check that the captions are AudioCaps' "
+                         "(columns youtube_id, start_time, caption) and the segment CSVs AudioSet's"
+                         + (f"; first warning: {warnings[0]}" if warnings else ""))
     sources = {"kind": SOURCE_KIND, "split": split, "captions": tables,
                "segment_csvs": [str(p) for p in csvs],
                "map": {"present": PRESENT_LOGIT, "absent": ABSENT_LOGIT, "space": "logits"}}
     return LabelPairs(labelled, clips["clip_id"][~has].astype(str).tolist(), sources, warnings)
+
+
+def _first_of_each_id(clips: pd.DataFrame, tables: list[str], warnings: list[str]) -> pd.DataFrame:
+    """`clips` with one row per clip id (the first), warning with the count and the ids dropped: two
+    rows of one id would otherwise become one clip in the store without a word."""
+    repeated = clips["clip_id"].duplicated()
+    if repeated.any():
+        ids = clips["clip_id"][repeated].astype(str).tolist()
+        warnings.append(f"{', '.join(tables)}: {len(ids)} clip id(s) given twice; the first row of each kept: "
+                        + ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else ""))
+    return clips[~repeated].reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- the store

@@ -119,6 +119,7 @@ def assemble(sets: list[EmbeddingSet], names: list[str], val_set: EmbeddingSet |
     if not 0 <= hold_out < 1:
         raise ValueError(f"hold-out share {hold_out} must be at least 0 and below 1")
     check_same_space(sets + ([val_set] if val_set is not None else []), names + [val_name or "the validation store"])
+    check_distinct(sets, names)
     labels = [is_label_store(s.meta) for s in sets]
     parts, held, entries = [], {}, []
     for name, data, is_labels in zip(names, sets, labels):
@@ -159,6 +160,23 @@ def check_same_space(sets: list[EmbeddingSet], names: list[str]) -> None:
                                  "precompute both with the same --audio-encoder and --text-encoder")
         if first.audio.shape[1:] != other.audio.shape[1:] or first.text.shape[1:] != other.text.shape[1:]:
             raise ValueError(f"{first_name} and {name} hold vectors of different widths")
+
+
+def check_distinct(sets: list[EmbeddingSet], names: list[str]) -> None:
+    """Refuse an empty store and one store given twice (by its store id, or its name when it has
+    none): `--train S --train S` trained on every clip twice, with copies of training clips in
+    validation, and an empty label store was taken without a word."""
+    first: dict[str, str] = {}
+    for name, data in zip(names, sets):
+        if data.n_clips == 0:
+            kind = "label-pair store" if is_label_store(data.meta) else "store"
+            raise ValueError(f"{name}: the {kind} holds no clips; precompute it again (for label pairs: "
+                             "`precompute --dataset audiocaps-labels`) or leave it out of --train")
+        identity = str(data.meta.get("store_id") or Path(name).resolve())
+        if identity in first:
+            raise ValueError(f"{name}: the same store as {first[identity]} (given twice, or a copy of it): training "
+                             "would use every clip twice and validate on copies of training clips; give each store once")
+        first[identity] = name
 
 
 def held_out_rows(data: EmbeddingSet, share: float, seed: int) -> np.ndarray:

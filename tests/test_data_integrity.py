@@ -220,3 +220,128 @@ def test_search_memmap_on_a_read_only_store(read_only_store, tmp_path, capsys):
     hits = json.loads(out.read_text())["clips"]
     assert len(hits) == 3
     assert not (read_only_store / "packed").exists() and list((tmp_path / "cache" / "clapdemo" / "packed").iterdir())
+
+
+# ----------------------------------------------------------------------------- item 11: label-pair CSVs
+
+DOG, BARK = "/m/0bt9lr", "/m/05tny_"
+SEGMENT_HEADER = "YTID,start_seconds,end_seconds,positive_labels\n"
+
+
+def _label_root(tmp_path: Path, captions: str, segments: str) -> tuple[Path, Path]:
+    root = tmp_path / "audiocaps"
+    root.mkdir()
+    (root / "train.csv").write_text("audiocap_id,youtube_id,start_time,caption\n" + captions)
+    seg = tmp_path / "segments.csv"
+    seg.write_text(segments)
+    return root, seg
+
+
+def test_a_huge_field_in_a_segment_csv_skips_that_row_with_a_warning(tmp_path):
+    """On main: _csv.Error 'field larger than field limit (131072)' and a traceback."""
+    from clapdemo.label_pairs import make_label_pairs
+
+    root, seg = _label_root(tmp_path, "1,aaaaaaaaaaa,30,a dog barks\n2,bbbbbbbbbbb,0,a dog barks again\n",
+                            SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\n'
+                            f'ccccccccccc,0.000,10.000,"{"x" * 140_000}"\n'
+                            f'bbbbbbbbbbb,0.000,10.000,"{DOG},{BARK}"\n')
+    pairs = make_label_pairs(root, "train", [seg])
+    assert sorted(pairs.clips["clip_id"]) == ["aaaaaaaaaaa", "bbbbbbbbbbb"]
+    assert any(f"{seg}: line 3" in w and "field limit" in w and "skipped" in w for w in pairs.warnings)
+
+
+def test_a_huge_caption_field_skips_that_row_with_a_warning(tmp_path):
+    from clapdemo.label_pairs import make_label_pairs
+
+    root, seg = _label_root(tmp_path, f'1,aaaaaaaaaaa,30,"{"y" * 140_000}"\n2,aaaaaaaaaaa,30,a dog barks\n',
+                            SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\n')
+    pairs = make_label_pairs(root, "train", [seg])
+    assert pairs.clips["captions"].tolist() == [["a dog barks"]]
+    assert any("train.csv: line 2" in w for w in pairs.warnings)
+
+
+@pytest.mark.parametrize("kind", ["missing columns", "tsv", "empty"])
+def test_a_segment_csv_that_gives_no_rows_is_an_error_naming_file_and_columns(tmp_path, capsys, kind):
+    """On main: 'label pairs: 0 labelled clips' and exit 0."""
+    segments = {"missing columns": "YTID,labels\naaaaaaaaaaa,/m/0bt9lr\n",
+                "tsv": f"YTID\tstart_seconds\tend_seconds\tpositive_labels\naaaaaaaaaaa\t30.0\t40.0\t{DOG}\n",
+                "empty": ""}[kind]
+    root, seg = _label_root(tmp_path, "1,aaaaaaaaaaa,30,a dog barks\n", segments)
+    code = cli.main(["precompute", "--dataset", "audiocaps-labels", "--data-root", str(root), "--segments", str(seg),
+                     "--out", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    assert code == 1 and str(seg) in err and "YTID, start_seconds, end_seconds, positive_labels" in err
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("kind", ["missing columns", "tsv", "empty"])
+def test_a_caption_table_that_gives_no_clips_is_an_error_naming_file_and_columns(tmp_path, capsys, kind):
+    root, seg = _label_root(tmp_path, "", SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\n')
+    (root / "train.csv").write_text({"missing columns": "id,caption\n1,a dog barks\n",
+                                     "tsv": "audiocap_id\tyoutube_id\tstart_time\tcaption\n1\taaaaaaaaaaa\t30\ta dog\n",
+                                     "empty": ""}[kind])
+    code = cli.main(["precompute", "--dataset", "audiocaps-labels", "--data-root", str(root), "--segments", str(seg),
+                     "--out", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    assert code == 1 and str(root / "train.csv") in err and ("youtube_id" in err or "header" in err)
+
+
+def test_captions_with_no_labelled_clip_are_an_error(tmp_path, capsys):
+    root, seg = _label_root(tmp_path, "1,zzzzzzzzzzz,30,a dog barks\n", SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\n')
+    code = cli.main(["precompute", "--dataset", "audiocaps-labels", "--data-root", str(root), "--segments", str(seg),
+                     "--out", str(tmp_path / "store")])
+    err = capsys.readouterr().err
+    assert code == 1 and "no clip of" in err and str(seg) in err
+
+
+def test_duplicate_ids_are_warned_with_count_and_ids(tmp_path):
+    """On main: the first row of a repeated segment or WavCaps id was kept without a word."""
+    from clapdemo.label_pairs import make_label_pairs
+
+    root, seg = _label_root(tmp_path, "1,aaaaaaaaaaa,30,a dog barks\n",
+                            SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\naaaaaaaaaaa,30.000,40.000,"{BARK}"\n'
+                            f'bbbbbbbbbbb,0.000,10.000,"{BARK}"\n')
+    wavcaps = tmp_path / "wavcaps.json"
+    wavcaps.write_text(json.dumps({"data": [{"id": "Ybbbbbbbbbbb.wav", "caption": "barking"},
+                                            {"id": "Ybbbbbbbbbbb.wav", "caption": "a dog"}]}))
+    pairs = make_label_pairs(root, "train", [seg], wavcaps)
+    assert pairs.clips["mids"].tolist() == [[DOG], [BARK]]
+    assert any("1 segment(s) listed twice" in w and "aaaaaaaaaaa at 30 s (line 3)" in w for w in pairs.warnings)
+    assert any("1 clip id(s) given twice" in w and "wavcaps:bbbbbbbbbbb" in w for w in pairs.warnings)
+
+
+@pytest.fixture
+def sample_store_copy(tmp_path) -> Path:
+    copy = tmp_path / "esc50-store"
+    shutil.copytree(sample_set.SAMPLE_STORE, copy)
+    return copy
+
+
+@pytest.mark.parametrize("how", ["the same path twice", "a copy of it"])
+def test_train_refuses_one_store_given_twice(sample_store_copy, tmp_path, capsys, how):
+    """On main: every clip trained on twice, validation holding copies of training clips."""
+    second = sample_store_copy
+    if how == "a copy of it":
+        second = tmp_path / "copy"
+        shutil.copytree(sample_store_copy, second)
+    code = cli.main(["train", "--train", str(sample_store_copy), "--train", str(second), "--out", str(tmp_path / "run"),
+                     "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{second}: the same store as {sample_store_copy}" in err and "every clip twice" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_refuses_an_empty_label_store(sample_store_copy, tmp_path, capsys):
+    """On main: accepted without a word (the run trained on the audio store alone)."""
+    empty = tmp_path / "labels"
+    empty.mkdir()
+    manifest = json.loads((sample_store_copy / "manifest.json").read_text())
+    manifest |= {"store_id": "0" * 32, "audio_source": {"kind": "labels, no audio"},
+                 "dataset": {"name": "audiocaps-labels", "split": "train"}}
+    (empty / "manifest.json").write_text(json.dumps(manifest))
+    pd.DataFrame({"clip_id": pd.Series([], dtype=str), "audio_path": pd.Series([], dtype=str),
+                  "captions": pd.Series([], dtype=object)}).to_parquet(empty / "clips.parquet")
+    code = cli.main(["train", "--train", str(empty), "--train", str(sample_store_copy), "--out", str(tmp_path / "run"),
+                     "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{empty}: the label-pair store holds no clips" in err
