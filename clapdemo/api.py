@@ -68,6 +68,22 @@ class CLAP:
         raw = [encoder.embed(np.stack(waves[i : i + EMBED_BATCH])) for i in range(0, len(waves), EMBED_BATCH)]
         return project_audio(self.projection, np.concatenate(raw)) if raw else np.zeros((0, self.dim), np.float32)
 
+    def get_audio_tags(self, audio, k: int = 5) -> list[list[tuple[str, float]]]:
+        """What the frozen audio encoder itself hears, before any projection: for each clip its k most
+        probable AudioSet classes as (label, probability), best first; [] per clip for an encoder
+        without AudioSet outputs. Beside `rank_texts`, it shows whether the joint space agrees."""
+        from clapdemo.encoders.audioset_labels import heard_tags
+
+        return [heard_tags(self.audio_encoder, wave, k) or [] for wave in self._waves(audio)]
+
+    def _waves(self, audio) -> list[np.ndarray]:
+        from clapdemo.audio import fit_length, load_clip
+
+        encoder = self.audio_encoder
+        n_samples = int(round(encoder.sample_rate * encoder.clip_seconds))
+        return [load_clip(item, encoder.sample_rate, encoder.clip_seconds) if _is_path(item)
+                else fit_length(np.asarray(item, dtype=np.float32), n_samples) for item in _as_list(audio)]
+
     def get_text_embeddings(self, texts) -> np.ndarray:
         """Captions -> (N, D) unit vectors in the same space."""
         from clapdemo.metrics import normalise

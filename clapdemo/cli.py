@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample_set(commands)
     _add_report(commands)
     _add_recipes(commands)
+    _add_benchmark(commands)
     from clapdemo.cli_library import add_doctor, add_index  # the library's commands live there
 
     add_index(commands)
@@ -416,6 +417,7 @@ def run_search(args) -> int:
         results = {"labels": searcher.rank_labels(str(args.audio), labels)} if labels else {}
         results |= {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
                     "clips": searcher.audio_to_audio(args.audio, args.k)}  # a Path: the file, even if a clip has its name
+        print_heard(searcher.audio_encoder, args.audio)
     for kind, hits in results.items():
         print("your labels, ranked among themselves:" if kind == "labels" else f"top {len(hits)} {kind}:")
         for hit in hits:
@@ -428,6 +430,18 @@ def run_search(args) -> int:
     if args.export:
         print(f"wrote {export_hits(results, args.export)}")
     return 0
+
+
+def print_heard(audio_encoder, path) -> None:
+    """What the frozen encoder itself hears in the clip (its top AudioSet tags), beside the joint space's answer."""
+    from clapdemo.audio import load_clip
+    from clapdemo.encoders.audioset_labels import heard_tags, tags_text
+
+    if audio_encoder is None:
+        return
+    tags = heard_tags(audio_encoder, load_clip(path, audio_encoder.sample_rate, audio_encoder.clip_seconds))
+    if tags:
+        print(f"what the encoder hears (its own AudioSet tags, no projection): {tags_text(tags)}")
 
 
 # ---------------------------------------------------------------- export, encoders, store
@@ -609,6 +623,48 @@ def _add_recipes(commands) -> None:
     p.add_argument("--seeds", type=int, default=3, help="training seeds per recipe (default 3)")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     p.set_defaults(handler=run_recipes)
+
+
+def _add_benchmark(commands) -> None:
+    p = commands.add_parser("benchmark", help="a run on real clips it never trained on (UrbanSound8K, ESC-50), "
+                            "beside chance and the untrained label bridge",
+                            description="The out-of-domain suite (clapdemo.benchmark): UrbanSound8K zero-shot among "
+                            "its 10 classes, the overlap of the projection's top-5 AudioSet names with the encoder's "
+                            "own top-5 tags, ESC-50 held-out clips among all 50 classes, and ESC-50 classes the run "
+                            "never trained on. A folder that is not a store is embedded once with the run's encoders "
+                            "into the cache.")
+    p.add_argument("--run", type=Path, default=None, help="run directory or projection file (default: the shipped one)")
+    p.add_argument("--urbansound8k", type=Path, default=None,
+                   help="UrbanSound8K folder (metadata.csv or metadata/UrbanSound8K.csv + audio/) or its store")
+    p.add_argument("--esc50", type=Path, default=None, help="ESC-50 folder (esc50.csv + audio/) or its store")
+    p.add_argument("--cache", type=Path, default=None, help="where embedded folders are kept (default: the app's cache)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.set_defaults(handler=run_benchmark)
+
+
+def run_benchmark(args) -> int:
+    from clapdemo.api import SHIPPED_PROJECTION
+    from clapdemo.benchmark import open_benchmark_store, render
+    from clapdemo.benchmark import run_benchmark as benchmark
+    from clapdemo.run_info import load_run_info
+
+    run = args.run or SHIPPED_PROJECTION
+    if args.urbansound8k is None and args.esc50 is None:
+        raise SystemExit("benchmark: give --urbansound8k and/or --esc50 (a dataset folder or its store)")
+    import os
+
+    cache = args.cache or Path(os.environ.get("CLAPDEMO_CACHE", Path.home() / ".cache" / "clapdemo"))
+    info = load_run_info(run)
+    stores = {kind: open_benchmark_store(path, kind, info, cache) if path else None
+              for kind, path in (("urbansound8k", args.urbansound8k), ("esc50", args.esc50))}
+    result = benchmark(run, stores["urbansound8k"], stores["esc50"])
+    print(f"benchmark of {run}")
+    print(render(result))
+    if args.json:
+        from clapdemo.store import atomic_write_json
+
+        atomic_write_json(args.json, result)
+    return 0
 
 
 def run_recipes(args) -> int:

@@ -22,6 +22,7 @@ from torch import nn
 FILENAME = "projection.safetensors"
 FORMAT = "clapdemo.projection"
 FORMAT_VERSION = 1
+INPUT_TRANSFORMS = ("none", "sigmoid")
 
 
 @dataclass
@@ -36,6 +37,9 @@ class ProjectionConfig:
                        0.07 is CLIP's value (logit multiplier ~14.3).
     max_logit_scale:   upper bound of the multiplier exp(logit_scale) (CLIP: 100,
                        i.e. temperature >= 0.01); stops the scale running away.
+    input_transform:   applied to the audio vectors before anything else (INPUT_TRANSFORMS):
+                       "none", or "sigmoid" (AudioSet logits -> probabilities, so a store of
+                       logits feeds a map trained on probabilities; README "Training").
     """
 
     audio_dim: int
@@ -43,6 +47,7 @@ class ProjectionConfig:
     learn_temperature: bool = True
     init_temperature: float = 0.07
     max_logit_scale: float = 100.0
+    input_transform: str = "none"
 
 
 class AudioProjection(nn.Module):
@@ -65,16 +70,21 @@ class AudioProjection(nn.Module):
             requires_grad=config.learn_temperature,
         )
 
+    def transform(self, audio: torch.Tensor) -> torch.Tensor:
+        """The audio vectors after the config's `input_transform` (row by row)."""
+        return torch.sigmoid(audio) if self.config.input_transform == "sigmoid" else audio
+
     def set_input_stats(self, audio: torch.Tensor) -> None:
-        """Standardise inputs with the per-dimension mean and std of `audio` (N, audio_dim)."""
+        """Standardise inputs with the per-dimension mean and std of `audio` (N, audio_dim), after the transform."""
         with torch.no_grad():
+            audio = self.transform(audio)
             self.audio_mean.copy_(audio.mean(0))
             self.audio_std.copy_(audio.std(0).clamp_min(1e-6))
 
     def standardize(self, audio: torch.Tensor) -> torch.Tensor:
         """The linear map's input. Row by row, so training can standardise its whole
         (frozen) set once and get the bits `forward` computes batch by batch."""
-        return (audio - self.audio_mean) / self.audio_std
+        return (self.transform(audio) - self.audio_mean) / self.audio_std
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """Projected audio (B, text_dim), not normalised (the loss and metrics normalise)."""
@@ -175,6 +185,9 @@ def _config_problems(config: ProjectionConfig, weight_shape: tuple | None) -> li
                  if type(getattr(config, k)) not in (int, float) or not 0 < getattr(config, k) < math.inf]
     if not isinstance(config.learn_temperature, bool):
         problems.append(f"learn_temperature must be true or false (got {config.learn_temperature!r:.40})")
+    if config.input_transform not in INPUT_TRANSFORMS:
+        problems.append(f"input_transform must be one of {', '.join(INPUT_TRANSFORMS)} "
+                        f"(got {config.input_transform!r:.40})")
     if not problems and weight_shape != (config.text_dim, config.audio_dim):
         problems.append(f"the config says {config.audio_dim} -> {config.text_dim} dims but linear.weight has "
                         f"shape {weight_shape}")

@@ -22,7 +22,7 @@ other defaults (batch 256, at most 50 epochs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
@@ -41,19 +41,56 @@ CENTRES = ("zero", "mean")
 N_AUDIOSET_CLASSES = 527
 
 
+@dataclass(frozen=True)
+class BridgeRecipe:
+    """How a run that starts at the label bridge trains (issue 20; measured on real held-out audio,
+    REPORT.md "Recipes", `python -m clapdemo recipes`).
+
+    input_transform: what the map reads (model.INPUT_TRANSFORMS): "sigmoid" = mn04's AudioSet
+                     probabilities from a store of logits; "none" = the logits themselves.
+    standardize:     standardise the inputs by the training set (None: as the data asks, see
+                     training_data.TrainingData: yes with real audio mixed in, no on label pairs alone).
+    anchor:          L2 pull of the map toward the bridge (TrainConfig.anchor); 0: none.
+    lr:              AdamW learning rate (None: DEFAULT_LR).
+    """
+
+    input_transform: str = "none"
+    standardize: bool | None = None
+    anchor: float = 0.0
+    lr: float | None = None
+
+    def settings(self) -> dict:
+        """TrainConfig fields this recipe sets (standardisation: TrainingRun.start applies it)."""
+        return {"input_transform": self.input_transform, "anchor": self.anchor}
+
+
+# The recipe before issue 20: logits, standardised whenever real audio is mixed in (label pairs: std floor 1).
+LOGIT_BRIDGE = BridgeRecipe()
+# The default (REPORT.md "Recipes"): probabilities, not standardised, pulled toward the bridge.
+DEFAULT_BRIDGE = LOGIT_BRIDGE
+
+
 @dataclass
 class ProjectionInit:
     """A resolved init: `apply` goes to `train(init=...)` (None = the random init);
-    `record` says in run.json what the start was."""
+    `record` says in run.json what the start was; `recipe` how a bridge start trains."""
 
     name: str
     apply: Callable | None
     record: dict
+    recipe: BridgeRecipe | None = None
 
     @property
     def lr(self) -> float | None:
         """The learning rate this start wants (None: TrainConfig's default)."""
+        if self.recipe is not None and self.recipe.lr is not None:
+            return self.recipe.lr
         return DEFAULT_LR[self.name]
+
+    @property
+    def settings(self) -> dict:
+        """TrainConfig fields this start sets (input transform, anchor); {} for a random start."""
+        return self.recipe.settings() if self.recipe is not None else {}
 
     def describe(self) -> str:
         why = "" if self.record.get("requested") == self.name else f" (from {self.record.get('requested')})"
@@ -134,7 +171,8 @@ def resolve_init(name: str, meta: dict, where: str = "the store") -> str:
 
 
 def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder: Callable | None = None,
-              template: str = LABEL_TEMPLATE, standardized: bool = True) -> ProjectionInit:
+              template: str = LABEL_TEMPLATE, standardized: bool = True,
+              recipe: BridgeRecipe | None = None) -> ProjectionInit:
     """Resolve `name` for the store whose manifest is `meta` and build its init.
 
     For the label bridge the label names are embedded with the store's own text encoder
@@ -143,24 +181,31 @@ def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder
     "audioset-labels" raises ValueError naming `where` when that fails; "auto" falls back to
     "random" and says why in the record. `standardized=False` (inputs not standardised, as with
     label pairs) centres on zero: the model then has no training mean to centre on, and on label
-    pairs the uncentred start measured far better (README "Label pairs")."""
+    pairs the uncentred start measured far better (README "Label pairs").
+
+    `recipe` (default DEFAULT_BRIDGE) says how a bridge start trains: on probabilities (the bridge
+    is then p @ L, centre zero) or logits, standardised or not, pulled toward the start or not."""
     resolved = resolve_init(name, meta, where)
     if resolved == "random":
         return ProjectionInit("random", None, {"name": "random", "requested": name})
     try:
-        labels, text_name = _label_matrix_for(meta, where, load_text_encoder, template)
+        labels, text_name = label_matrix_for(meta, where, load_text_encoder, template)
     except ValueError as error:
         if name != "auto":
             raise
         return ProjectionInit("random", None, {"name": "random", "requested": name, "reason": str(error)})
-    centre = AUDIOSET_OUTPUTS[audioset_output(meta)] if standardized else "zero"
+    recipe = DEFAULT_BRIDGE if recipe is None else recipe
+    standardized = standardized if recipe.standardize is None else recipe.standardize
+    output = "probs" if recipe.input_transform == "sigmoid" else audioset_output(meta)
+    centre = AUDIOSET_OUTPUTS[output] if standardized else "zero"
     record = {"name": "audioset-labels", "requested": name, "label_template": template,
               "n_labels": int(labels.shape[0]), "centre": centre, "text_encoder": text_name,
-              "audio_encoder": (meta.get("audio_encoder") or {}).get("name")}
-    return ProjectionInit("audioset-labels", label_bridge_init(labels, centre), record)
+              "audio_encoder": (meta.get("audio_encoder") or {}).get("name"), "recipe": asdict(recipe)}
+    return ProjectionInit("audioset-labels", label_bridge_init(labels, centre), record, recipe)
 
 
-def _label_matrix_for(meta: dict, where: str, load_text_encoder, template: str) -> tuple[np.ndarray, str]:
+def label_matrix_for(meta: dict, where: str = "the store", load_text_encoder=None,
+                     template: str = LABEL_TEMPLATE) -> tuple[np.ndarray, str]:
     """(the 527 label vectors, text encoder name) from the store's own text encoder, or a ValueError saying why not."""
     recorded = meta.get("text_encoder") or {}
     text_name = recorded.get("name")

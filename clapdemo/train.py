@@ -63,6 +63,12 @@ class TrainConfig:
                        pairs (clapdemo.label_pairs) give a rare AudioSet class almost no spread;
                        standardised by it, real logits of that class (spread ~1.4 on ESC-50) would be
                        blown up, and silence lands on "rain". training_data sets 1.0 for them.
+    input_transform:   applied to the audio vectors inside the model, before standardising
+                       (model.INPUT_TRANSFORMS): "sigmoid" trains on AudioSet probabilities
+                       from a store of logits.
+    anchor:            strength of an L2 pull of the linear map toward where it started (the
+                       init): anchor * squared distance of weight and bias from their start, added to
+                       the loss each step; 0: none. Keeps what the label bridge knows (README "Training").
     threads:           torch CPU threads while `train` runs (the previous count is restored
                        after; concurrent runs share the process-wide count, see _ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
                        cores, else torch's own setting. Measured at AudioCaps scale on 2 shared
@@ -84,9 +90,17 @@ class TrainConfig:
     caption_sampling: str = "random"
     standardize_audio: bool = True
     min_input_std: float = 0.0
+    input_transform: str = "none"
+    anchor: float = 0.0
     threads: int | None = None
 
     def __post_init__(self):
+        from clapdemo.model import INPUT_TRANSFORMS
+
+        if self.input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(f"input_transform={self.input_transform!r}; choose one of {INPUT_TRANSFORMS}")
+        if not self.anchor >= 0:
+            raise ValueError(f"anchor={self.anchor}: give 0 (none) or a positive strength")
         if self.caption_sampling not in CAPTION_SAMPLING:
             raise ValueError(f"caption_sampling={self.caption_sampling!r}; choose one of {CAPTION_SAMPLING}")
         if self.batch_size < 2 or self.epochs < 1:
@@ -177,7 +191,7 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
     val = _Validation(val_set, cfg.batch_size, device) if val_set is not None else None
 
     pcfg = ProjectionConfig(train_set.audio.shape[1], train_set.text.shape[1], cfg.learn_temperature,
-                            cfg.init_temperature, cfg.max_logit_scale)
+                            cfg.init_temperature, cfg.max_logit_scale, cfg.input_transform)
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
         torch.manual_seed(cfg.seed)
         model = AudioProjection(pcfg)
@@ -191,6 +205,7 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
     if init is not None:
         init(model)
     model.to(device)
+    start_weights = [model.linear.weight.detach().clone(), model.linear.bias.detach().clone()] if cfg.anchor else None
     if mapped:
         data = _MappedSide.prepare(model, train_set, text_ids, sampler, device)
     else:
@@ -207,7 +222,7 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
         clips, caps = sampler.epoch(rng)
         order = torch.randperm(len(clips), generator=rng)
         train_loss = _train_epoch(model, optimizer, data, clips[order].to(device), caps[order].to(device),
-                                  cfg.batch_size)
+                                  cfg.batch_size, cfg.anchor, start_weights)
         val_loss, a2t, t2a = val.run(model) if val is not None else (None, None, None)
         if not math.isfinite(train_loss) or (val_loss is not None and not math.isfinite(val_loss)):
             raise FloatingPointError(f"training diverged at epoch {epoch} (train loss {train_loss}, "
@@ -239,8 +254,10 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
                      Path(run_dir) if run_dir is not None else None)
 
 
-def _train_epoch(model, optimizer, data: _FrozenSide, clips, caps, batch_size: int) -> float:
-    """One pass over the (clip, caption) pairs in this order; the mean batch loss.
+def _train_epoch(model, optimizer, data: _FrozenSide, clips, caps, batch_size: int, anchor: float = 0.0,
+                 start_weights: list | None = None) -> float:
+    """One pass over the (clip, caption) pairs in this order; the mean batch loss (contrastive
+    loss plus, with `anchor`, the pull toward `start_weights`: TrainConfig.anchor).
 
     The losses stay tensors until the end: one host sync per epoch, not one per step."""
     model.train()
@@ -250,6 +267,9 @@ def _train_epoch(model, optimizer, data: _FrozenSide, clips, caps, batch_size: i
         loss = unit_contrastive_loss(a, data.text_rows(j), model.scale(),
                                      c if data.clips_repeat else None,
                                      data.text_ids[j] if data.captions_repeat else None)
+        if anchor:
+            loss = loss + anchor * sum(((p - p0) ** 2).sum() for p, p0 in
+                                       zip((model.linear.weight, model.linear.bias), start_weights))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -307,7 +327,7 @@ def _set_input_stats_in_chunks(model: AudioProjection, audio: np.ndarray, rows: 
     array, summed in float64 chunk by chunk: equal to `set_input_stats` up to float rounding."""
     total, squares = np.zeros(audio.shape[1]), np.zeros(audio.shape[1])
     for start in range(0, len(rows), chunk):
-        part = np.asarray(audio[rows[start : start + chunk]], dtype=np.float64)
+        part = model.transform(torch.as_tensor(np.asarray(audio[rows[start : start + chunk]], dtype=np.float64))).numpy()
         total += part.sum(0)
         squares += np.square(part).sum(0)
     n = len(rows)

@@ -98,7 +98,17 @@ class UploadTab(AppCore):
                    for h in clips[:N_EXTREMES]]
         players += [audio_update() for _ in range(N_EXTREMES - len(players))]
         head = f"{note}. Best caption: **{captions[0].caption}** ({captions[0].score:.3f})." if captions else note
+        head += heard_line(self.encoders()[0], wave)
         return f"{your_labels(yours)}{head}  \n{SCORES}", caption_table, clip_table, *players
+
+
+def heard_line(audio_encoder, wave) -> str:
+    """"What the encoder hears": the frozen encoder's own top AudioSet tags for the clip, before any
+    projection ("" for an encoder without AudioSet outputs); when the projection is good they agree."""
+    from clapdemo.encoders.audioset_labels import heard_tags, tags_text
+
+    tags = heard_tags(audio_encoder, wave)
+    return f"  \nWhat the encoder hears (its own AudioSet tags, no projection): {tags_text(tags)}" if tags else ""
 
 
 def your_labels(hits) -> str:

@@ -547,3 +547,20 @@ AUDIOSET_LABELS: tuple[str, ...] = tuple(name for _, name in AUDIOSET_CLASSES)
 AUDIOSET_MIDS: tuple[str, ...] = tuple(mid for mid, _ in AUDIOSET_CLASSES)
 
 assert len(AUDIOSET_CLASSES) == 527, len(AUDIOSET_CLASSES)
+
+
+def heard_tags(audio_encoder, wave, k: int = 5) -> list[tuple[str, float]] | None:
+    """What an EfficientAT AudioSet encoder itself hears in one clip (a mono waveform at its rate,
+    already cut/padded as it embeds): its k most probable AudioSet classes as (label, sigmoid
+    probability), best first. None for an encoder without AudioSet outputs (no `predict_labels`)."""
+    import numpy as np
+
+    predict = getattr(audio_encoder, "predict_labels", None)
+    if predict is None:
+        return None
+    return predict(np.asarray(wave, dtype=np.float32)[None], top_k=k)[0]
+
+
+def tags_text(tags: list[tuple[str, float]] | None) -> str:
+    """"Dog 91 %, Animal 85 %, ..." (empty for None or no tags): one line for the CLI and the app."""
+    return ", ".join(f"{label} {100 * p:.0f} %" for label, p in tags or [])
