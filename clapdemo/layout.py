@@ -20,6 +20,16 @@ import numpy as np
 from clapdemo import plots
 
 MAX_CLIPS = 2000  # a seeded sample of clips above this, so the layout stays quick
+# What the layout draws, part of its cache key: "centred" subtracts each modality's mean first.
+# Projected audio and text sit in two separate regions of the joint space (the modality gap of
+# contrastive models), so drawn as they are, the captions form one clump away from their clips;
+# centred, each point keeps only its direction from its own modality's mean, which is what tells
+# one class from another, and a caption lands by its clips (tests/test_visitor_ux.py measures it).
+LAYOUT_KIND = "centred-v1"
+CENTRED_NOTE = ("Each modality is centred before the layout (its mean subtracted): audio and text otherwise sit "
+                "in two separate regions of the joint space (the *modality gap* of contrastive models), and the "
+                "captions would form one clump away from their clips. Centred, a caption lands by its clips; "
+                "search and Evaluate use the vectors as they are (their cosines rank the same way within a modality).")
 
 
 @dataclass
@@ -30,11 +40,16 @@ class JointLayout:
     rows: np.ndarray  # the store's clip rows drawn
     used: list[int]  # rows of searcher.pool_captions drawn: the captions of those clips
     cache: Path
+    centred: bool = True  # each modality minus its own mean (LAYOUT_KIND); False: the raw vectors
 
     @property
     def points(self) -> np.ndarray:
-        """Projected audio of the drawn clips, then the text vectors of their captions."""
-        return np.concatenate([self.searcher.audio[self.rows], self.searcher.pool_text[self.used]])
+        """Projected audio of the drawn clips, then the text vectors of their captions; each modality
+        centred on its own mean and re-normalised (unless `centred` is False)."""
+        audio, text = self.searcher.audio[self.rows], self.searcher.pool_text[self.used]
+        if self.centred:
+            audio, text = centre(audio), centre(text)
+        return np.concatenate([audio, text])
 
     def cached(self) -> bool:
         return self.cache.is_file()
@@ -78,12 +93,21 @@ class JointLayout:
                          for r in self.rows],
             text_hover=[captions[t] for t in self.used], audio_class=labels, text_class=text_labels,
             pairs=pairs, color_by="class" if (color_by == "class" and labels) else "modality",
-            title=f"Joint space: {len(self.rows)} clips, {len(self.used)} captions (UMAP, cosine)")
+            title=f"Joint space: {len(self.rows)} clips, {len(self.used)} captions (UMAP, cosine"
+                  + (", each modality centred)" if self.centred else ")"))
 
 
-def plan_layout(searcher, run, store, max_clips: int = MAX_CLIPS) -> JointLayout:
+def centre(vectors: np.ndarray) -> np.ndarray:
+    """Rows minus their mean, L2-normalised again (a row equal to the mean stays zero)."""
+    shifted = np.asarray(vectors, dtype=np.float32) - np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    return shifted / np.maximum(np.linalg.norm(shifted, axis=1, keepdims=True), 1e-12)
+
+
+def plan_layout(searcher, run, store, max_clips: int = MAX_CLIPS, centred: bool = True) -> JointLayout:
     """The layout of `searcher` (the projection at `run` over the store at `store`): which clips and
-    captions it draws, and its cache file below the store."""
+    captions it draws, and its cache file below the store (keyed by projection, store, clips drawn and
+    LAYOUT_KIND, so a layout drawn another way is never reused). `centred=False` draws the raw
+    vectors (a comparison; its cache file is another)."""
     import hashlib
 
     from clapdemo.model import projection_file
@@ -96,5 +120,6 @@ def plan_layout(searcher, run, store, max_clips: int = MAX_CLIPS) -> JointLayout
         rows = np.sort(np.random.default_rng(0).choice(rows, max_clips, replace=False))
     index = {c: i for i, c in enumerate(searcher.pool_captions)}
     used = sorted({index[emb.captions[j]] for j in np.flatnonzero(np.isin(emb.text_clip, rows))})
-    key = hashlib.sha256(repr((sha256_file(projection_file(run)), fingerprint(store), len(rows))).encode())
-    return JointLayout(searcher, rows, used, Path(store) / "umap" / f"{key.hexdigest()[:16]}.npy")
+    kind = LAYOUT_KIND if centred else "raw"
+    key = hashlib.sha256(repr((sha256_file(projection_file(run)), fingerprint(store), len(rows), kind)).encode())
+    return JointLayout(searcher, rows, used, Path(store) / "umap" / f"{key.hexdigest()[:16]}.npy", centred)

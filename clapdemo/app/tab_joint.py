@@ -19,7 +19,7 @@ from clapdemo.app.session import Session
 class JointTab(AppCore):
     def joint_space(self, session: Session, color_by: str, pair_lines: bool):
         """UMAP of projected audio and text, computed once per (store, projection) and cached as .npy."""
-        from clapdemo.layout import plan_layout
+        from clapdemo.layout import CENTRED_NOTE, plan_layout
 
         layout = plan_layout(self.searcher(session), session.projection, session.store_dir)
         n = len(layout.rows) + len(layout.used)
@@ -38,7 +38,7 @@ class JointTab(AppCore):
                     raise job.error
         fig = layout.figure(layout.load(), color_by, pair_lines)
         yield (f"UMAP of {len(layout.rows)} projected clips and {len(layout.used)} captions "
-               "(computed once per store and projection, then reused).", fig)
+               f"(computed once per store and projection, then reused).  \n{CENTRED_NOTE}", fig)
 
 
 def build() -> SimpleNamespace:
