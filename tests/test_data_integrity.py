@@ -345,3 +345,29 @@ def test_train_refuses_an_empty_label_store(sample_store_copy, tmp_path, capsys)
                      "--epochs", "1"])
     err = capsys.readouterr().err
     assert code == 1 and f"{empty}: the label-pair store holds no clips" in err
+
+
+def test_the_app_names_a_damaged_weights_file_in_header_and_status(tmp_path, monkeypatch):
+    """On main: "Encoders unavailable: ... has the wrong sha256" in the header, but "No embeddings yet:
+    click Precompute" as the status and "failed unexpectedly" from a click."""
+    from clapdemo import weights
+    from clapdemo.app.handlers import Handlers
+    from clapdemo.app.session import Session
+    from clapdemo.app.settings import Settings
+    from clapdemo.encoders import cached_audio_encoder
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    bad = folder / weights.WEIGHTS["mn04_as"].filename
+    shutil.copyfile(ASSETS / "weights" / bad.name, bad)
+    _flip(bad)
+    monkeypatch.setenv(weights.ENV_DIR, str(folder))
+    cached_audio_encoder.cache_clear()
+    try:
+        handlers = Handlers(Settings.from_env(["--cache", str(tmp_path / "cache")], env={}))
+        session, header = handlers.init_session(Session())
+        said = f"weights file {bad} damaged (sha256 mismatch)"
+        assert said in header and said in handlers.store_problem(session)
+        assert "No embeddings yet" not in handlers.store_problem(session)
+    finally:
+        cached_audio_encoder.cache_clear()  # the next test loads the good file again

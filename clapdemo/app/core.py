@@ -39,6 +39,7 @@ class AppCore:
         self.trainings: list = []  # every session's training Job (`start_training`: at most MAX_TRAININGS run)
         self.training_lock = threading.Lock()
         self.warm_up = WarmUp(self)  # started by build_app: encoders and sample store load before the first click
+        self.setup_problem: str | None = None  # why page load found no store (damaged weights or shipped file)
 
     def session_expired(self, session: Session) -> None:
         """`SessionRegistry`'s on_expire: the session's jobs are already told to stop; run the hooks."""
@@ -134,6 +135,8 @@ class AppCore:
 
         self.ensure_open(session)
         if not session.store_dir or not Store(session.store_dir).exists():
+            if self.setup_problem:  # e.g. "weights file X damaged (sha256 mismatch)": not a missing Precompute
+                return f"⚠ {html.escape(self.setup_problem)}"
             return "No embeddings yet: open **Data & embeddings** and click Precompute first."
         if Store(session.store_dir).status()["done"] == 0:
             return "The store holds no embedded clips yet: finish Precompute in Data & embeddings first."
@@ -214,8 +217,10 @@ class AppCore:
                         log.info("sample set: %s", why)
                 if candidate.is_dir() and (candidate / "manifest.json").is_file():
                     session.store_dir = str(candidate)
-            except Exception:  # encoders unavailable: the header says so
+                self.setup_problem = None
+            except Exception as error:  # encoders unavailable, a damaged shipped file: header and status say which
                 log.exception("no store picked up on page load")
+                self.setup_problem = str(error)
         session.opened = True
 
     def header(self, session: Session) -> str:
@@ -244,6 +249,8 @@ class AppCore:
 
             st = Store(session.store_dir).status()
             lines.append(f"**Embeddings:** `{Path(session.store_dir).name}` — {st['done']}/{st['clips']} clips")
+        elif self.setup_problem:
+            lines.append(f"**Embeddings:** none — {html.escape(self.setup_problem)}")
         else:
             lines.append("**Embeddings:** none yet — run Precompute in Data & embeddings")
         lines.append(self.projection_line(session))
