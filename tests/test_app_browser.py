@@ -551,11 +551,15 @@ def test_bad_input_gets_a_message(browser, tmp_path):
             context.close()
 
 
-def test_server_serves_only_the_data_root_and_its_cache(small_esc50, tmp_path):
-    """Gradio's file route answers for clips under the data root, refuses /etc/passwd and the repo."""
+def test_server_serves_only_the_data_root(small_esc50, tmp_path):
+    """Gradio's file route answers for clips under the data root, refuses /etc/passwd, the repo and
+    the cache (where sessions write their own clips: players get copies, `clapdemo.app.served`)."""
     secret = tmp_path / "outside.txt"
     secret.write_text("not for the browser")
     clip = next((small_esc50 / "audio").iterdir())
+    own = tmp_path / "cache" / "own-clips" / "0123abcd" / "x" / "clips" / clip.name
+    own.parent.mkdir(parents=True)
+    own.write_bytes(clip.read_bytes())
     with app_server(small_esc50, tmp_path / "cache", "files.log") as url:
         def status(path: Path) -> int:
             try:
@@ -565,5 +569,5 @@ def test_server_serves_only_the_data_root_and_its_cache(small_esc50, tmp_path):
                 return error.code
 
         assert status(clip) == 200
-        for forbidden in (Path("/etc/passwd"), secret, REPO / "clapdemo" / "app" / "settings.py"):
+        for forbidden in (Path("/etc/passwd"), secret, REPO / "clapdemo" / "app" / "settings.py", own):
             assert status(forbidden) in (403, 404), forbidden
