@@ -109,7 +109,11 @@ class OwnClipsTab(AppCore):
 
         choices, active = [("the dataset above", DATASET)], DATASET
         for n, (choice, store) in enumerate(self.own_stores(session), 1):
-            choices.append((f"your clips, upload {n} ({Store(store).status()['done']} clips)", choice))
+            try:  # wired to the header's change without a status line: it must not fail
+                count = f" ({Store(store).status()['done']} clips)"
+            except Exception:  # noqa: BLE001  a damaged store: listed, and use_data says what is wrong
+                count = ""
+            choices.append((f"your clips, upload {n}{count}", choice))
             if session.store_dir and Path(session.store_dir) == store:
                 active = choice
         return gr.update(choices=choices, value=active)
