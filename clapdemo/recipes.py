@@ -1,159 +1,177 @@
-"""`python -m clapdemo recipes`: which training data to ship the projection on, measured held-out only.
+"""`python -m clapdemo recipes`: how to train the shipped projection, decided on real held-out audio only.
 
-Candidates (`RECIPES`): label pairs only (AudioCaps captions against their AudioSet labels,
-no audio), a fixed half of the ESC-50 clips only, both mixed, and the equal-weight ensemble of
-the first two (cosines averaged: the mean of the two unit vectors). Each is trained with `train`'s
-defaults (AudioSet-label init, early stopping on real audio) and measured on
+A recipe is training data (label pairs: AudioCaps captions against their AudioSet labels, no audio;
+half of the ESC-50 clips) plus how the map starts and trains from the label bridge
+(`projection_init.BridgeRecipe`: logits or probabilities, standardised or not, pulled toward the
+bridge or not, learning rate). Each goes through the one training entry point
+(`training_data.plan_training`) with `train`'s other defaults, over several seeds, and is measured
+on real audio nobody trained it on (issue 20):
 
-- ESC-50, held-out half: the seeded, class-stratified half that `train --hold-out 0.5` sets
-  aside; zero-shot among all 50 class names, and the course's retrieval both ways;
-- ESC-50, 10 unseen classes: `n_splits` seeded splits; the ESC-50 part of a recipe keeps only
-  the clips of the other 40 classes; the unseen clips are classified among the 10 and among all 50;
-- AudioCaps captions in label space (optional): a label store of a split the recipes never
-  train on (the test split): each clip's label vector stands in for its audio. No AudioCaps
-  audio exists here, so this shows what the captions teach as a *perfect* mn04 would hear the
-  clips; real mn04 logits are noisier.
+- UrbanSound8K (fold 10): zero-shot among its 10 classes, and the overlap of the projection's top-5
+  AudioSet names with the encoder's own top-5 tags (clapdemo.benchmark);
+- ESC-50, 10 unseen classes: `n_splits` seeded splits; the ESC-50 part keeps only the clips of the
+  other 40 classes; the clips of the 10 are classified among the 10 (zero-shot);
+- ESC-50, held-out clips of seen classes: the seeded, class-stratified half `train --hold-out 0.5`
+  sets aside, among all 50 class names (the ESC-50 part trains on the other half of every class);
+- optionally AudioCaps test captions in *label space* (label vectors standing in for audio): a
+  secondary column only, since it hid what real logits do.
 
-Nothing here measures on a clip its projection trained or validated on.
+Beside them: the untrained label bridge (no training, one row) and, with --baseline, a trained run.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from clapdemo import logs
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.projection_init import DEFAULT_BRIDGE, LOGIT_BRIDGE, BridgeRecipe
 
 logger = logs.get(__name__)
 
-RECIPES = ("label pairs only", "ESC-50 half only", "label pairs + ESC-50 half", "ensemble: label pairs only + ESC-50 half only")
+
+@dataclass(frozen=True)
+class Recipe:
+    """One row: training data (`labels`: the label pairs, `esc50`: the ESC-50 part) and the bridge recipe."""
+
+    name: str
+    labels: bool
+    esc50: bool
+    bridge: BridgeRecipe
 
 
-def _fit(parts: list[EmbeddingSet], names: list[str], seed: int, hold_out: float):
-    """(model, TrainingData): `train` with its CLI defaults on the assembled parts."""
+RECIPES = (
+    Recipe("before: logits, standardised (label pairs + ESC-50 half)", True, True, LOGIT_BRIDGE),
+    Recipe("probabilities, not standardised (label pairs + ESC-50 half)", True, True,
+           BridgeRecipe(input_transform="sigmoid", standardize=False, lr=1e-3)),
+    Recipe("probabilities, anchor 0.1 (label pairs + ESC-50 half)", True, True,
+           BridgeRecipe(input_transform="sigmoid", standardize=False, anchor=0.1, lr=1e-3)),
+    Recipe("default: " + "probabilities (label pairs + ESC-50 half)", True, True, DEFAULT_BRIDGE),
+)
+MEASURES = {"us8k": "UrbanSound8K zero-shot, 10 classes", "overlap": "UrbanSound8K top-5 tag overlap",
+            "unseen10": "ESC-50 10 unseen classes, zero-shot among 10",
+            "held_out": "ESC-50 held-out clips, seen classes, among 50"}
+LABEL_SPACE = {"ac_t2a_R@1": "AudioCaps test, label space: t2a R@1", "ac_a2t_R@1": "a2t R@1"}
+
+
+def fit(recipe: Recipe, labels: EmbeddingSet, esc: EmbeddingSet | None, seed: int, hold_out: float):
+    """The trained model of `recipe` on `labels` and `esc` (hold_out: the ESC-50 share set aside, seed 0)."""
+    from clapdemo.projection_init import make_init
     from clapdemo.training_data import assemble, plan_training
 
-    data = assemble(parts, names, hold_out=hold_out, seed=0)  # the held-out half is fixed (seed 0), as shipped
-    return plan_training(data, "auto", seed=seed, threads=1).start().model, data
+    parts = ([labels] if recipe.labels else []) + ([esc] if recipe.esc50 and esc is not None else [])
+    names = (["labels"] if recipe.labels else []) + (["esc50"] if recipe.esc50 and esc is not None else [])
+    data = assemble(parts, names, hold_out=hold_out, seed=0)
+    init = make_init("auto", data.train_set.meta, standardized=data.standardize, recipe=recipe.bridge)
+    return plan_training(data, init, seed=seed, threads=1).start().model
 
 
-def _project(models: list, audio) -> np.ndarray:
-    """Unit projected audio; for an ensemble the mean of its members' unit vectors (= averaged cosines)."""
-    from clapdemo.metrics import project_audio
+def scores(model, label_matrix, us8k: EmbeddingSet, esc: EmbeddingSet, held: np.ndarray,
+           audiocaps: EmbeddingSet | None = None) -> dict:
+    """UrbanSound8K zero-shot and tag overlap, ESC-50 held-out clips among all 50; label-space AudioCaps."""
+    from clapdemo.benchmark import class_zero_shot, tag_overlap
+    from clapdemo.metrics import paper_retrieval, project_audio
 
-    return np.mean([project_audio(m, audio) for m in models], axis=0)
-
-
-def _scores(models, test: EmbeddingSet, classes, audiocaps: EmbeddingSet | None) -> dict:
-    """Zero-shot among all classes and the course's retrieval on `test`; label-space AudioCaps retrieval."""
-    from clapdemo.metrics import course_accuracy, first_caption_of_each_clip, paper_retrieval, zero_shot_accuracy
-
-    names, vectors = classes
-    audio = _project(models, test.audio)
-    index = {n: i for i, n in enumerate(names)}
-    out = {"zs_all@1": zero_shot_accuracy(audio, vectors, [index[x] for x in test.labels], (1,))["zero_shot_acc@1"]}
-    first = first_caption_of_each_clip(test.text_clip, test.n_clips)
-    course = course_accuracy(audio, test.text[first], ks=(1,))
-    out |= {"esc_a2t@1": course["a2t_acc@1"], "esc_t2a@1": course["t2a_acc@1"]}
+    audio = project_audio(model, us8k.audio)
+    out = {"us8k": class_zero_shot(audio, us8k), "overlap": tag_overlap(audio, us8k.audio, label_matrix),
+           "held_out": class_zero_shot(project_audio(model, esc.audio[held]), esc, held)}
     if audiocaps is not None:
-        ac = _project(models, audiocaps.audio)
-        paper = paper_retrieval(ac, audiocaps.text, audiocaps.text_clip, ks=(1, 5))
-        first = first_caption_of_each_clip(audiocaps.text_clip, audiocaps.n_clips)
-        course = course_accuracy(ac, audiocaps.text[first], ks=(1,))
-        out |= {"ac_t2a_R@1": paper["t2a_R@1"], "ac_a2t_R@1": paper["a2t_R@1"], "ac_t2a_acc@1": course["t2a_acc@1"],
-                "ac_a2t_acc@1": course["a2t_acc@1"]}
+        paper = paper_retrieval(project_audio(model, audiocaps.audio), audiocaps.text, audiocaps.text_clip, ks=(1,))
+        out |= {"ac_t2a_R@1": paper["t2a_R@1"], "ac_a2t_R@1": paper["a2t_R@1"]}
     return out
 
 
-def _unseen_scores(models, esc: EmbeddingSet, classes, unseen: list[str]) -> dict:
-    from clapdemo.report import zero_shot_scores
+def unseen_score(model, esc: EmbeddingSet, unseen: list[str]) -> float:
+    from clapdemo.benchmark import class_zero_shot
+    from clapdemo.metrics import project_audio
 
-    names, vectors = classes
     rows = [i for i, label in enumerate(esc.labels) if label in unseen]
-    index = {n: i for i, n in enumerate(names)}
-    scores = zero_shot_scores(_project(models, esc.audio[rows]), np.array([index[esc.labels[i]] for i in rows]),
-                              vectors, np.array(sorted(index[u] for u in unseen)), ks=(1,))
-    return {"unseen_among_10@1": scores["unseen_zero_shot_acc@1"], "unseen_among_all@1": scores["all_zero_shot_acc@1"]}
+    return class_zero_shot(project_audio(model, esc.audio[rows]), esc, rows, unseen)
 
 
-def measure_recipes(esc: EmbeddingSet, labels: EmbeddingSet, audiocaps: EmbeddingSet | None = None,
-                    seeds=(0, 1, 2), n_splits: int = 5, n_unseen: int = 10, split_seed: int = 0,
-                    log: Callable[[str], None] = logger.info) -> dict:
-    """{recipe: {metric: (mean, sd over seeds)}} for every recipe of RECIPES (see the module doc)."""
+def splits_of(esc: EmbeddingSet, n_splits: int, n_unseen: int, split_seed: int) -> list[list[str]]:
     from clapdemo.report import zero_shot_splits
     from clapdemo.runs import class_prompts
+
+    names = class_prompts(esc)[0]
+    return [[names[i] for i in s] for s in zero_shot_splits(len(names), n_splits, n_unseen, split_seed)]
+
+
+def measure_recipes(esc: EmbeddingSet, labels: EmbeddingSet, us8k: EmbeddingSet, audiocaps: EmbeddingSet | None = None,
+                    recipes=RECIPES, seeds=(0, 1, 2), n_splits: int = 5, n_unseen: int = 10, split_seed: int = 0,
+                    log: Callable[[str], None] = logger.info) -> dict:
+    """{recipe name: {measure: (mean, sd over seeds), "per_seed": {measure: [...]}}}, the untrained
+    bridge under "_bridge" and the setup under "_info" (see the module doc)."""
+    from clapdemo.benchmark import bridge_model
+    from clapdemo.projection_init import label_matrix_for
     from clapdemo.training_data import held_out_rows
 
-    classes = class_prompts(esc)
+    label_matrix, _ = label_matrix_for(esc.meta, "the ESC-50 store")
     held = held_out_rows(esc, 0.5, 0)
-    test = esc.subset(held)
-    splits = [[classes[0][i] for i in s] for s in zero_shot_splits(len(classes[0]), n_splits, n_unseen, split_seed)]
-    per_seed: dict[str, list[dict]] = {r: [] for r in RECIPES}
-    for seed in seeds:
-        start = time.perf_counter()
-        half = {"label pairs only": ([labels], ["labels"]), "ESC-50 half only": ([esc], ["esc50"]),
-                "label pairs + ESC-50 half": ([labels, esc], ["labels", "esc50"])}
-        models = {name: _fit(parts, names, seed, 0.5)[0] for name, (parts, names) in half.items()}
-        models_of = {name: [m] for name, m in models.items()}
-        models_of[RECIPES[3]] = [models["label pairs only"], models["ESC-50 half only"]]
-        results = {name: _scores(ms, test, classes, audiocaps) for name, ms in models_of.items()}
-        unseen_runs = {name: [] for name in RECIPES}
-        for unseen in splits:
-            seen = esc.subset([i for i, label in enumerate(esc.labels) if label not in unseen])
-            split_models = {"label pairs only": [models["label pairs only"]],
-                            "ESC-50 half only": [_fit([seen], ["esc50"], seed, 0.0)[0]],
-                            "label pairs + ESC-50 half": [_fit([labels, seen], ["labels", "esc50"], seed, 0.0)[0]]}
-            split_models[RECIPES[3]] = split_models["label pairs only"] + split_models["ESC-50 half only"]
-            for name, ms in split_models.items():
-                unseen_runs[name].append(_unseen_scores(ms, esc, classes, unseen))
-        for name in RECIPES:
-            runs = unseen_runs[name]
-            per_seed[name].append(results[name] | {k: float(np.mean([r[k] for r in runs])) for k in runs[0]})
-        log(f"seed {seed}: " + "; ".join(f"{n}: zs50 {per_seed[n][-1]['zs_all@1']:.3f}" for n in RECIPES)
-            + f" ({time.perf_counter() - start:.0f} s)")
-    return {name: {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs], ddof=1))
-                       if len(runs) > 1 else 0.0) for k in runs[0]}
-            for name, runs in per_seed.items()} | {"_info": {"seeds": list(seeds), "n_held_out": test.n_clips,
-                                                         "n_splits": n_splits, "n_unseen": n_unseen,
-                                                         "n_label_pairs": labels.n_clips,
-                                                         "n_audiocaps_clips": audiocaps.n_clips if audiocaps else 0}}
+    splits = splits_of(esc, n_splits, n_unseen, split_seed)
+    bridge = bridge_model(label_matrix)
+    results: dict = {"_bridge": scores(bridge, label_matrix, us8k, esc, held, audiocaps)
+                     | {"unseen10": float(np.mean([unseen_score(bridge, esc, u) for u in splits]))}}
+    for recipe in recipes:
+        runs = []
+        for seed in seeds:
+            start = time.perf_counter()
+            row = scores(fit(recipe, labels, esc, seed, 0.5), label_matrix, us8k, esc, held, audiocaps)
+            unseen = []
+            for names in splits:
+                seen = esc.subset([i for i, label in enumerate(esc.labels) if label not in names])
+                unseen.append(unseen_score(fit(recipe, labels, seen, seed, 0.0), esc, names))
+            runs.append(row | {"unseen10": float(np.mean(unseen))})
+            log(f"{recipe.name}, seed {seed}: " + ", ".join(f"{k} {v:.3f}" for k, v in runs[-1].items())
+                + f" ({time.perf_counter() - start:.0f} s)")
+        results[recipe.name] = {k: (float(np.mean([r[k] for r in runs])),
+                                    float(np.std([r[k] for r in runs], ddof=1)) if len(runs) > 1 else 0.0)
+                                for k in runs[0]} | {"per_seed": {k: [r[k] for r in runs] for k in runs[0]}}
+    results["_info"] = {"seeds": list(seeds), "n_held_out": len(held), "n_splits": n_splits, "n_unseen": n_unseen,
+                        "n_label_pairs": labels.n_clips, "n_us8k": us8k.n_clips,
+                        "n_audiocaps_clips": audiocaps.n_clips if audiocaps is not None else 0,
+                        "recipes": {r.name: {"labels": r.labels, "esc50": r.esc50, "bridge": r.bridge.__dict__}
+                                    for r in recipes}}
+    return results
 
 
-def measure_run(run, esc: EmbeddingSet, audiocaps: EmbeddingSet | None = None) -> dict:
-    """One trained run (e.g. the shipped projection) on the same measures, where it never trained:
-    its held-out ESC-50 clips (none if it trained on all; then the ESC-50 figures are left out)."""
-    from clapdemo.runs import class_prompts, load_run, trained_clip_ids
+def measure_run(run, us8k: EmbeddingSet, esc: EmbeddingSet, audiocaps: EmbeddingSet | None = None) -> dict:
+    """A trained run (e.g. the shipped projection) on the same measures, where it never trained
+    (its held-out ESC-50 clips; the 10-unseen-classes figure needs retraining, so it is absent)."""
+    from clapdemo.projection_init import label_matrix_for
+    from clapdemo.runs import load_run, trained_clip_ids
 
-    model, info = load_run(run)
+    model, _ = load_run(run)
+    label_matrix, _ = label_matrix_for(esc.meta, "the ESC-50 store")
     seen = trained_clip_ids(run)
-    trained_on = info.data.get("dataset") or {}
-    if not seen and trained_on.get("name") == (esc.meta.get("dataset") or {}).get("name"):
-        seen = set(esc.clip_ids)  # an older run without its clip list, trained on this dataset: assume all
-    unseen_rows = [i for i, c in enumerate(esc.clip_ids) if c not in seen]
-    classes = class_prompts(esc)
-    out = _scores([model], esc.subset(unseen_rows), classes, audiocaps) if len(unseen_rows) > 1 else {}
-    if audiocaps is not None and not out:
-        out = {k: v for k, v in _scores([model], esc, classes, audiocaps).items() if k.startswith("ac_")}
-    return out | {"n_esc_unseen": len(unseen_rows)}
+    held = np.array([i for i, c in enumerate(esc.clip_ids) if c not in seen])
+    return scores(model, label_matrix, us8k, esc, held, audiocaps) | {"n_esc_held_out": len(held)}
 
 
 def markdown(results: dict, baseline: dict | None = None) -> str:
-    """The table REPORT.md shows: mean ± sd over seeds, percent."""
-    cols = [("zs_all@1", "ESC-50 held-out half: zero-shot among all 50 (= a2t acc@1)"),
-            ("esc_t2a@1", "held-out half t2a acc@1"), ("unseen_among_10@1", "10 unseen classes: among 10"),
-            ("unseen_among_all@1", "10 unseen classes: among all 50"),
-            ("ac_t2a_R@1", "AudioCaps test, label space: t2a R@1"), ("ac_a2t_R@1", "a2t R@1"),
-            ("ac_t2a_acc@1", "course t2a acc@1"), ("ac_a2t_acc@1", "course a2t acc@1")]
+    """The table REPORT.md shows: percent (overlap 0..1), mean ± sd over seeds and each seed's value."""
     info = results["_info"]
-    cols = [c for c in cols if info["n_audiocaps_clips"] or not c[0].startswith("ac_")]
-    lines = ["| recipe | " + " | ".join(title for _, title in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for name in RECIPES:
-        row = results[name]
-        lines.append(f"| {name} | " + " | ".join(f"{100 * row[k][0]:.1f} ± {100 * row[k][1]:.1f}" for k, _ in cols) + " |")
+    cols = dict(MEASURES) | (LABEL_SPACE if info["n_audiocaps_clips"] else {})
+
+    def cell(key, value, sd=None, per=None):
+        fmt = (lambda v: f"{v:.2f}") if key == "overlap" else (lambda v: f"{100 * v:.1f}")
+        text = fmt(value) + (f" ± {fmt(sd)}" if sd is not None else "")
+        return text + (f" ({' / '.join(fmt(v) for v in per)})" if per else "")
+
+    lines = ["| recipe | " + " | ".join(cols.values()) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines.append("| untrained label bridge (no training) | " + " | ".join(
+        cell(k, results["_bridge"][k]) for k in cols) + " |")
+    for name, row in results.items():
+        if name.startswith("_"):
+            continue
+        lines.append(f"| {name} | " + " | ".join(cell(k, *row[k], row["per_seed"][k]) for k in cols) + " |")
     if baseline:
-        lines.append("| --baseline run | " + " | ".join(
-            f"{100 * baseline[k]:.1f}" if k in baseline else "in-sample" for k, _ in cols) + " |")
+        lines.append("| --baseline run | " + " | ".join(cell(k, baseline[k]) if k in baseline else "retrain: n/a"
+                                                       for k in cols) + " |")
+    chance = {"us8k": 0.1, "overlap": 5 / 527, "unseen10": 0.1, "held_out": 0.02}
+    lines.append("| chance | " + " | ".join(cell(k, chance[k]) if k in chance else "–" for k in cols) + " |")
     return "\n".join(lines)

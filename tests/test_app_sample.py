@@ -86,7 +86,7 @@ def test_a_clip_gets_captions_from_the_dataset_audioset_and_the_visitor(sample):
     h, session = sample
     clip = ESC50 / "audio" / "4-164021-A-1.flac"  # a rooster the shipped projection never trained on
     note, captions, clips, *_ = h.describe_upload(session, str(clip), "a cock crowing at dawn", 600, True)
-    assert set(captions["from"]) == {"dataset", "AudioSet", "yours"}, captions
+    assert set(captions["from"]) == {"dataset", "AudioSet", "AudioCaps", "yours"}, captions  # AudioCaps: the caption pool
     assert len(captions) > 527  # AudioSet names that are ESC-50 captions too come once (below)
     assert any(w in captions["caption"].iloc[0] for w in ("rooster", "chicken")), captions
     assert len(set(captions["caption"])) == len(captions)  # "the sound of dog" is not offered twice

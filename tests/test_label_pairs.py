@@ -183,22 +183,6 @@ def test_stores_of_different_spaces_are_refused_naming_both(test_split_store, mn
     assert "text encoder" in str(error.value)
 
 
-def test_recipes_measure_held_out_clips_only(label_store, test_split_store, esc50_store):
-    """`recipes` (one seed, one split): label pairs alone beat chance on ESC-50 by far; mixed with half
-    of ESC-50 they do at least as well as that half alone on the other half (measured 89.8 vs 85.4),
-    and on AudioCaps test captions they beat ESC-50 alone (label space)."""
-    from clapdemo.recipes import RECIPES, markdown, measure_recipes
-
-    results = measure_recipes(load_store(esc50_store), load_store(label_store), load_store(test_split_store),
-                              seeds=(0,), n_splits=1, log=lambda _: None)
-    only_labels, only_esc, mixed = (results[r] for r in RECIPES[:3])
-    assert results["_info"]["n_held_out"] == 206 and results["_info"]["n_audiocaps_clips"] == 19
-    assert only_labels["zs_all@1"][0] > 0.25
-    assert mixed["zs_all@1"][0] >= only_esc["zs_all@1"][0] - 0.02
-    assert mixed["ac_a2t_R@1"][0] > only_esc["ac_a2t_R@1"][0]
-    assert "label pairs + ESC-50 half" in markdown(results)
-
-
 def test_app_train_tab_mixes_in_a_label_pair_store(test_split_store, tmp_path):
     """The Train tab's optional label-pair store: the run trains on both stores (as `train --train
     LABELS --train STORE`); a folder that is no store is refused before the job starts."""

@@ -417,8 +417,8 @@ def test_upload_describes_a_clip_with_no_dataset_at_all(tiny_esc50, tmp_path):
     note, captions, clips, *players = _describe_a_dog_with_no_dataset(tiny_esc50, tmp_path, 10)
     assert "527 AudioSet" in note and len(clips) == 0 and not any(p["visible"] for p in players)
     assert len(captions) == 10 and "dog" in captions["caption"][0], list(captions["caption"])  # the clip's class wins
-    _, every, *_ = _describe_a_dog_with_no_dataset(tiny_esc50, tmp_path, 600)
-    assert len(every) == 527 + 2  # the typed labels are candidates beside the AudioSet names
+    _, every, *_ = _describe_a_dog_with_no_dataset(tiny_esc50, tmp_path, 5000)
+    assert len(every) == 527 + 4000 + 2  # the typed labels are candidates beside AudioSet's names and the caption pool
     assert list(every[every["from"] == "yours"]["caption"]) == ["a barking dog", "a car horn"]  # dog above horn
 
 

@@ -65,8 +65,10 @@ class UploadTab(AppCore):
 
         Typed labels first get their own ranking, a choice between only them (`Searcher.rank_labels`):
         in the big table below they compete with names worded as the projection trained.
-        Candidates there: the store's captions, the 527 AudioSet label names (`audioset`, a ready
-        vocabulary; always, when there is no store) and the labels typed in."""
+        Candidates there: the store's captions, the 527 AudioSet label names and the caption pool of
+        4,000 AudioCaps captions people wrote (`audioset`, a ready vocabulary; always, when there is no
+        store; clapdemo.caption_pool) and the labels typed in."""
+        from clapdemo.caption_pool import pool_captions, with_caption_pool
         from clapdemo.model import projection_file
         from clapdemo.runs import label_searcher, with_label_pool
         from clapdemo.search import parse_labels
@@ -75,21 +77,22 @@ class UploadTab(AppCore):
         extra = tuple(parse_labels(labels or ""))
         if self.store_problem(session):  # no dataset needed: the projection, your labels and AudioSet's
             with user_errors("Loading the projection"):
-                searcher = label_searcher(projection_file(session.projection or self.settings.projection),
-                                          *self.encoders())
-            note += (". No embeddings yet, so the candidates are your captions and the 527 AudioSet label "
-                     "names (precompute a dataset to add its captions and see its nearest clips)")
+                searcher = with_caption_pool(label_searcher(projection_file(session.projection or self.settings.projection),
+                                                        *self.encoders()), self.encoders()[1])
+            note += (". No embeddings yet, so the candidates are your captions, the 527 AudioSet label "
+                     "names and 4,000 AudioCaps captions (precompute a dataset to add its captions and see its "
+                     "nearest clips)")
             dataset = set()
         else:
             searcher = self.searcher(session)
             dataset = set(map(str, searcher.pool_captions))
             if audioset:
-                searcher = with_label_pool(searcher, self.encoders()[1])
+                searcher = with_caption_pool(with_label_pool(searcher, self.encoders()[1]), self.encoders()[1])
         with user_errors("Describing the clip"):
             yours = searcher.rank_labels(wave, extra)
             captions = searcher.audio_to_text(wave, int(k), extra)
             clips = searcher.audio_to_audio(wave, int(k)) if searcher.embeddings.n_clips else []
-        caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "from": caption_source(h.caption, dataset, extra),
+        caption_table = pd.DataFrame([{"rank": h.rank, "caption": h.caption, "from": caption_source(h.caption, dataset, extra, pool_captions()),
                                        "score": round(h.score, 3), SHARE: f"{h.relevance:.0%}"} for h in captions])
         clip_table = pd.DataFrame([{"rank": h.rank, "clip": h.clip_id, "score": round(h.score, 3),
                                     "label": h.label, "caption": h.caption} for h in clips],
@@ -120,9 +123,11 @@ def your_labels(hits) -> str:
     return "**Your labels**, a choice between only these:\n\n" + "\n".join(lines) + "\n\n"
 
 
-def caption_source(caption: str, dataset: set[str], typed: tuple[str, ...]) -> str:
-    """Where a candidate caption came from: typed by you, the dataset's captions, or AudioSet's labels."""
-    return "yours" if caption in typed else "dataset" if caption in dataset else "AudioSet"
+def caption_source(caption: str, dataset: set[str], typed: tuple[str, ...], people: set[str] = frozenset()) -> str:
+    """Where a candidate caption came from: typed by you, the dataset's captions, the caption pool of
+    AudioCaps captions people wrote (`people`), or AudioSet's labels."""
+    return ("yours" if caption in typed else "dataset" if caption in dataset else
+            "AudioCaps" if caption in people else "AudioSet")
 
 
 def build() -> SimpleNamespace:
@@ -133,7 +138,7 @@ def build() -> SimpleNamespace:
     with gr.Row():
         c.labels = gr.Textbox(label="your own candidate captions, comma-separated (optional)",
                               placeholder="a cat meowing, a car horn", elem_id="upload-labels", scale=3)
-        c.audioset = gr.Checkbox(True, label="also the 527 AudioSet label names", elem_id="upload-audioset",
+        c.audioset = gr.Checkbox(True, label="also the 527 AudioSet label names and 4,000 captions people wrote (AudioCaps)", elem_id="upload-audioset",
                                  scale=1)
     with gr.Row():
         c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="upload-k")
