@@ -291,3 +291,15 @@ def test_evaluate_own_clips_without_captions_says_why(app, data, tmp_path):
     drain(app.embed_own_clips(session, [str(p) for p in sorted((data / "audio").glob("*"))[:3]]))
     with pytest.raises(gr.Error, match="no captions.*captions.csv"):
         app.evaluate(session, None, False)
+
+
+def test_a_split_name_cannot_climb_out_of_the_data_folder(app, tmp_path):
+    """The Data tab's split box takes custom values, and readers build file names from it
+    ("{split}.csv"): "../../x" must not reach a table (or clips) outside the data folder."""
+    outside = tmp_path / "secret.csv"
+    outside.write_text("audiocap_id,youtube_id,start_time,caption\n1,abc,0,a secret\n")
+    climb = "../" * 12 + str(outside.with_suffix(""))[1:]
+    for split in (climb, "../x", "a/b", "fold1\0"):
+        with pytest.raises(gr.Error, match="not a split name"):
+            app.show_dataset(Session(), "audiocaps", split)
+    assert app.load_dataset("esc50", " all ").n_clips == 6  # real names still work

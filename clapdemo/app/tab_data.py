@@ -5,6 +5,8 @@ Same library calls as `python -m clapdemo precompute --dataset KIND --data-root 
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +21,9 @@ from clapdemo.app.widgets import N_EXAMPLES, audio_update, progress_html, table
 from clapdemo.datasets import DATASET_KINDS, SPLITS, usable_kinds
 
 
+SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # every split a reader knows ("fold1", "folds1-3", "val")
+
+
 class DataTab(AppCore):
     def load_dataset(self, kind: str, split: str):
         """`clapdemo.datasets.load_dataset`, as `python -m clapdemo precompute --dataset KIND --split SPLIT` reads it."""
@@ -26,6 +31,9 @@ class DataTab(AppCore):
 
         if self.settings.data_problem:
             raise gr.Error(self.settings.data_problem.replace("**", ""), duration=None)
+        if not SPLIT_NAME.fullmatch((split or "").strip() or "all"):  # it names a file: "../../x" must not reach one
+            raise gr.Error(f"“{html.escape(str(split))}” is not a split name: use letters, digits, - and _ "
+                           f"(e.g. {', '.join(SPLITS.get(kind, ['all']))}).", duration=None)
         with user_errors(f"Reading {kind} ({split}) in {self.data_name()}"):
             dataset = load_dataset(kind, self.settings.data_root, (split or "").strip() or None)
         if dataset.n_clips == 0:
