@@ -21,7 +21,7 @@ are listed with the reason, never stop the run, and are tried again on the next
 run. `import_uploads` makes a visitor's library: their files, or a zip's audio,
 copied into their own folder within the upload limits and the disk quotas (`Quota`);
 `remove_session_files` / `remove_stale_uploads` delete them when their session ends.
-`audio_query_slot` and QUERY_SECONDS bound the work one audio query may cause.
+`audio_query_slot`, `upload_index_slot` and QUERY_SECONDS bound the work of visitors' requests.
 """
 
 from __future__ import annotations
@@ -550,11 +550,13 @@ def _prune_empty(folder: Path) -> None:
                 os.rmdir(root)  # only succeeds when empty
 
 
-# ---- audio queries: bounded work per request -------------------------------------------------------
+# ---- heavy work of visitors: bounded per request and in number -----------------------------------
 
 QUERY_SECONDS = 30.0  # an audio query is heard for its first 30 s: three parallel 590 s queries took 1 GB each
 AUDIO_QUERY_SLOTS = 2  # audio queries embedded at once, across all visitors
+UPLOAD_INDEX_SLOTS = 1  # uploaded libraries indexed at once (up to the session quota of audio: minutes of CPU)
 _query_slots = threading.BoundedSemaphore(AUDIO_QUERY_SLOTS)
+_index_slots = threading.BoundedSemaphore(UPLOAD_INDEX_SLOTS)
 
 
 class ServerBusy(RuntimeError):
@@ -562,13 +564,24 @@ class ServerBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def audio_query_slot(wait: float = 10.0):
-    """Hold one of AUDIO_QUERY_SLOTS while an audio query is decoded and embedded; ServerBusy after
-    `wait` seconds without one, so a burst of queries queues briefly and then is told, not piled up."""
-    if not _query_slots.acquire(timeout=wait):
-        raise ServerBusy(f"The server is busy with {AUDIO_QUERY_SLOTS} other audio searches right now; "
-                         "try again in a minute.")
+def _slot(slots: threading.BoundedSemaphore, busy: str, wait: float):
+    """Hold one of `slots`; ServerBusy(`busy`) after `wait` seconds without one, so a burst queues
+    briefly and is then told, instead of piling up work that takes the app's memory and cores."""
+    if not slots.acquire(timeout=wait):
+        raise ServerBusy(busy)
     try:
         yield
     finally:
-        _query_slots.release()
+        slots.release()
+
+
+def audio_query_slot(wait: float = 10.0):
+    """One of AUDIO_QUERY_SLOTS, held while an audio query is decoded and embedded."""
+    return _slot(_query_slots, f"The server is busy with {AUDIO_QUERY_SLOTS} other audio searches right now; "
+                 "try again in a minute.", wait)
+
+
+def upload_index_slot(wait: float = 10.0):
+    """One of UPLOAD_INDEX_SLOTS, held while a visitor's upload is unpacked and indexed."""
+    return _slot(_index_slots, "The server is busy indexing another visitor's upload right now; "
+                 "try again in a minute.", wait)

@@ -145,7 +145,7 @@ def test_typed_labels_and_queries_are_capped(sample):
         h.search(session, "dog " * 100, 5)
 
 
-# ---- 7. an audio query's work is bounded ------------------------------------------------------------
+# ---- 7. an audio query's work is bounded, and heavy jobs in number ------------------------------------------------------------
 
 @pytest.fixture
 def one_file_library(tmp_path, mn04, minilm):
@@ -196,6 +196,20 @@ def test_audio_queries_beyond_the_slots_are_told_the_app_is_busy(one_file_librar
         for _ in held:
             library._query_slots.release()
     assert h.search_audio(index, PROJECTION, str(esc50_file("dog")), 3)[2]  # a free slot: answered
+
+
+def test_uploads_beyond_the_index_slots_are_told_the_app_is_busy(tmp_path, mn04, minilm, monkeypatch):
+    h = _library_handlers(tmp_path, mn04, minilm)
+    monkeypatch.setattr(library, "upload_index_slot", functools.partial(library.upload_index_slot, wait=0.1))
+    held = [library._index_slots.acquire(timeout=5) for _ in range(library.UPLOAD_INDEX_SLOTS)]
+    try:
+        with pytest.raises(gr.Error, match="busy indexing"):
+            h.upload_library([str(esc50_file("cow"))], None)
+    finally:
+        for _ in held:
+            library._index_slots.release()
+    assert not list((tmp_path / "cache").rglob("*.flac"))  # refused before anything was unpacked
+    assert "1 added" in h.upload_library([str(esc50_file("cow"))], None)[2]
 
 
 # ---- 10. one bad zip member fails only itself ----------------------------------------------------

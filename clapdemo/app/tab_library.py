@@ -140,9 +140,8 @@ class LibraryHandlers:
         """A visitor's library: the uploaded files (or zip) into the session's own folder
         (library-uploads/SESSION/..., deleted with the session), within the upload limits and the disk
         quotas, indexed beside it. A second upload adds to the same folder. Returns (index, folder, status)."""
-        from clapdemo.app.tab_own import upload_limits, upload_quota
-        from clapdemo.audio import check_upload
-        from clapdemo.library import import_uploads
+        from clapdemo.app.tab_own import upload_limits
+        from clapdemo.library import ServerBusy, upload_index_slot
 
         s = self.settings
         if not paths:
@@ -150,6 +149,19 @@ class LibraryHandlers:
                            duration=None)
         owner = session.id if session is not None else f"anonymous-{uuid.uuid4().hex[:8]}"
         target = Path(folder) if folder else self.uploads / owner / uuid.uuid4().hex
+        try:  # UPLOAD_INDEX_SLOTS uploads unpacked and indexed at once; the next is told to try again
+            with upload_index_slot():
+                return self._import_and_index(paths, target)
+        except ServerBusy as error:
+            raise gr.Error(str(error), duration=None) from error
+
+    def _import_and_index(self, paths, target: Path):
+        """`upload_library`'s work, done while it holds an index slot."""
+        from clapdemo.app.tab_own import upload_quota
+        from clapdemo.audio import check_upload
+        from clapdemo.library import import_uploads
+
+        s = self.settings
         imported, skipped = import_uploads(
             paths, target, int(s.max_upload_mb * 1e6), quota=upload_quota(s, target.parent.name),
             check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
