@@ -17,6 +17,18 @@ as on a fresh machine; only the port is chosen (GRADIO_SERVER_PORT).
 3. Click -> results (target: under 1 s): in the last page, type a query, click Search, stop the
    clock when the results note for that query is shown; the median over `--queries`, against
    the library call the handler makes (`Searcher.text_to_audio`, in this process).
+
+`--ready` measures the warm-up instead (issue 19 item 14), quiet and under load (`--busy 0,1`: that
+many extra processes spinning a core each, beside the app, for the whole start):
+4. Time to ready (target: within 15 s on 2 cores): from spawning `python app.py` to the page's
+   warm-up line (#warm-status) saying "Ready" (the encoders, the sample store and its searcher loaded
+   in the background; the page is opened as soon as "/" answers).
+5. First click after ready (target: under 1 s, as fast as later ones): the example query "dog
+   barking" clicked once the page says Ready, to its results shown; then one typed query, for
+   comparison.
+
+`--train` measures the Train tab with its defaults on the sample set (issue 19 item 21: the README's
+"about 2 s"), in this process through the handler the Start button calls, quiet and under `--busy`.
 """
 
 from __future__ import annotations
@@ -96,7 +108,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--queries", type=int, default=6)
+    parser.add_argument("--ready", action="store_true", help="measure time to ready and the first click instead")
+    parser.add_argument("--train", action="store_true", help="measure training with the Train tab's defaults instead")
+    parser.add_argument("--busy", default="0,1", help="with --ready/--train: extra busy processes, one run per value")
     args = parser.parse_args()
+    if args.ready:
+        return ready_main(args.repeats, [int(b) for b in args.busy.split(",")])
+    if args.train:
+        return train_main(args.repeats, [int(b) for b in args.busy.split(",")])
 
     work = Path(tempfile.mkdtemp(prefix="clapdemo-bench-app-"))
     try:
@@ -163,6 +182,105 @@ def first_result_and_clicks(work: Path, repeats: int, n_queries: int) -> list[st
             f"(max {max(clicks) * 1000:.0f} ms); the library call alone {lib * 1000:.1f} ms, so the UI (Gradio round "
             f"trip, table and 5 audio players) adds {(warm - lib) * 1000:.0f} ms; "
             + _common.verdict(warm < 1, "under 1 s")]
+
+
+def train_main(repeats: int, busy_counts: list[int]) -> int:
+    """Seconds of one training with the Train tab's defaults (50 epochs, batch 256, lr from the init,
+    weight decay 1e-4, learnable temperature, patience 10, 10 % validation) on the sample set."""
+    from clapdemo.app import Handlers, Session, Settings
+
+    work = Path(tempfile.mkdtemp(prefix="clapdemo-bench-train-"))
+    try:
+        h = Handlers(Settings.from_env(["--cache", str(work / "cache")], env={}))
+        opened, _ = h.init_session(Session())
+        lines = []
+        for busy in busy_counts:
+            spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+            seconds, epochs = [], []
+            try:
+                for _ in range(repeats):
+                    session = Session(store_dir=opened.store_dir, projection=opened.projection)
+                    t = time.perf_counter()
+                    for _curve, status, _metrics in h.train(session, 50, 256, 0, 1e-4, True, 10, 0.1):
+                        pass
+                    seconds.append(time.perf_counter() - t)
+                    epochs.append(status)
+            finally:
+                for spinner in spinners:
+                    spinner.kill()
+            where = "quiet (no extra load)" if busy == 0 else f"{busy} extra process(es) spinning a core each"
+            lines.append(f"{where}: Start -> Done with the defaults: median {_common.median(seconds):.1f} s of {repeats} "
+                         f"({', '.join(f'{x:.1f}' for x in seconds)}); last status: {epochs[-1][:160]}")
+        _common.record("Train tab defaults on the sample set (issue 19 item 21)", lines,
+                       ["in-process, through the handler the Start button calls (`Handlers.train`), after page "
+                        "load's setup (encoders and store loaded); 208 training and validation clips of the "
+                        "sample set, torch's default threads"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def ready_main(repeats: int, busy_counts: list[int]) -> int:
+    if not CHROMIUM.is_file():
+        print(f"--ready needs Chromium at {CHROMIUM} (apt-get install chromium)")
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="clapdemo-bench-ready-"))
+    lines = []
+    try:
+        for busy in busy_counts:
+            spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)]
+            try:
+                ready, first, later = ready_and_first_click(work, repeats, busy)
+            finally:
+                for spinner in spinners:
+                    spinner.kill()
+            where = "quiet (no extra load)" if busy == 0 else f"{busy} extra process(es) spinning a core each"
+            lines.append(f"{where}: spawn -> page says Ready: median {_common.median(ready):.1f} s of {repeats} "
+                         f"({', '.join(f'{x:.1f}' for x in ready)}), " + _common.verdict(_common.median(ready) < 15,
+                                                                                           "within 15 s")
+                         + f"; first click after Ready (example \"dog barking\" -> results shown): median "
+                         f"{_common.median(first) * 1000:.0f} ms ({', '.join(f'{x * 1000:.0f}' for x in first)}), "
+                         + _common.verdict(max(first) < 1, "under 1 s")
+                         + f"; a later typed query: median {_common.median(later) * 1000:.0f} ms")
+        _common.record("App warm-up: time to ready and the first click (issue 19 item 14)", lines,
+                       ["every start: `python app.py`, no flags, no CLAPDEMO_* variable, a fresh HOME (empty cache); "
+                        "Ready = the page's #warm-status line says so (encoders, shipped store and its searcher "
+                        "loaded in a background thread started by build_app); the browser is started before the clock"])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def ready_and_first_click(work: Path, repeats: int, busy: int) -> tuple[list[float], list[float], list[float]]:
+    """Per start: seconds from spawn to "Ready" on the page, the first example click, a later query."""
+    from playwright.sync_api import sync_playwright
+
+    ready, first, later = [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        for r in range(repeats):
+            proc, url, t0 = start([sys.executable, "app.py"], work / f"home-ready-{busy}-{r}", work / "ready.log")
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(180_000)
+                page.goto(url)
+                page.locator("#warm-status").get_by_text("Ready").wait_for()
+                ready.append(time.perf_counter() - t0)
+                t = time.perf_counter()
+                page.locator("#example-queries").get_by_role("button", name="dog barking").click()
+                page.locator("#search-note").get_by_text("dog barking").wait_for()
+                first.append(time.perf_counter() - t)
+                page.locator("#query textarea, #query input").first.fill("heavy rain")
+                t = time.perf_counter()
+                page.locator("#search").click()
+                page.locator("#search-note").get_by_text("heavy rain").wait_for()
+                later.append(time.perf_counter() - t)
+                page.close()
+            finally:
+                stop(proc)
+        browser.close()
+    return ready, first, later
 
 
 def library_calls(work: Path, queries: list[str]) -> list[float]:

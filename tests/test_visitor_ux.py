@@ -188,3 +188,15 @@ def test_centred_joint_space_puts_captions_by_their_clips(sample, tmp_path):
     assert centred.cached(), "the shipped layout (assets/esc50-sample-store/umap) is not the centred one"
     note, fig = list(h.joint_space(session, "modality", False))[-1]
     assert "centred" in note and "modality gap" in note and "centred" in fig.layout.title.text
+
+
+# ---- 20: the Space installs CPU torch ------------------------------------------------------------------
+
+
+def test_requirements_select_the_cpu_build_of_torch():
+    """A CPU Space installs requirements.txt: without PyTorch's CPU index, pip takes PyPI's torch, the
+    CUDA build with several GB of CUDA libraries. The README's install reads the same file."""
+    lines = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines
+    assert any(line.startswith("torch==") for line in lines)
+    assert "-r requirements.txt" in (REPO / "requirements-dev.txt").read_text().splitlines()
