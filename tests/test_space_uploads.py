@@ -274,6 +274,7 @@ def test_own_clips_list_every_file_not_used_and_counts_agree(sample, tmp_path):
     assert "skipped `fake.wav`" in log and "skipped `fake-in-csv.wav`" in log, log
     assert "2/3 clips embedded" in log and "1 failed" in log and "`cut.flac`" in log, log
     assert "2 clips embedded, 2 with captions" in log and "3 clips" not in log.split("embedded")[-1], log
+    assert str(h.settings.cache) not in log  # the store by its name, not the server's path
     clips = Path(mine.store_dir).parent / "clips"
     assert sorted(p.name for p in clips.iterdir()) == sorted([p.name for p in dogs] + ["captions.csv"])
 

@@ -91,6 +91,7 @@ class OwnClipsTab(AppCore):
                 report = session.jobs["precompute"].result
                 for info in report.failed.values():
                     Path(info["audio_path"]).unlink(missing_ok=True)
+                log = log.replace(report.store, Path(report.store).name)  # a name, not the server's path
                 log = f"{log}  \n{about_store(dataset, report)}{listed(skipped)}"
             yield progress, log, header, stores
 
