@@ -423,7 +423,7 @@ def run_search(args) -> int:
         print("your labels, ranked among themselves:" if kind == "labels" else f"top {len(hits)} {kind}:")
         for hit in hits:
             what = hit.caption if kind != "clips" else f"{hit.clip_id} {format_span(hit.start, hit.end)}  {hit.audio_path}  {hit.caption}"
-            print(f"  {hit.rank:2d}. {hit.score:.3f}  ({hit.relevance:.0%})  {what}")
+            print(f"  {hit.rank:2d}. {hit.score:.3f}  ({hit.relevance:.0%})  {what}" + ("  [weak match]" if hit.weak else ""))
     if args.json:
         from clapdemo.store import atomic_write_json  # a full disk leaves no 0-byte file
 
