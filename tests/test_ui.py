@@ -237,7 +237,7 @@ def test_evaluate_beats_random_and_lists_best_and_worst(handlers, ready):
 
 
 def test_two_sessions_do_not_see_or_stop_each_others_training(handlers, ready, monkeypatch):
-    monkeypatch.setattr("clapdemo.app.tab_train.MAX_EPOCHS", 100000)  # a run that lasts until Stop
+    monkeypatch.setattr(handlers.settings, "max_epochs", 100000)  # a run that lasts until Stop
     a, _, _ = ready
     b, _ = handlers.init_session(Session())
     run = handlers.train(a, 100000, 8, 1e-3, 1e-4, True, 0, 0.25)
@@ -451,7 +451,7 @@ def test_training_survives_a_reload_and_past_runs_can_be_made_active(handlers, r
     session back, the new page follows the job; past runs of the store are listed (defect 4)."""
     from clapdemo.app import SessionRegistry
 
-    monkeypatch.setattr("clapdemo.app.tab_train.MAX_EPOCHS", 100000)  # long enough to reload during it
+    monkeypatch.setattr(handlers.settings, "max_epochs", 100000)  # long enough to reload during it
     registry = SessionRegistry(limit=2)
     first, key = registry.attach(Session(), None)
     session, _, _ = ready

@@ -41,6 +41,7 @@ class Settings:
                  CLAPDEMO_AUDIO_ENCODER, default "mn04_as").
     max_upload_mb / max_upload_seconds: caps on an uploaded clip (CLAPDEMO_MAX_UPLOAD_MB,
                  CLAPDEMO_MAX_UPLOAD_SECONDS).
+    max_epochs:  the most epochs a visitor may train (CLAPDEMO_MAX_EPOCHS, default 500: minutes, not days).
     session_quota_mb / total_quota_mb: disk that uploads (own clips, Library) may take in the cache, one
                  session's and every session's together (CLAPDEMO_SESSION_QUOTA_MB, default 200;
                  CLAPDEMO_TOTAL_QUOTA_MB, default 2000): a public Space's disk is small and shared.
@@ -55,6 +56,7 @@ class Settings:
     audio_encoder: str = "mn04_as"
     max_upload_mb: float = 20.0
     max_upload_seconds: float = 600.0
+    max_epochs: int = 500
     session_quota_mb: float = 200.0
     total_quota_mb: float = 2000.0
     port: int | None = None
@@ -89,6 +91,7 @@ class Settings:
             audio_encoder=pick(args.audio_encoder, "CLAPDEMO_AUDIO_ENCODER", "mn04_as", "--audio-encoder"),
             max_upload_mb=float(env.get("CLAPDEMO_MAX_UPLOAD_MB", 20)),
             max_upload_seconds=float(env.get("CLAPDEMO_MAX_UPLOAD_SECONDS", 600)),
+            max_epochs=int(env.get("CLAPDEMO_MAX_EPOCHS", 500)),
             session_quota_mb=float(env.get("CLAPDEMO_SESSION_QUOTA_MB", 200)),
             total_quota_mb=float(env.get("CLAPDEMO_TOTAL_QUOTA_MB", 2000)),
             port=args.port,

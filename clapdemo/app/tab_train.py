@@ -23,7 +23,6 @@ STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped ea
                 "callback": "stopped by you"}
 RUN_STATES = {"finished": "finished", "early_stopping": "stopped early", "callback": "stopped by you",
               "running": "running"}  # run.json's status as the past-runs list words it
-MAX_EPOCHS = 500  # a visitor's training ends within minutes; `python -m clapdemo train` allows more
 
 
 class TrainTab(AppCore):
@@ -45,9 +44,9 @@ class TrainTab(AppCore):
         with user_errors("Training settings"):
             if None in (epochs, batch_size, weight_decay, patience, val_fraction):
                 raise ValueError("fill in every field (epochs, batch size, weight decay, ...)")
-            if not 1 <= int(epochs) <= MAX_EPOCHS:
-                raise ValueError(f"epochs {epochs:g}: choose 1 to {MAX_EPOCHS} here (`python -m clapdemo train` "
-                                 "trains longer)")
+            if not 1 <= int(epochs) <= self.settings.max_epochs:  # a visitor's run ends within minutes
+                raise ValueError(f"epochs {epochs:g}: choose 1 to {self.settings.max_epochs} here "
+                                 "(CLAPDEMO_MAX_EPOCHS; `python -m clapdemo train` trains longer)")
             start = make_init(init or DEFAULT_INIT, Store(store).manifest(), where=f"store {Path(store).name}")
             if lr is not None and float(lr) < 0:
                 raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
@@ -187,7 +186,7 @@ def build() -> SimpleNamespace:
     gr.Markdown("Train the linear projection on the active embeddings (a share of the clips is held "
                 "out for validation). Same as `python -m clapdemo train`.")
     with gr.Row():
-        c.epochs = gr.Number(50, label=f"epochs (1-{MAX_EPOCHS})", precision=0, minimum=1, elem_id="epochs")
+        c.epochs = gr.Number(50, label="epochs", precision=0, minimum=1, elem_id="epochs")
         c.batch_size = gr.Number(256, label="batch size", precision=0, minimum=2, elem_id="batch-size")
         c.lr = gr.Number(0, label="learning rate (0: follows the init)", minimum=0, elem_id="lr")
         c.weight_decay = gr.Number(1e-4, label="weight decay", elem_id="weight-decay")
