@@ -31,7 +31,7 @@ import pandas as pd
 
 from clapdemo import __version__, logs
 from clapdemo.audio import AudioError, fit_length, load_audio, sound_warnings
-from clapdemo.store import Store, StoreWriteError
+from clapdemo.store import Store, StoreWriteError, audio_sha256
 
 log = logs.get(__name__)
 
@@ -121,7 +121,7 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
             ok_rows, ok_waves = _keep_decoded(batch, decoded, failed, report.flagged)
             if ok_rows:
                 audio = audio_encoder.embed(np.stack(ok_waves))
-                writer.add(batch.iloc[ok_rows], audio)
+                writer.add(batch.iloc[ok_rows], audio, [decoded[i][2] for i in ok_rows])
             if writer.flush_if_full():
                 store.write_failed(failed, owned)
             report.computed += len(ok_rows)
@@ -171,13 +171,16 @@ class ShardWriter:
         self._reset()
 
     def _reset(self):
-        self.clip_ids, self.audio, self.text_clip, self.captions = [], [], [], []
+        self.clip_ids, self.audio, self.text_clip, self.captions, self.hashes = [], [], [], [], []
 
-    def add(self, rows: pd.DataFrame, audio: np.ndarray) -> None:
-        for clip_id, captions, vector in zip(rows["clip_id"], rows["captions"], audio):
+    def add(self, rows: pd.DataFrame, audio: np.ndarray, hashes=None) -> None:
+        """`hashes`: the sha256 of each clip's audio file (None: not known), kept in the shard's sidecar."""
+        hashes = [None] * len(rows) if hashes is None else hashes
+        for clip_id, captions, vector, digest in zip(rows["clip_id"], rows["captions"], audio, hashes):
             local = len(self.clip_ids)
             self.clip_ids.append(str(clip_id))
             self.audio.append(vector)
+            self.hashes.append(digest)
             for caption in captions:
                 self.text_clip.append(local)
                 self.captions.append(caption)
@@ -194,7 +197,9 @@ class ShardWriter:
         vectors = self._caption_vectors()
         text = (np.stack([vectors[c] for c in self.captions]) if self.captions
                 else np.zeros((0, self.text_encoder.dim), np.float32))
-        self.store.write_shard(self.clip_ids, np.stack(self.audio), text, np.asarray(self.text_clip), self.captions)
+        recorded = {"extra": {"audio_sha256": self.hashes}} if any(self.hashes) else {}  # the clips' files' sha256
+        self.store.write_shard(self.clip_ids, np.stack(self.audio), text, np.asarray(self.text_clip), self.captions,
+                               **recorded)
         self.text_cache = vectors
         self._reset()
 
@@ -239,7 +244,7 @@ def _decoded_batches(todo: pd.DataFrame, encoder, batch_size: int, workers: int)
     def decode(path):
         try:
             wave = load_audio(path, encoder.sample_rate, encoder.clip_seconds)
-            return fit_length(wave, n_samples), sound_warnings(wave)
+            return fit_length(wave, n_samples), sound_warnings(wave), audio_sha256(path)
         except AudioError as error:
             return error
         except Exception as error:  # a decoder crash on one odd file must not end the run
@@ -267,7 +272,7 @@ def _keep_decoded(batch: pd.DataFrame, decoded: list, failed: dict, flagged: dic
         if isinstance(item, AudioError):
             failed[clip_id] = {"audio_path": path, "error": item.problem}
             continue
-        wave, notes = item
+        wave, notes, _ = item
         if notes:
             flagged[clip_id] = {"audio_path": path, "notes": notes}
         ok_rows.append(i)

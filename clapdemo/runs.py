@@ -62,10 +62,11 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
     A store with classes (ESC-50) also gets zero-shot accuracy among all its classes."""
     from clapdemo.metrics import evaluate
     from clapdemo.packed import load_vectors
-    from clapdemo.training_data import overlap_problem
+    from clapdemo.training_data import attach_audio_hashes, overlap_problem
 
     model, info = load_run(run)
-    embeddings = load_vectors(store, memmap, float16) if not isinstance(store, EmbeddingSet) else store
+    embeddings = (attach_audio_hashes(load_vectors(store, memmap, float16), store)
+                  if not isinstance(store, EmbeddingSet) else store)
     check_compatible(embeddings, {"encoders": encoders_of(info)})
     if embeddings.n_clips == 0:
         raise ValueError(f"{store}: the store holds no embedded clips yet; run precompute first")

@@ -33,10 +33,12 @@ import json
 import os
 import re
 import socket
+import stat
 import time
 import uuid
 import warnings
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -237,8 +239,9 @@ class Store:
     # ---- writing ---------------------------------------------------------------
 
     def write_shard(self, clip_ids: list[str], audio: np.ndarray, text: np.ndarray,
-                    text_clip: np.ndarray, captions: list[str]) -> Path:
-        """Persist one group of finished clips; atomic, checksummed, uniquely named."""
+                    text_clip: np.ndarray, captions: list[str], extra: dict | None = None) -> Path:
+        """Persist one group of finished clips; atomic, checksummed, uniquely named. `extra` goes
+        into the sidecar (precompute: "audio_sha256", the clips' audio files' hashes)."""
         from safetensors.numpy import save
 
         name = f"shard-{uuid.uuid4().hex[:16]}"
@@ -250,7 +253,7 @@ class Store:
             },
             metadata={"clip_ids": json.dumps(clip_ids), "captions": json.dumps(captions)},
         )
-        return self.commit_shard(name, data, clip_ids)
+        return self.commit_shard(name, data, clip_ids, extra)
 
     def commit_shard(self, name: str, data: bytes, clip_ids: list[str], extra: dict | None = None) -> Path:
         """Write a shard's bytes, then its sidecar (checksum, clip ids, this store's id, `extra`): the
@@ -361,6 +364,20 @@ class Store:
                     os.replace(path, bad / path.name)
         except OSError:
             pass
+
+    def audio_hashes(self) -> dict[str, str]:
+        """{clip id: sha256 of its audio file} as precompute recorded them in the shards' sidecars
+        (stores made before that record none: `training_data.content_hashes` hashes the files)."""
+        out: dict[str, str] = {}
+        for sidecar in self.sidecars():
+            try:
+                info = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            hashes = info.get("audio_sha256") if isinstance(info, dict) else None
+            if isinstance(hashes, list) and len(hashes) == len(info.get("clip_ids", [])):
+                out.update({str(c): h for c, h in zip(info["clip_ids"], hashes) if isinstance(h, str)})
+        return out
 
     def leftovers(self) -> list[Path]:
         """Files a killed run can leave behind: temp files, and shards whose sidecar never came.
@@ -482,6 +499,30 @@ def _checked_manifest(manifest, path: Path) -> dict:
         raise ValueError(f"{path}: damaged or edited manifest: {'; '.join(problems)}. Restore it, or compute the "
                          "store anew in another --out")
     return manifest
+
+
+def audio_sha256(path) -> str | None:
+    """sha256 of the audio file at `path`, or None where there is no such file (label pairs have
+    none). Hashed once per process for each (path, size, mtime): precompute records it per clip
+    (the shards' sidecars), and a run records its training clips' (train_clips.json) so that the
+    same audio under another name still counts as trained on (`runs.in_sample_mask`)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return _file_sha256(os.fspath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+@lru_cache(maxsize=None)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def describe_key(manifest: dict) -> str:

@@ -26,10 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import stat
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +34,7 @@ import numpy as np
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.label_pairs import is_label_store
 from clapdemo.projection_init import ProjectionInit, make_init
+from clapdemo.store import audio_sha256
 from clapdemo.train import RunResult, TrainConfig, split_validation, train
 
 SPLIT_DATASETS = ("audiocaps", "clotho")  # datasets whose named splits are disjoint sets of clips
@@ -106,8 +104,9 @@ def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, 
     paths = [Path(p) for p in train_stores]
     if not paths:
         raise ValueError("train needs at least one --train store")
-    sets = [load_vectors(p, memmap and len(paths) == 1, float16 and len(paths) == 1) for p in paths]
-    val_set = load_vectors(val_store, memmap, float16) if val_store is not None else None
+    sets = [attach_audio_hashes(load_vectors(p, memmap and len(paths) == 1, float16 and len(paths) == 1), p)
+            for p in paths]
+    val_set = attach_audio_hashes(load_vectors(val_store, memmap, float16), val_store) if val_store is not None else None
     return assemble(sets, [str(p) for p in paths], val_set, str(val_store) if val_store else None,
                     val_fraction, hold_out, seed)
 
@@ -207,7 +206,7 @@ def concat(sets: list[EmbeddingSet]) -> EmbeddingSet:
         audio_paths=[p for s in sets for p in s.audio_paths],
         captions=[c for s in sets for c in s.captions],
         labels=labels,
-        meta=dict(sets[0].meta),
+        meta=dict(sets[0].meta, audio_sha256={k: v for s in sets for k, v in (s.meta.get("audio_sha256") or {}).items()}),
     )
 
 
@@ -245,32 +244,23 @@ def overlap_problem(run_info, embeddings: EmbeddingSet, seen) -> str | None:
     return None
 
 
-def audio_sha256(path) -> str | None:
-    """sha256 of the audio file at `path`, or None where there is no such file (label pairs have
-    none). Hashed once per process for each (path, size, mtime): evaluation and every checkpoint
-    of a run ask again."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError, TypeError):
-        return None
-    return _file_sha256(os.fspath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
-
-
-@lru_cache(maxsize=None)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str | None:
-    from clapdemo.weights import sha256_file
-
-    try:
-        return sha256_file(path)
-    except OSError:
-        return None
-
-
 def content_hashes(embeddings: EmbeddingSet) -> list[str | None]:
     """The sha256 of each clip's audio file, in clip order (None where there is no file): what a run
     records of its training clips (train_clips.json "sha256"), so the same audio under another
     name still counts as trained on (`runs.in_sample_mask`)."""
-    return [audio_sha256(p) if p else None for p in embeddings.audio_paths]
+    recorded = embeddings.meta.get("audio_sha256") or {}  # from the shards' sidecars (`attach_audio_hashes`)
+    return [recorded.get(c) or (audio_sha256(p) if p else None) for c, p in zip(embeddings.clip_ids, embeddings.audio_paths)]
+
+
+def attach_audio_hashes(embeddings: EmbeddingSet, store_dir) -> EmbeddingSet:
+    """`embeddings` with the audio sha256 its store recorded at precompute (`Store.audio_hashes`) in
+    its meta, so `content_hashes` need not read the clips' files again; returns it."""
+    from clapdemo.store import Store
+
+    recorded = Store(store_dir).audio_hashes()
+    if recorded:
+        embeddings.meta = dict(embeddings.meta, audio_sha256=recorded)
+    return embeddings
 
 
 def recorded_hashes(*sets: EmbeddingSet) -> list[str]:

@@ -60,11 +60,15 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
     store = tmp_path / "store"
     assert cli.main(["precompute", "--dataset", "folder", "--data-root", str(folder), "--out", str(store),
                      "--audio-encoder", sample_set.AUDIO_ENCODER, "--text-encoder", sample_set.TEXT_ENCODER]) == 0
-    from clapdemo.store import open_store
+    from clapdemo.store import Store, open_store
+    from clapdemo.training_data import attach_audio_hashes
+    from clapdemo.weights import sha256_file
 
-    mask = in_sample_mask(SHIPPED_RUN, open_store(store))
-    ids = open_store(store).clip_ids
-    assert {c for c, m in zip(ids, mask) if m} == set(copies) and len(ids) == len(copies) + len(fresh)
+    recorded = Store(store).audio_hashes()  # precompute keeps each clip's sha256 in its shard's sidecar
+    assert recorded == {name: sha256_file(folder / name) for name in copies + fresh}
+    for emb in (attach_audio_hashes(open_store(store), store), open_store(store)):  # recorded, or hashed now
+        mask = in_sample_mask(SHIPPED_RUN, emb)
+        assert {c for c, m in zip(emb.clip_ids, mask) if m} == set(copies) and len(mask) == len(copies) + len(fresh)
 
     capsys.readouterr()
     assert cli.main(["evaluate", "--run", str(SHIPPED_RUN), "--store", str(store)]) == 1  # refused: in-sample
