@@ -109,6 +109,18 @@ class Settings:
             settings.dataset, why["CLAPDEMO_DATASET"] = guess_dataset_kind(settings.data_root)
         return settings
 
+    def upload_limits(self) -> str:
+        """The limits a visitor's upload must keep, said where a missing file is reported: a file over
+        the size limit is refused by the page (Gradio's max_file_size) and never reaches a handler."""
+        return (f"up to {self.max_upload_mb:g} MB and {self.max_upload_seconds / 60:g} min a file; a larger "
+                "file is refused by the page before it reaches the app")
+
+    def upload_quota(self, session_id: str):
+        """The disk quotas for one session's uploads (`library.Quota`)."""
+        from clapdemo.library import Quota
+
+        return Quota(self.cache, session_id, int(self.session_quota_mb * 1e6), int(self.total_quota_mb * 1e6))
+
     @property
     def data_problem(self) -> str | None:
         """Why there is no usable dataset (None when there is one)."""

@@ -140,12 +140,11 @@ class LibraryHandlers:
         """A visitor's library: the uploaded files (or zip) into the session's own folder
         (library-uploads/SESSION/..., deleted with the session), within the upload limits and the disk
         quotas, indexed beside it. A second upload adds to the same folder. Returns (index, folder, status)."""
-        from clapdemo.app.tab_own import upload_limits
         from clapdemo.library import ServerBusy, upload_index_slot
 
         s = self.settings
         if not paths:
-            raise gr.Error(f"Choose audio files (or one zip of them) to upload first ({upload_limits(s)}).",
+            raise gr.Error(f"Choose audio files (or one zip of them) to upload first ({s.upload_limits()}).",
                            duration=None)
         owner = session.id if session is not None else f"anonymous-{uuid.uuid4().hex[:8]}"
         target = Path(folder) if folder else self.uploads / owner / uuid.uuid4().hex
@@ -157,13 +156,12 @@ class LibraryHandlers:
 
     def _import_and_index(self, paths, target: Path):
         """`upload_library`'s work, done while it holds an index slot."""
-        from clapdemo.app.tab_own import upload_quota
         from clapdemo.audio import check_upload
         from clapdemo.library import import_uploads
 
         s = self.settings
         imported, skipped = import_uploads(
-            paths, target, int(s.max_upload_mb * 1e6), quota=upload_quota(s, target.parent.name),
+            paths, target, int(s.max_upload_mb * 1e6), quota=s.upload_quota(target.parent.name),
             check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
         if not imported and not any(target.rglob("*.*")):
             raise gr.Error("Nothing to index: " + "; ".join(f"{n}: {w}" for n, w in skipped.items()), duration=None)
@@ -215,11 +213,9 @@ class LibraryHandlers:
         Bounded work per query (three parallel 590 s, 8-channel, 192 kHz queries took 1 GB each): only
         the file's first QUERY_SECONDS are decoded and heard, and at most AUDIO_QUERY_SLOTS audio
         queries run at once; the next one waits a few seconds, then is told the app is busy."""
-        from clapdemo.app.tab_own import upload_limits
-
         s = self.settings
         if not path:
-            raise gr.Error(f"Upload a clip or record one with the microphone first ({upload_limits(s)}).",
+            raise gr.Error(f"Upload a clip or record one with the microphone first ({s.upload_limits()}).",
                            duration=None)
         from clapdemo.audio import AudioError, check_upload
         from clapdemo.library import QUERY_SECONDS, ServerBusy, audio_query_slot

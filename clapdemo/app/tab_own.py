@@ -30,20 +30,6 @@ CAPTIONS = "captions.csv"  # the folder reader's table: file,caption (clapdemo.d
 DATASET = "dataset"  # the active-data choice for the dataset above (an upload's choice is its folder's name)
 
 
-def upload_quota(settings, session_id: str):
-    """The disk quotas of the settings for one session's uploads (`library.Quota`)."""
-    from clapdemo.library import Quota
-
-    return Quota(settings.cache, session_id, int(settings.session_quota_mb * 1e6), int(settings.total_quota_mb * 1e6))
-
-
-def upload_limits(settings) -> str:
-    """The limits a visitor's upload must keep, said where a missing file is reported: a file over the
-    size limit is refused by the page (Gradio's max_file_size) and never reaches the handler."""
-    return (f"up to {settings.max_upload_mb:g} MB and {settings.max_upload_seconds / 60:g} min a file; a larger "
-            "file is refused by the page before it reaches the app")
-
-
 class OwnClipsTab(AppCore):
     def __init__(self, settings):
         super().__init__(settings)
@@ -69,12 +55,12 @@ class OwnClipsTab(AppCore):
         s = self.settings
         if not paths:
             raise gr.Error("Choose audio files, or one zip of them with an optional captions.csv, first "
-                           f"({upload_limits(s)}).", duration=None)
+                           f"({s.upload_limits()}).", duration=None)
         base = self.own_clips_folder(session)
         with user_errors("Reading your upload"):
             imported, skipped = import_uploads(
                 paths, base / "clips", int(s.max_upload_mb * 1e6), tables=(CAPTIONS,),
-                quota=upload_quota(s, session.id), check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
+                quota=s.upload_quota(session.id), check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
         if not any(Path(name).name != CAPTIONS for name in imported):
             shutil.rmtree(base, ignore_errors=True)
             raise gr.Error(f"No audio in your upload.{listed(skipped)}", duration=None)

@@ -29,9 +29,7 @@ class UploadTab(AppCore):
 
         s = self.settings
         if not path:  # also what a file over the size limit looks like: the page refused it
-            from clapdemo.app.tab_own import upload_limits
-
-            raise gr.Error(f"Upload an audio file or record one with the microphone first ({upload_limits(s)}).",
+            raise gr.Error(f"Upload an audio file or record one with the microphone first ({s.upload_limits()}).",
                            duration=None)
         name, size_mb = Path(path).name, os.path.getsize(path) / 1e6
         if size_mb == 0:
