@@ -28,7 +28,7 @@ def sample(tmp_path_factory):
 
 
 def test_the_app_warms_up_in_the_background_and_the_page_flips_to_ready(tmp_path):
-    """build_app returns at once with a daemon thread loading the encoders, the sample store and its
+    """build_app returns at once with a thread loading the encoders, the sample store and its
     searcher; the page's line says "Warming up…" until then and "Ready" after (polled, no sleep)."""
     from clapdemo.app import build_app
     from clapdemo.app.blocks import warm_status
@@ -36,7 +36,7 @@ def test_the_app_warms_up_in_the_background_and_the_page_flips_to_ready(tmp_path
 
     demo = build_app(Settings.from_env(["--cache", str(tmp_path / "cache")], env={}))
     warm = demo.warm_up
-    assert warm.thread is not None and warm.thread.daemon and warm.thread.name == "clapdemo-warm-up"
+    assert warm.thread is not None and warm.thread.name == "clapdemo-warm-up"
     line = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "warm-status")
     assert "Warming up" in line.value  # what the page shows before the models are in
     assert warm.done.wait(timeout=600), warm.line()  # the condition, not a sleep

@@ -25,7 +25,7 @@ WHAT_IT_DOES = ("Type what you want to hear, or upload a clip to see its best ca
 
 
 def build_app(settings: Settings | None = None, warm_up: bool = True) -> gr.Blocks:
-    """The Blocks of the app. Returns at once: with `warm_up` (the default) a daemon thread loads the
+    """The Blocks of the app. Returns at once: with `warm_up` (the default) a background thread loads the
     encoders, the sample store and its searcher meanwhile (`clapdemo.app.warmup`), so the first click
     answers as fast as later ones; the page says "Warming up…" until it is done, then "Ready"."""
     settings = settings or Settings.from_env()
