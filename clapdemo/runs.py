@@ -62,7 +62,8 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
     A store with classes (ESC-50) also gets zero-shot accuracy among all its classes."""
     from clapdemo.metrics import evaluate
     from clapdemo.packed import load_vectors
-    from clapdemo.training_data import attach_audio_hashes, overlap_problem
+    from clapdemo.store import attach_audio_hashes
+    from clapdemo.training_data import overlap_problem
 
     model, info = load_run(run)
     embeddings = (attach_audio_hashes(load_vectors(store, memmap, float16), store)
@@ -114,7 +115,7 @@ def _clips_record(run) -> dict:
 def in_sample_mask(run, embeddings: EmbeddingSet) -> np.ndarray:
     """(n_clips,) bool: True for each clip of `embeddings` the run at `run` trained or validated on,
     by clip id or by the sha256 of its audio file (hashed only when the run records hashes)."""
-    from clapdemo.training_data import content_hashes
+    from clapdemo.store import content_hashes
 
     ids = trained_clip_ids(run)
     mask = np.asarray([c in ids for c in embeddings.clip_ids], dtype=bool)

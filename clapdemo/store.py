@@ -525,6 +525,28 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str | None:
     return digest.hexdigest()
 
 
+def content_hashes(embeddings: EmbeddingSet) -> list[str | None]:
+    """The sha256 of each clip's audio file, in clip order (None where there is no file): what a run
+    records of its training clips (train_clips.json "sha256"), so the same audio under another
+    name still counts as trained on (`runs.in_sample_mask`)."""
+    recorded = embeddings.meta.get("audio_sha256") or {}  # from the shards' sidecars (`attach_audio_hashes`)
+    return [recorded.get(c) or (audio_sha256(p) if p else None) for c, p in zip(embeddings.clip_ids, embeddings.audio_paths)]
+
+
+def attach_audio_hashes(embeddings: EmbeddingSet, store_dir) -> EmbeddingSet:
+    """`embeddings` with the audio sha256 its store recorded at precompute (`Store.audio_hashes`) in
+    its meta, so `content_hashes` need not read the clips' files again; returns it."""
+    recorded = Store(store_dir).audio_hashes()
+    if recorded:
+        embeddings.meta = dict(embeddings.meta, audio_sha256=recorded)
+    return embeddings
+
+
+def recorded_hashes(*sets: EmbeddingSet) -> list[str]:
+    """Sorted distinct audio sha256 of the clips of `sets` (train_clips.json "sha256")."""
+    return sorted({h for s in sets if s is not None for h in content_hashes(s) if h})
+
+
 def describe_key(manifest: dict) -> str:
     audio, text = manifest["audio_encoder"], manifest["text_encoder"]
     return (f"audio encoder {audio['name']} (weights {audio['weights_sha256'][:12]}) and "

@@ -34,6 +34,7 @@ from clapdemo.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_clip
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
 from clapdemo.run_info import CLIPS_FILE, RUN_FILE, RunInfo
+from clapdemo.store import recorded_hashes
 
 CAPTION_SAMPLING = ("random", "all")
 
@@ -529,7 +530,7 @@ def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, bes
     save_projection(model, model.config, run_dir, extra=info.projection_extra())
     clips = {"train": list(map(str, train_set.clip_ids)),
              "val": list(map(str, val_set.clip_ids)) if val_set is not None else [],
-             "sha256": _audio_hashes(train_set, val_set)}  # the same audio under another name is no held-out clip
+             "sha256": recorded_hashes(train_set, val_set)}  # the same audio under another name is no held-out clip
     atomic_write(run_dir / CLIPS_FILE, json.dumps(clips).encode("utf-8"))  # before run.json, which names it
     atomic_write(run_dir / RUN_FILE, info.to_json())
 
@@ -543,9 +544,3 @@ def split_validation(embeddings: EmbeddingSet, fraction: float = 0.1, seed: int 
     order = np.random.default_rng(seed).permutation(embeddings.n_clips)
     n_val = min(embeddings.n_clips - 2, max(1, round(fraction * embeddings.n_clips)))
     return embeddings.subset(np.sort(order[n_val:])), embeddings.subset(np.sort(order[:n_val]))
-def _audio_hashes(*sets) -> list[str]:
-    from clapdemo.training_data import recorded_hashes
-
-    return recorded_hashes(*sets)
-
-

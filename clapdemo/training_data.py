@@ -34,7 +34,7 @@ import numpy as np
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.label_pairs import is_label_store
 from clapdemo.projection_init import ProjectionInit, make_init
-from clapdemo.store import audio_sha256
+from clapdemo.store import attach_audio_hashes
 from clapdemo.train import RunResult, TrainConfig, split_validation, train
 
 SPLIT_DATASETS = ("audiocaps", "clotho")  # datasets whose named splits are disjoint sets of clips
@@ -243,26 +243,3 @@ def overlap_problem(run_info, embeddings: EmbeddingSet, seen) -> str | None:
         return f"the run trained on {mine[0][0]} split {mine[0][1]!r}, the split of this store"
     return None
 
-
-def content_hashes(embeddings: EmbeddingSet) -> list[str | None]:
-    """The sha256 of each clip's audio file, in clip order (None where there is no file): what a run
-    records of its training clips (train_clips.json "sha256"), so the same audio under another
-    name still counts as trained on (`runs.in_sample_mask`)."""
-    recorded = embeddings.meta.get("audio_sha256") or {}  # from the shards' sidecars (`attach_audio_hashes`)
-    return [recorded.get(c) or (audio_sha256(p) if p else None) for c, p in zip(embeddings.clip_ids, embeddings.audio_paths)]
-
-
-def attach_audio_hashes(embeddings: EmbeddingSet, store_dir) -> EmbeddingSet:
-    """`embeddings` with the audio sha256 its store recorded at precompute (`Store.audio_hashes`) in
-    its meta, so `content_hashes` need not read the clips' files again; returns it."""
-    from clapdemo.store import Store
-
-    recorded = Store(store_dir).audio_hashes()
-    if recorded:
-        embeddings.meta = dict(embeddings.meta, audio_sha256=recorded)
-    return embeddings
-
-
-def recorded_hashes(*sets: EmbeddingSet) -> list[str]:
-    """Sorted distinct audio sha256 of the clips of `sets` (train_clips.json "sha256")."""
-    return sorted({h for s in sets if s is not None for h in content_hashes(s) if h})

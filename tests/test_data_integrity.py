@@ -60,8 +60,7 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
     store = tmp_path / "store"
     assert cli.main(["precompute", "--dataset", "folder", "--data-root", str(folder), "--out", str(store),
                      "--audio-encoder", sample_set.AUDIO_ENCODER, "--text-encoder", sample_set.TEXT_ENCODER]) == 0
-    from clapdemo.store import Store, open_store
-    from clapdemo.training_data import attach_audio_hashes
+    from clapdemo.store import Store, attach_audio_hashes, open_store
     from clapdemo.weights import sha256_file
 
     recorded = Store(store).audio_hashes()  # precompute keeps each clip's sha256 in its shard's sidecar
@@ -147,6 +146,7 @@ def test_a_flipped_byte_in_the_shipped_store_or_layout_stops_the_install(assets_
 
 
 def test_manifest_problems_name_changed_new_and_missing_files(assets_copy):
+    sample_set.write_asset_manifest(assets_copy)  # whatever assets/ holds now, recorded
     _flip(assets_copy / "projection" / "projection.safetensors")
     (assets_copy / "projection" / "extra.txt").write_text("new")
     (assets_copy / "weights" / "README.md").unlink()
