@@ -184,6 +184,10 @@ def first_result_and_clicks(work: Path, repeats: int, n_queries: int) -> list[st
             + _common.verdict(warm < 1, "under 1 s")]
 
 
+BUSY_LABEL = ("no load added (the machine's own: see the load average)",
+              "{busy} process(es) added, each spinning a core")
+
+
 def train_main(repeats: int, busy_counts: list[int]) -> int:
     """Seconds of one training with the Train tab's defaults (50 epochs, batch 256, lr from the init,
     weight decay 1e-4, learnable temperature, patience 10, 10 % validation) on the sample set."""
@@ -208,7 +212,7 @@ def train_main(repeats: int, busy_counts: list[int]) -> int:
             finally:
                 for spinner in spinners:
                     spinner.kill()
-            where = "quiet (no extra load)" if busy == 0 else f"{busy} extra process(es) spinning a core each"
+            where = BUSY_LABEL[min(busy, 1)].format(busy=busy)
             lines.append(f"{where}: Start -> Done with the defaults: median {_common.median(seconds):.1f} s of {repeats} "
                          f"({', '.join(f'{x:.1f}' for x in seconds)}); last status: {epochs[-1][:160]}")
         _common.record("Train tab defaults on the sample set (issue 19 item 21)", lines,
@@ -234,7 +238,7 @@ def ready_main(repeats: int, busy_counts: list[int]) -> int:
             finally:
                 for spinner in spinners:
                     spinner.kill()
-            where = "quiet (no extra load)" if busy == 0 else f"{busy} extra process(es) spinning a core each"
+            where = BUSY_LABEL[min(busy, 1)].format(busy=busy)
             lines.append(f"{where}: spawn -> page says Ready: median {_common.median(ready):.1f} s of {repeats} "
                          f"({', '.join(f'{x:.1f}' for x in ready)}), " + _common.verdict(_common.median(ready) < 15,
                                                                                            "within 15 s")
