@@ -69,6 +69,17 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
         mask = in_sample_mask(SHIPPED_RUN, emb)
         assert {c for c, m in zip(emb.clip_ids, mask) if m} == set(copies) and len(mask) == len(copies) + len(fresh)
 
+    from types import SimpleNamespace
+
+    from clapdemo.app.tab_evaluate import EvaluateTab
+    from clapdemo.runs import load_run
+    from clapdemo.search import Searcher
+
+    session, emb = SimpleNamespace(projection=str(SHIPPED_RUN)), open_store(store)
+    assert "trained (or validated) on 10 of these 13 clips" in EvaluateTab.sample_note(None, session, emb, False)
+    held = EvaluateTab.held_out_searcher(None, session, Searcher(emb, load_run(SHIPPED_RUN)[0]))
+    assert sorted(held.embeddings.clip_ids) == sorted(fresh)  # the app's "held-out clips only"
+
     capsys.readouterr()
     assert cli.main(["evaluate", "--run", str(SHIPPED_RUN), "--store", str(store)]) == 1  # refused: in-sample
     assert "10 of its 13 clips were in the run's training" in capsys.readouterr().err

@@ -60,11 +60,11 @@ class EvaluateTab(AppCore):
 
     def sample_note(self, session: Session, emb, held_out: bool) -> str:
         """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
-        from clapdemo.runs import load_run_info, run_data, trained_clip_ids
+        from clapdemo.runs import in_sample_mask, load_run_info, run_data, trained_clip_ids
 
         trained = trained_clip_ids(session.projection)  # its training and validation clips
         if trained:
-            inside = sum(c in trained for c in emb.clip_ids)
+            inside = int(in_sample_mask(session.projection, emb).sum())  # by id or identical audio
             if held_out:
                 return (f"**Held out:** only the {emb.n_clips - inside} clips the projection never saw "
                         f"({inside} training and validation clips left out).")
@@ -86,12 +86,12 @@ class EvaluateTab(AppCore):
 
     def held_out_searcher(self, session: Session, searcher):
         """A Searcher over the clips the projection never saw (neither trained nor validated on)."""
-        from clapdemo.runs import trained_clip_ids
+        from clapdemo.runs import in_sample_mask
         from clapdemo.search import Searcher
 
         trained = trained_clip_ids(session.projection)
         emb = searcher.embeddings
-        rows = [i for i, c in enumerate(emb.clip_ids) if c not in trained]
+        rows = np.flatnonzero(~in_sample_mask(session.projection, emb))  # by clip id or identical audio
         if len(rows) < 2:
             raise gr.Error(f"Only {len(rows)} of these {emb.n_clips} clips were left out of training: too few to "
                            "evaluate: untick *held-out clips only* for in-sample numbers, or evaluate on another split.",
