@@ -89,7 +89,6 @@ class EvaluateTab(AppCore):
         from clapdemo.runs import in_sample_mask
         from clapdemo.search import Searcher
 
-        trained = trained_clip_ids(session.projection)
         emb = searcher.embeddings
         rows = np.flatnonzero(~in_sample_mask(session.projection, emb))  # by clip id or identical audio
         if len(rows) < 2:
