@@ -11,6 +11,7 @@ heavy is loaded until a handler needs it) and launches it under `__main__` with
     errors.py        errors to the tab's status line (`on`), never a toast
     widgets.py       tables, players, progress bar, shared wording
     core.py          AppCore: encoders, the session's store and projection, the header
+    warmup.py        WarmUp: what the first click needs, loaded in a thread while the app starts
     tab_*.py         one tab each: its handlers (a class on AppCore), `build`, `wire`
     handlers.py      Handlers: the tabs' handler classes joined (what tests drive)
     blocks.py        build_app: the page, page load, every tab wired
