@@ -1,8 +1,9 @@
 """clapdemo in the browser: `python app.py [--data-root PATH] [--port N]`.
 
 Also what a Hugging Face Space runs unchanged (README front matter: sdk: gradio,
-app_file: app.py). `demo` is built at import time, which is cheap (encoders
-load on first use), so `gradio app.py` finds it too; settings come from
+app_file: app.py). `demo` is built at import time, which is cheap: build_app
+only starts a thread that loads the encoders and the sample set meanwhile (the
+page says "Warming up…", then "Ready"), so `gradio app.py` finds it too; settings come from
 CLAPDEMO_* environment variables or, under `python app.py`, from flags
 (`python app.py --help`).
 """

@@ -1,7 +1,7 @@
 """The Gradio app: every step of the pipeline one click away, each handler a thin call to the library.
 
-`build_app(settings)` returns the Blocks; `app.py` builds it at import time (cheap: nothing
-heavy is loaded until a handler needs it) and launches it under `__main__` with
+`build_app(settings)` returns the Blocks; `app.py` builds it at import time (cheap: the
+encoders and the sample set load in a warm-up thread it starts, `warmup.py`) and launches it under `__main__` with
 `launch_options(settings)`. One module per job:
 
     settings.py      Settings from CLAPDEMO_* variables or flags; launch_options
