@@ -96,8 +96,8 @@ def build() -> SimpleNamespace:
     with gr.Row(elem_id="example-queries"):
         c.examples = [gr.Button(q, size="sm", elem_id=f"example-query-{i}") for i, q in enumerate(EXAMPLE_QUERIES)]
     with gr.Accordion("What you can search for (what the store holds)", open=False, elem_id="search-contents-box"):
-        c.contents = gr.Markdown("The sample set: 50 ESC-50 sound classes (listed here once the page has loaded).",
-                                 elem_id="search-contents")
+        c.contents = gr.Markdown("The classes or captions of the active store are listed here once the page has "
+                                 "loaded (the sample set: 414 clips of 50 ESC-50 classes).", elem_id="search-contents")
     c.k = gr.Slider(1, 20, value=5, step=1, label="results", elem_id="search-k")
     c.note = gr.Markdown(elem_id="search-note")
     c.players = [gr.Audio(visible=False, interactive=False, elem_id=f"hit-{i}") for i in range(N_PLAYERS)]
