@@ -110,10 +110,21 @@ def test_launch_allows_only_the_data_root(tmp_path):
 
 
 def test_importing_app_loads_no_model():
-    code = ("import sys, app, gradio; assert isinstance(app.demo, gradio.Blocks); "
-            "heavy = [m for m in ('torch', 'clapdemo.encoders.efficientat', 'clapdemo.encoders.text', 'umap') "
-            "if m in sys.modules]; print(heavy); assert not heavy, heavy")
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    """Importing app.py (what `gradio app.py` and a Space do) returns without loading a model: the
+    models load in the warm-up thread build_app starts (issue 19 item 14), still running when the
+    import has returned; the importing thread itself imported no torch, encoder or umap."""
+    code = ("import threading; seen = set(); orig = __builtins__.__import__\n"
+            "def spy(name, *a, **k):  # what the importing (main) thread imports\n"
+            "    if threading.current_thread() is threading.main_thread(): seen.add(name)\n"
+            "    return orig(name, *a, **k)\n"
+            "__builtins__.__import__ = spy\n"
+            "import app, gradio\n"
+            "__builtins__.__import__ = orig\n"
+            "assert isinstance(app.demo, gradio.Blocks)\n"
+            "warm = app.demo.warm_up; assert not warm.done.is_set(), 'the import waited for the warm-up'\n"
+            "heavy = [m for m in ('torch', 'clapdemo.encoders.efficientat', 'clapdemo.encoders.text', 'umap') if m in seen]\n"
+            "print(heavy); assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
