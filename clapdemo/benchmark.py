@@ -34,7 +34,7 @@ logger = logs.get(__name__)
 TOP_K_TAGS = 5
 MEASURES = {
     "urbansound8k": "UrbanSound8K zero-shot top-1 among its 10 classes",
-    "tag_overlap": f"UrbanSound8K: share of the top-{TOP_K_TAGS} AudioSet names the encoder's own top {TOP_K_TAGS} share",
+    "tag_overlap": f"UrbanSound8K: top-{TOP_K_TAGS} tag overlap (the projection's nearest AudioSet names among the encoder's own top {TOP_K_TAGS})",
     "esc50_held_out": "ESC-50 held-out clips among all 50 classes",
     "esc50_unseen_classes": "ESC-50 clips of classes the run never trained on, among those classes (zero-shot)",
 }

@@ -625,6 +625,8 @@ def _add_recipes(commands) -> None:
                    help="label-pair store of a split no recipe trains on (AudioCaps test): a label-space column")
     p.add_argument("--baseline", type=Path, default=None, help="a trained run to measure beside them (assets/projection)")
     p.add_argument("--seeds", type=int, default=3, help="training seeds per recipe (default 3)")
+    p.add_argument("--recipe", type=int, action="append", default=None,
+                   help="only recipe number N of clapdemo.recipes.RECIPES (from 0; repeatable; default all)")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     p.set_defaults(handler=run_recipes)
 
@@ -694,7 +696,7 @@ def run_caption_pool(args) -> int:
 def run_recipes(args) -> int:
     import numpy as np
 
-    from clapdemo.recipes import markdown, measure_recipes, measure_run
+    from clapdemo.recipes import RECIPES, markdown, measure_recipes, measure_run
     from clapdemo.store import load_store
 
     esc, us8k = load_store(args.esc50), load_store(args.urbansound8k)
@@ -704,7 +706,8 @@ def run_recipes(args) -> int:
         labels = labels.subset(np.sort(np.random.default_rng(0).choice(labels.n_clips, args.label_pairs_limit,
                                                                          replace=False)))
     baseline = measure_run(args.baseline, us8k, esc, audiocaps) if args.baseline else None
-    results = measure_recipes(esc, labels, us8k, audiocaps, seeds=tuple(range(args.seeds)))
+    recipes = RECIPES if not args.recipe else tuple(RECIPES[i] for i in args.recipe)
+    results = measure_recipes(esc, labels, us8k, audiocaps, recipes=recipes, seeds=tuple(range(args.seeds)))
     print(markdown(results, baseline))
     if args.json:
         from clapdemo.store import atomic_write_json

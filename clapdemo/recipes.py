@@ -44,13 +44,15 @@ class Recipe:
     bridge: BridgeRecipe
 
 
+PROBABILITIES = BridgeRecipe(input_transform="sigmoid", standardize=False, lr=1e-3)
+WITH_NAMES = DEFAULT_BRIDGE  # probabilities + the AudioSet names as pairs (x4), lr 1e-3 (DEFAULT_LR)
 RECIPES = (
-    Recipe("before: logits, standardised (label pairs + ESC-50 half)", True, True, LOGIT_BRIDGE),
-    Recipe("probabilities, not standardised (label pairs + ESC-50 half)", True, True,
-           BridgeRecipe(input_transform="sigmoid", standardize=False, lr=1e-3)),
-    Recipe("probabilities, anchor 0.1 (label pairs + ESC-50 half)", True, True,
-           BridgeRecipe(input_transform="sigmoid", standardize=False, anchor=0.1, lr=1e-3)),
-    Recipe("default: " + "probabilities (label pairs + ESC-50 half)", True, True, DEFAULT_BRIDGE),
+    Recipe("logits, standardised (the recipe before)", True, True, LOGIT_BRIDGE),
+    Recipe("probabilities, not standardised", True, True, PROBABILITIES),
+    Recipe("probabilities + AudioSet names as pairs (x4) (the default)", True, True, WITH_NAMES),
+    Recipe("probabilities + AudioSet names as pairs (x4), label pairs only", True, False, WITH_NAMES),
+    Recipe("probabilities + AudioSet names as pairs (x16)", True, True,
+           BridgeRecipe(input_transform="sigmoid", standardize=False, lr=1e-3, name_pairs=16)),
 )
 MEASURES = {"us8k": "UrbanSound8K zero-shot, 10 classes", "overlap": "UrbanSound8K top-5 tag overlap",
             "unseen10": "ESC-50 10 unseen classes, zero-shot among 10",

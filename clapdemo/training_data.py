@@ -74,7 +74,11 @@ class TrainingRun:
         """`train.train` on the data, from the init, with the config and the input standardisation the
         data asks for (none on label pairs alone, a std floor with them: `TrainingData`). With `run_dir`,
         projection.safetensors and run.json are written there as it goes."""
-        config = replace(self.config, standardize_audio=self.data.standardize, min_input_std=self.data.min_input_std)
+        standardize = self.data.standardize
+        if self.init.recipe is not None and self.init.recipe.standardize is not None:  # the bridge recipe decides
+            standardize = self.init.recipe.standardize
+        config = replace(self.config, standardize_audio=standardize,
+                         min_input_std=self.data.min_input_std if standardize else 0.0)
         return train(config, self.data.train_set, self.data.val_set, callbacks=callbacks, run_dir=run_dir,
                      init=self.init.apply, init_record=self.init.record)
 
@@ -83,7 +87,7 @@ def training_config(init: ProjectionInit | None = None, lr: float | None = None,
     """TrainConfig from `settings` (its fields; None means the default) with the learning rate `lr`,
     else the one `init` wants (projection_init.DEFAULT_LR), else TrainConfig's default."""
     rate = lr if lr is not None else (init.lr if init is not None else None)
-    given = {k: v for k, v in settings.items() if v is not None}
+    given = (init.settings if init is not None else {}) | {k: v for k, v in settings.items() if v is not None}
     return TrainConfig(**given, **({} if rate is None else {"lr": float(rate)}))
 
 
@@ -93,7 +97,21 @@ def plan_training(data: TrainingData, init: str | ProjectionInit = "auto", where
     (a ValueError naming `where` when it cannot be used), then `training_config`."""
     if isinstance(init, str):
         init = make_init(init, data.train_set.meta, where=where, standardized=data.standardize)
+    if init.recipe is not None and init.recipe.name_pairs and init.label_matrix is not None:
+        data = with_name_pairs(data, init)
     return TrainingRun(data, init, training_config(init, lr, **settings))
+
+
+def with_name_pairs(data: TrainingData, init: ProjectionInit) -> TrainingData:
+    """`data` with the AudioSet label names as pairs of their own added to its training set
+    (projection_init.BridgeRecipe.name_pairs; recorded under "name_pairs")."""
+    from clapdemo.projection_init import name_pair_set
+
+    names = name_pair_set(init.label_matrix, data.train_set.meta, init.recipe.name_pairs)
+    record = dict(data.record, name_pairs=names.n_clips)
+    train_set = concat([data.train_set, names])
+    train_set.meta = dict(train_set.meta, training=record)
+    return replace(data, train_set=train_set, record=record)
 
 
 def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, hold_out: float = 0.0,

@@ -10,7 +10,7 @@ import torch
 
 from clapdemo.cli import main as cli_main
 from clapdemo.model import AudioProjection, ProjectionConfig
-from clapdemo.projection_init import (DEFAULT_LR, label_bridge_init, label_text_matrix, make_init,
+from clapdemo.projection_init import (DEFAULT_LR, LOGIT_BRIDGE, label_bridge_init, label_text_matrix, make_init,
                                       resolve_init)
 from clapdemo.train import TrainConfig
 from conftest import copy_esc50_subset
@@ -110,7 +110,10 @@ def test_make_init_embeds_with_the_stores_text_encoder_or_says_why_not():
     asked = []
     init = make_init("auto", _meta(), "S", load_text_encoder=lambda name: asked.append(name) or Fake("abc"))
     assert asked == ["minilm"] and init.name == "audioset-labels" and init.lr == DEFAULT_LR["audioset-labels"]
-    assert init.record["centre"] == "mean" and init.record["text_encoder"] == "minilm"
+    assert init.record["centre"] == "zero" and init.record["text_encoder"] == "minilm"  # probabilities: p @ L
+    assert init.settings["input_transform"] == "sigmoid" and init.recipe.standardize is False
+    logits = make_init("auto", _meta(), "S", load_text_encoder=lambda name: Fake("abc"), recipe=LOGIT_BRIDGE)
+    assert logits.record["centre"] == "mean" and logits.settings["input_transform"] == "none"  # the recipe before
 
     def offline(name):
         raise OSError("no network")
@@ -148,7 +151,8 @@ def test_cli_train_starts_from_the_audioset_labels_and_records_it(tiny_stores, t
                      "--init", "audioset-labels", "--val-fraction", "0.25"]) == 0
     saved = json.loads((run / "run.json").read_text())
     assert saved["init"]["name"] == "audioset-labels" and saved["init"]["text_encoder"] == "minilm"
-    assert saved["init"]["centre"] == "mean" and saved["init"]["n_labels"] == 527
+    assert saved["init"]["centre"] == "zero" and saved["init"]["n_labels"] == 527
+    assert saved["config"]["input_transform"] == "sigmoid" and saved["config"]["standardize_audio"] is False
     assert saved["config"]["lr"] == DEFAULT_LR["audioset-labels"]  # the lr follows the init
     assert "init: AudioSet label bridge" in capsys.readouterr().out
 
