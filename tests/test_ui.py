@@ -238,7 +238,8 @@ def test_upload_gives_captions_with_typed_labels_and_neighbours(handlers, ready,
 
 def test_evaluate_beats_random_and_lists_best_and_worst(handlers, ready):
     session, _, _ = ready
-    note, course, papers, fig, extremes, *players = handlers.evaluate(session, None)
+    note, course, papers, fig, extremes, legend, *players = handlers.evaluate(session, None)
+    assert "What the figures mean" in legend  # one line per figure (tests/test_visitor_ux.py checks them)
     row = course.set_index("metric").loc["a2t_acc@1"]
     assert row["model"] > row["random (exact)"] > 0
     assert {"a2t_R@1", "t2a_mAP@10"} <= set(papers["metric"])
