@@ -64,10 +64,14 @@ class EvaluateTab(AppCore):
 
         trained = trained_clip_ids(session.projection)  # its training and validation clips
         if trained:
-            inside = int(in_sample_mask(session.projection, emb).sum())  # by id or identical audio
+            mask = in_sample_mask(session.projection, emb)
+            inside = int(mask.sum())  # by id or identical audio
+            seen = {emb.labels[i] for i, m in enumerate(mask) if m} if emb.labels is not None else set()
             if held_out:
                 return (f"**Held out:** only the {emb.n_clips - inside} clips the projection never saw "
-                        f"({inside} training and validation clips left out).")
+                        f"({inside} training and validation clips left out)"
+                        + ("; their classes are ones it trained on: held-out clips of seen classes, not "
+                           "zero-shot." if seen else "."))
             return (f"⚠ **In-sample:** the projection was trained (or validated) on {inside} of these "
                     f"{emb.n_clips} clips; tick "
                     "*held-out clips only* for numbers on the rest." if inside else
