@@ -202,7 +202,8 @@ def test_app_train_tab_mixes_in_a_label_pair_store(test_split_store, tmp_path):
         pass
     run = json.loads((Path(session.last_run) / "run.json").read_text())
     assert [s["kind"] for s in run["training"]["stores"]] == ["labels", "audio"]
-    assert run["n_train_clips"] == 19 + 12 - 3 and run["config"]["min_input_std"] == 1.0
+    # the default bridge recipe (issue 20): probabilities, and the 527 AudioSet names as pairs (x4)
+    assert run["n_train_clips"] == 19 + 12 - 3 + 527 * 4 and run["config"]["input_transform"] == "sigmoid"
     with pytest.raises(gr.Error, match="not an embedding store"):
         for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(tmp_path / "nothing")):
             pass
