@@ -392,6 +392,9 @@ def _add_search(commands) -> None:
     query.add_argument("--audio", type=Path, help="an audio file: its best captions and nearest clips")
     query.add_argument("--clip", help="a clip id of the store (e.g. a file's path in a folder index): its nearest clips")
     p.add_argument("-k", type=_positive_int, default=10, help="how many results (default 10)")
+    p.add_argument("--store-captions-only", action="store_true",
+                   help="with --audio: candidate captions from the store only (default: also the 527 AudioSet label "
+                   "names and the caption pool of 4,000 AudioCaps captions, as the app's Upload panel)")
     p.add_argument("--labels", default=None, help="with --audio: your comma-separated candidate captions, ranked "
                    "among themselves first (a zero-shot choice between them), then among the store's captions")
     p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
@@ -415,6 +418,11 @@ def run_search(args) -> int:
         results = {"clips": searcher.audio_to_audio(args.clip, args.k)}
     else:
         labels = parse_labels(args.labels or "")
+        if not args.store_captions_only and searcher.text_encoder is not None:
+            from clapdemo.caption_pool import with_caption_pool
+            from clapdemo.runs import with_label_pool
+
+            searcher = with_caption_pool(with_label_pool(searcher, searcher.text_encoder), searcher.text_encoder)
         results = {"labels": searcher.rank_labels(str(args.audio), labels)} if labels else {}
         results |= {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
                     "clips": searcher.audio_to_audio(args.audio, args.k)}  # a Path: the file, even if a clip has its name
