@@ -212,18 +212,19 @@ def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder
     return ProjectionInit("audioset-labels", label_bridge_init(labels, centre), record, recipe, labels)
 
 
-def name_pair_set(label_matrix: np.ndarray, meta: dict, copies: int = 1, template: str = LABEL_TEMPLATE):
+def name_pair_set(label_matrix: np.ndarray, meta: dict, copies: int, present: float, absent: float,
+                  template: str = LABEL_TEMPLATE):
     """The AudioSet label names as training pairs (BridgeRecipe.name_pairs): clip k is label k's logits
-    as label pairs write them (clapdemo.label_pairs: +1 for it, -9 for the rest), its caption
-    `template` with the name, its text vector row k of `label_matrix`; `copies` times over."""
+    as label pairs write them (clapdemo.label_pairs' PRESENT_LOGIT / ABSENT_LOGIT: `present` for it,
+    `absent` for the rest), its caption `template` with the name, its text vector row k of
+    `label_matrix`; `copies` times over."""
     from clapdemo.embeddings import EmbeddingSet
     from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
-    from clapdemo.label_pairs import ABSENT_LOGIT, PRESENT_LOGIT
 
     n_labels = len(label_matrix)
     rows = np.tile(np.arange(n_labels), copies)
-    audio = np.full((len(rows), n_labels), ABSENT_LOGIT, np.float32)
-    audio[np.arange(len(rows)), rows] = PRESENT_LOGIT
+    audio = np.full((len(rows), n_labels), absent, np.float32)
+    audio[np.arange(len(rows)), rows] = present
     return EmbeddingSet(audio=audio, text=np.asarray(label_matrix, np.float32)[rows], text_clip=np.arange(len(rows)),
                         clip_ids=[f"audioset-name-{k}-{i // n_labels}" for i, k in enumerate(rows)],
                         audio_paths=[""] * len(rows),

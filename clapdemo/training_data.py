@@ -105,9 +105,10 @@ def plan_training(data: TrainingData, init: str | ProjectionInit = "auto", where
 def with_name_pairs(data: TrainingData, init: ProjectionInit) -> TrainingData:
     """`data` with the AudioSet label names as pairs of their own added to its training set
     (projection_init.BridgeRecipe.name_pairs; recorded under "name_pairs")."""
+    from clapdemo.label_pairs import ABSENT_LOGIT, PRESENT_LOGIT
     from clapdemo.projection_init import name_pair_set
 
-    names = name_pair_set(init.label_matrix, data.train_set.meta, init.recipe.name_pairs)
+    names = name_pair_set(init.label_matrix, data.train_set.meta, init.recipe.name_pairs, PRESENT_LOGIT, ABSENT_LOGIT)
     record = dict(data.record, name_pairs=names.n_clips)
     train_set = concat([data.train_set, names])
     train_set.meta = dict(train_set.meta, training=record)
