@@ -414,7 +414,7 @@ def test_resolve_inside(tmp_path):
 
 
 def test_load_dataset_rejects_unknown_kind_and_option(tmp_path):
-    with pytest.raises(ValueError, match="valid kinds: audiocaps, clotho, esc50, folder"):
+    with pytest.raises(ValueError, match="valid kinds: audiocaps, clotho, esc50, urbansound8k, folder"):
         load_dataset("librispeech", tmp_path)
     with pytest.raises(TypeError, match="unknown option.*templtes.*valid: folds, classes"):
         load_dataset("esc50", ESC50, templtes=["{}"])

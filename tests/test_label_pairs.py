@@ -3,6 +3,7 @@ training and the leakage check (clapdemo.training_data, runs.evaluate_run)."""
 
 from __future__ import annotations
 
+import shutil
 import json
 from pathlib import Path
 
@@ -198,12 +199,14 @@ def test_app_train_tab_mixes_in_a_label_pair_store(test_split_store, tmp_path):
     session, _ = handlers.init_session(Session())
     for _ in handlers.precompute(session, "esc50", "all"):
         pass
-    for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(test_split_store)):
+    shared_store = tmp_path / "cache" / "stores" / "labels-test"  # the app's shared stores may be mixed in
+    shutil.copytree(test_split_store, shared_store)
+    for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(shared_store)):
         pass
     run = json.loads((Path(session.last_run) / "run.json").read_text())
     assert [s["kind"] for s in run["training"]["stores"]] == ["labels", "audio"]
     # the default bridge recipe (issue 20): probabilities, and the 527 AudioSet names as pairs (x4)
     assert run["n_train_clips"] == 19 + 12 - 3 + 527 * 4 and run["config"]["input_transform"] == "sigmoid"
-    with pytest.raises(gr.Error, match="not an embedding store"):
+    with pytest.raises(gr.Error, match="not a store this app may use"):
         for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(tmp_path / "nothing")):
             pass

@@ -34,7 +34,7 @@ class TrainTab(AppCore):
         from clapdemo.projection_init import make_init
         from clapdemo.runs import new_run_dir
         from clapdemo.store import Store
-        from clapdemo.training_data import TrainingRun, load_training_data, training_config
+        from clapdemo.training_data import load_training_data, plan_training, training_config
 
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
@@ -51,9 +51,9 @@ class TrainTab(AppCore):
             if lr is not None and float(lr) < 0:
                 raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
             lr_note = "" if lr else " (follows the init)"
-            cfg = training_config(start, float(lr) if lr else None,  # 0 or empty (an empty box): the init's
-                                  epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
-                                  learn_temperature=bool(learn_temperature), patience=int(patience))
+            settings = dict(epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
+                            learn_temperature=bool(learn_temperature), patience=int(patience))
+            cfg = training_config(start, float(lr) if lr else None, **settings)  # 0 or empty: the init's lr
             if not 0 < float(val_fraction) < 1:
                 raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
             stores = extra + [store]
@@ -63,15 +63,16 @@ class TrainTab(AppCore):
 
         def work(job: Job):
             data = load_training_data(stores, None, float(val_fraction), 0.0, cfg.seed)
-            train_set, val_set = data.train_set, data.val_set
-            job.message = (f"train {train_set.n_clips} clips / val {val_set.n_clips} clips "
+            # the CLI's one way in (plan_training: the init's recipe adds its name pairs, as `train` does)
+            run = plan_training(data, start, lr=cfg.lr, **settings)
+            job.message = (f"train {run.data.train_set.n_clips} clips / val {run.data.val_set.n_clips} clips "
                            f"from {' + '.join(f'`{Path(p).name}`' for p in stores)}; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
 
             def on_epoch(log):
                 job.events.append(log)
                 return job.stop.is_set()
 
-            result = TrainingRun(data, start, cfg).start(run_dir, callbacks=[on_epoch])
+            result = run.start(run_dir, callbacks=[on_epoch])
             session.last_run = str(run_dir)  # here, not in the page's generator: a reload may have closed it
             return result
 
