@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from clapdemo.projection_init import DEFAULT_LR
 from conftest import ESC50, REPO, WEIGHTS, copy_esc50_subset
 from test_app_sample import zip_of_own_clips
 
@@ -379,7 +380,7 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 page.locator("#train-start").click()
                 page.locator("#train-status").get_by_text("Done:").wait_for(timeout=300_000)
                 status = page.locator("#train-status").inner_text()
-                assert "(follows the init)" in status and "lr 0.003" in status, status
+                assert "(follows the init)" in status and f"lr {DEFAULT_LR['audioset-labels']:g}" in status, status
                 _wait_until(lambda: len(_trace(page, "loss-curve", "validation loss")) >= 2, 30,
                             "the loss curve drawn (the status line can arrive before plotly renders)")
                 val = _trace(page, "loss-curve", "validation loss")
