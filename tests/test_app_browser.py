@@ -431,7 +431,8 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
                 status = page.locator("#train-status").inner_text()
                 assert "stopped by you" in status or "finished all epochs" in status, status
                 timings["training"] = time.monotonic() - t
-                _wait_table(page, "train-metrics", "a2t_acc@1")
+                rows = _wait_table(page, "train-metrics", "a2t_acc@1")
+                assert any("clip → caption, top 1" in (c or "") for r in rows for c in r), rows  # plain names, as Evaluate
                 page.locator("#use-run").click()
                 _wait_until(lambda: "trained in this session" in page.locator("#header").text_content(), 30,
                             "the header naming the run")

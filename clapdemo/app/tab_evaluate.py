@@ -16,7 +16,7 @@ import pandas as pd
 from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
-from clapdemo.app.widgets import EVAL_COLUMNS, N_EXTREMES, audio_update, table
+from clapdemo.app.widgets import EVAL_COLUMNS, N_EXTREMES, NAME, TIMES, audio_update, plain_table, table
 
 
 class EvaluateTab(AppCore):
@@ -100,20 +100,6 @@ class EvaluateTab(AppCore):
                            "evaluate: untick *held-out clips only* for in-sample numbers, or evaluate on another split.",
                            duration=None)
         return Searcher(emb.subset(rows), searcher.projection, searcher.text_encoder, searcher.audio_encoder)
-
-
-NAME, TIMES = "measure", "× chance"  # the plain name column; "x random" as the tab shows it
-ONE_AT_5 = "zero_shot_acc@5"  # left out: one clip → caption @5 figure (a2t_R@5), not two that differ
-
-
-def plain_table(table_: pd.DataFrame) -> pd.DataFrame:
-    """`runs.metrics_table` for a visitor: a plain name first (`metrics.describe_metric`), the CLI's
-    key beside it (so the number is found in `python -m clapdemo evaluate`), one a2t @5 figure."""
-    from clapdemo.metrics import describe_metric
-
-    table_ = table_[table_["metric"] != ONE_AT_5].rename(columns={"x random": TIMES})
-    table_.insert(0, NAME, [describe_metric(key)[0] for key in table_["metric"]])
-    return table_
 
 
 def legend(table_: pd.DataFrame, metrics: dict, emb) -> str:

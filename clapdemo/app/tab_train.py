@@ -16,7 +16,7 @@ from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
-from clapdemo.app.widgets import METRIC_COLUMNS, table
+from clapdemo.app.widgets import EVAL_COLUMNS, NAME, TIMES, plain_table, table
 from clapdemo.projection_init import DEFAULT_INIT, INITS
 
 STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
@@ -111,7 +111,7 @@ class TrainTab(AppCore):
             status = (f"**Done:** {STOP_REASONS[result.stop_reason]} after {len(result.history)} epochs "
                       f"({job.lr_text}); best epoch {result.best_epoch}. Saved as run `{Path(job.run_dir).name}`. Validation "
                       "metrics below; press **Use this projection** to make it the active one.")
-            yield plots.loss_curve(result.history), status, metrics_table(result.metrics)
+            yield plots.loss_curve(result.history), status, plain_table(metrics_table(result.metrics))
 
     def own_runs(self, session: Session) -> list[Path]:
         """This session's run folders (`runs.new_run_dir`: <date>-<time>-<session id>[-n]), newest first.
@@ -215,7 +215,8 @@ def build() -> SimpleNamespace:
         c.make_active = gr.Button("Make active", elem_id="make-active", scale=0)
     c.status = gr.Markdown(elem_id="train-status")
     c.plot = gr.Plot(label="loss curve", elem_id="loss-curve")
-    c.metrics = table("train-metrics", "validation metrics of the best epoch", *METRIC_COLUMNS)
+    c.metrics = table("train-metrics", "validation metrics of the best epoch (the held-out validation share)",
+                      NAME, *(TIMES if column == "x random" else column for column in EVAL_COLUMNS))
     return c
 
 
