@@ -297,14 +297,20 @@ def load_embeddings(path, memmap: bool = False, float16: bool = False) -> Embedd
     return load_vectors(path, memmap, float16)
 
 
-def export_hits(results: dict, path) -> Path:
+def export_hits(results: dict, path, with_paths: bool = True) -> Path:
     """Write search results ({"clips": [Hit], "captions": [Hit]}) as CSV or JSON, by the file's suffix.
-    CSV cells that a spreadsheet would run as a formula are quoted (`csv_safe`); JSON keeps them as they are."""
+    CSV cells that a spreadsheet would run as a formula are quoted (`csv_safe`); JSON keeps them as they are.
+    `with_paths=False` leaves out the audio files' paths (the app's visitors see names, not server paths)."""
     path = Path(path)
-    rows = [{"kind": kind, **{k: csv_safe(v) for k, v in hit.to_dict().items()}}
+
+    def record(hit) -> dict:
+        fields = hit.to_dict()
+        return fields if with_paths else {k: v for k, v in fields.items() if k != "audio_path"}
+
+    rows = [{"kind": kind, **{k: csv_safe(v) for k, v in record(hit).items()}}
             for kind, hits in results.items() for hit in hits]
     if path.suffix.lower() == ".json":
-        atomic_write_json(path, {kind: [h.to_dict() for h in hits] for kind, hits in results.items()})
+        atomic_write_json(path, {kind: [record(h) for h in hits] for kind, hits in results.items()})
     elif path.suffix.lower() == ".csv":
         import csv  # every text cell quoted: a CR inside a name must not end the row
 

@@ -52,9 +52,10 @@ class PrecomputeReport:
     stopped: bool = False
     report_file: str = ""  # where this report was written
 
-    def summary(self) -> str:
+    def summary(self, name: str | None = None) -> str:
+        """One line of counts, headed by the store's path (or `name`: the app shows names, not server paths)."""
         rate = self.computed / self.seconds if self.seconds > 0 else 0.0
-        text = (f"{self.store}: {self.already_done + self.computed}/{self.total} clips embedded "
+        text = (f"{name or self.store}: {self.already_done + self.computed}/{self.total} clips embedded "
                 f"({self.computed} now at {rate:.1f} clips/s, {self.already_done} from earlier runs), "
                 f"{len(self.failed)} failed, {len(self.missing)} missing files")
         if self.flagged:

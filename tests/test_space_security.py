@@ -303,3 +303,22 @@ def test_a_split_name_cannot_climb_out_of_the_data_folder(app, tmp_path):
         with pytest.raises(gr.Error, match="not a split name"):
             app.show_dataset(Session(), "audiocaps", split)
     assert app.load_dataset("esc50", " all ").n_clips == 6  # real names still work
+
+
+def test_precompute_log_and_library_exports_name_no_server_path(tmp_path):
+    """Item 3: the Data tab's precompute log and the Library's export files name the store and the
+    files, never the server's folders (the CLI's own summary keeps the path: it is the user's)."""
+    from clapdemo.app.tab_data import precompute_log
+    from clapdemo.library import export_hits
+    from clapdemo.precompute import PrecomputeReport
+    from clapdemo.search import Hit
+
+    store = tmp_path / "cache" / "stores" / "esc50-all-mn04"
+    report = PrecomputeReport(store=str(store), total=3, computed=3)
+    assert str(tmp_path) in report.summary()
+    log = precompute_log(report)
+    assert "esc50-all-mn04" in log and str(tmp_path) not in log, log
+    hits = [Hit(rank=1, score=0.5, relevance=1.0, clip_id="cow.flac", audio_path=str(tmp_path / "secret" / "cow.flac"))]
+    for ext in ("csv", "json"):
+        text = export_hits({"clips": hits}, tmp_path / f"results.{ext}", with_paths=False).read_text()
+        assert "cow.flac" in text and str(tmp_path) not in text, text

@@ -126,7 +126,7 @@ class DataTab(AppCore):
 
 def precompute_log(report) -> str:
     """The precompute report in a few lines: counts, skipped clips and why, clips without audio."""
-    lines = [report.summary()]
+    lines = [report.summary(f"`{Path(report.store).name}`")]  # a name, not the server's path
     lines += [f"- skipped `{cid}`: {info['error']}" for cid, info in list(report.failed.items())[:10]]
     if report.missing:
         lines.append(f"- {len(report.missing)} clips listed without an audio file, e.g. "

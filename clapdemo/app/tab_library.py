@@ -263,7 +263,7 @@ class LibraryHandlers:
         players += [gr.update(value=None, visible=False) for _ in range(N_HITS - len(players))]
         buttons = [gr.update(visible=i < len(hits)) for i in range(N_HITS) for _ in range(2)]
         out = self.settings.cache / "library-exports" / _tag(index + note)
-        files = [served(export_hits({"clips": hits}, out / f"results.{ext}")) for ext in ("csv", "json")]
+        files = [served(export_hits({"clips": hits}, out / f"results.{ext}", with_paths=False)) for ext in ("csv", "json")]
         return note, table, [h.to_dict() for h in hits], *players, *buttons, files
 
 
