@@ -56,6 +56,11 @@ class BridgeRecipe:
     name_pairs:      also train on the 527 AudioSet label names as pairs of their own (`name_pair_set`:
                      a label's logits as label pairs write them, +1 for it and -9 for the rest, against
                      "the sound of {label}"), this many copies each; 0: none.
+    ridge:           start at the decorrelated bridge p @ D, D = L (L^T L + ridge I)^-1 rescaled to L's
+                     norm (`decorrelated_bridge`), instead of p @ L; 0: the plain bridge. The 527 label
+                     names are close to each other in the text space, so p @ L smears a clip's tags over
+                     their neighbours; D undoes most of that (untrained, ridge 3: UrbanSound8K 63 % vs
+                     56 %, top-5 tag overlap 0.57 vs 0.51, ESC-50 77 % vs 69 %).
     """
 
     input_transform: str = "none"
@@ -63,6 +68,7 @@ class BridgeRecipe:
     anchor: float = 0.0
     lr: float | None = None
     name_pairs: int = 0
+    ridge: float = 0.0
 
     def settings(self) -> dict:
         """TrainConfig fields this recipe sets (standardisation: TrainingRun.start applies it)."""
@@ -74,7 +80,11 @@ LOGIT_BRIDGE = BridgeRecipe(lr=3e-3)
 # The default (REPORT.md "Recipes", issue 20): probabilities, not standardised, with the AudioSet label
 # names as pairs of their own (x4): UrbanSound8K zero-shot 63 % (logits recipe: 46 %), ESC-50 10 unseen
 # classes 85 % (73 %), held-out clips of seen classes 89 % (90 %), top-5 tag overlap 0.41 (0.21); 3 seeds.
-DEFAULT_BRIDGE = BridgeRecipe(input_transform="sigmoid", standardize=False, name_pairs=4)
+DEFAULT_BRIDGE = NAMES_BRIDGE = BridgeRecipe(input_transform="sigmoid", standardize=False, name_pairs=4)
+# The same from the decorrelated bridge (ridge 0.3) with a weak L2 pull toward it (anchor 0.003): UrbanSound8K
+# 64.8 %, tag overlap 0.51, ESC-50 10 unseen classes 85.0 %, held-out clips of seen classes 85.3 % (3 seeds;
+# seed 0 meets all four of issue 20's targets, the mean misses UrbanSound8K by 0.2): not the default (REPORT.md).
+DECORRELATED_BRIDGE = BridgeRecipe(input_transform="sigmoid", standardize=False, name_pairs=4, ridge=0.3, anchor=0.003)
 
 
 @dataclass
@@ -116,6 +126,17 @@ def label_text_matrix(text_encoder, template: str = LABEL_TEMPLATE) -> np.ndarra
     from clapdemo.metrics import normalise
 
     return normalise(text_encoder.embed([template.format(label.lower()) for label in AUDIOSET_LABELS]))
+
+
+def decorrelated_bridge(label_matrix: np.ndarray, ridge: float) -> np.ndarray:
+    """D = L (L^T L + ridge I)^-1, scaled to L's Frobenius norm (BridgeRecipe.ridge): p @ D @ L^T is
+    close to p where p @ L @ L^T mixes each label with its textual neighbours."""
+    labels = np.asarray(label_matrix, dtype=np.float64)
+    if not ridge > 0:
+        raise ValueError(f"ridge={ridge}: give a positive strength")
+    gram = labels.T @ labels
+    out = labels @ np.linalg.inv(gram + ridge * np.eye(gram.shape[0]))
+    return (out * (np.linalg.norm(labels) / np.linalg.norm(out))).astype(np.float32)
 
 
 def label_bridge_init(label_matrix: np.ndarray, centre: str = "zero") -> Callable:
@@ -209,7 +230,8 @@ def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder
     record = {"name": "audioset-labels", "requested": name, "label_template": template,
               "n_labels": int(labels.shape[0]), "centre": centre, "text_encoder": text_name,
               "audio_encoder": (meta.get("audio_encoder") or {}).get("name"), "recipe": asdict(recipe)}
-    return ProjectionInit("audioset-labels", label_bridge_init(labels, centre), record, recipe, labels)
+    start = decorrelated_bridge(labels, recipe.ridge) if recipe.ridge else labels
+    return ProjectionInit("audioset-labels", label_bridge_init(start, centre), record, recipe, labels)
 
 
 def name_pair_set(label_matrix: np.ndarray, meta: dict, copies: int, present: float, absent: float,

@@ -176,3 +176,22 @@ def test_cli_train_refuses_the_label_init_on_a_pooled_store(tiny_stores, tmp_pat
                      "--val-fraction", "0.25"]) == 0  # auto falls back to random there
     saved = json.loads((tmp_path / "auto" / "run.json").read_text())
     assert saved["init"] == {"name": "random", "requested": "auto"} and saved["config"]["lr"] == TrainConfig().lr
+
+
+def test_decorrelated_bridge_ranks_labels_closer_to_the_probabilities():
+    """BridgeRecipe.ridge: p @ D @ L^T keeps the top label of p where p @ L @ L^T can mix it with close names."""
+    import numpy as np
+
+    from clapdemo.projection_init import DECORRELATED_BRIDGE, DEFAULT_BRIDGE, decorrelated_bridge
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(1, 16))
+    labels = base + 0.3 * rng.normal(size=(40, 16))  # names close to each other in the text space
+    labels /= np.linalg.norm(labels, axis=1, keepdims=True)
+    d = decorrelated_bridge(labels, 0.3)
+    assert d.shape == labels.shape and np.isclose(np.linalg.norm(d), np.linalg.norm(labels), rtol=1e-4)
+    probs = np.eye(40)
+    hits_plain = np.mean(np.argmax(probs @ labels @ labels.T, 1) == np.arange(40))
+    hits_decor = np.mean(np.argmax(probs @ d @ labels.T, 1) == np.arange(40))
+    assert hits_decor == 1.0 and hits_decor >= hits_plain
+    assert DEFAULT_BRIDGE.ridge == 0 and DECORRELATED_BRIDGE.ridge == 0.3
