@@ -54,7 +54,7 @@ class CLAP:
         """Files (paths) or mono waveforms at `self.audio_encoder.sample_rate` -> (N, D) unit vectors.
 
         Each clip is what the encoder sees in training: its first `clip_seconds`,
-        zero-padded at the end (deterministic; README "Audio policy")."""
+        zero-padded at the end (deterministic; docs/encoders.md, "Audio policy")."""
         from clapdemo.audio import fit_length, load_clip
         from clapdemo.metrics import project_audio
 

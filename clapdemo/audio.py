@@ -1,6 +1,6 @@
 """Decode any audio file into the mono, fixed-rate, fixed-length waveform an encoder expects.
 
-Policy (deterministic; the README's "Reliability" section lists it too):
+Policy (deterministic; docs/reliability.md lists it too):
 - mono = mean of the channels (6-channel surround included);
 - resampled with soxr (librosa's default, same samples) to the encoder's rate,
   from any rate (8 kHz, 96 kHz, ...);

@@ -94,7 +94,7 @@ def _add_precompute(commands) -> None:
     p.add_argument("--dataset", required=True, choices=[*DATASET_KINDS, "audiocaps-labels", "auto"],
                    help="which reader to use for --data-root; auto: guessed from the folder's files; "
                    "audiocaps-labels: AudioCaps captions against their clip's AudioSet labels from --segments "
-                   "(no audio needed; see README 'Label pairs')")
+                   "(no audio needed; see docs/training.md, 'Label pairs')")
     p.add_argument("--data-root", required=True, type=Path,
                    help="the dataset folder (AudioCaps: the folder holding audiocaps/ or audiocaps/ itself)")
     p.add_argument("--split", default=None,

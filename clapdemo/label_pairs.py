@@ -9,7 +9,7 @@ AudioCaps training captions without downloading one YouTube clip.
 The audio side lives in the space of the encoder's *logits* (the default
 `mn04_as:logits`), through a fixed map: a label the clip has -> PRESENT_LOGIT,
 one it lacks -> ABSENT_LOGIT. Both are read off mn04 on the shared ESC-50 clips
-(README "Label pairs"): its median logit is -9.2 and a clip's top logit +0.2 on
+(docs/training.md, "Label pairs"): its median logit is -9.2 and a clip's top logit +0.2 on
 average (+1 at the 75th percentile). The store is keyed by the real encoder's
 identity, so it trains with, and is checked against, real mn04 stores; its
 manifest says what it is (`audio_source`: "labels, no audio", the map, the CSVs

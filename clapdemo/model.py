@@ -39,7 +39,7 @@ class ProjectionConfig:
                        i.e. temperature >= 0.01); stops the scale running away.
     input_transform:   applied to the audio vectors before anything else (INPUT_TRANSFORMS):
                        "none", or "sigmoid" (AudioSet logits -> probabilities, so a store of
-                       logits feeds a map trained on probabilities; README "Training").
+                       logits feeds a map trained on probabilities; docs/training.md).
     """
 
     audio_dim: int

@@ -11,7 +11,7 @@
   one large offset, the sum of all 527 label vectors times a typical logit of
   about -6, and land on the same point). Untrained, raising AudioSet output k by
   one from the centre moves the projection by exactly label k's text vector.
-  Measured on ESC-50 (README "Training"; REPORT.md), this start is what lets the
+  Measured on ESC-50 (docs/training.md; REPORT.md), this start is what lets the
   trained projection name classes it never saw.
 - "auto": "audioset-labels" when the store holds 527-d AudioSet outputs of an
   EfficientAT model, else "random".
@@ -210,7 +210,7 @@ def make_init(name: str, meta: dict, where: str = "the store", load_text_encoder
     "audioset-labels" raises ValueError naming `where` when that fails; "auto" falls back to
     "random" and says why in the record. `standardized=False` (inputs not standardised, as with
     label pairs) centres on zero: the model then has no training mean to centre on, and on label
-    pairs the uncentred start measured far better (README "Label pairs").
+    pairs the uncentred start measured far better (docs/training.md, "Label pairs").
 
     `recipe` (default DEFAULT_BRIDGE) says how a bridge start trains: on probabilities (the bridge
     is then p @ L, centre zero) or logits, standardised or not, pulled toward the start or not."""

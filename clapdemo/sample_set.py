@@ -203,7 +203,7 @@ def _shard_names(store) -> list[str]:
 
 
 def sample_set_size() -> dict[str, int]:
-    """Bytes of the sample folder and of its store (the README states them)."""
+    """Bytes of the sample folder and of its store (docs/app.md states them)."""
     return {str(folder.relative_to(REPO)): sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
             for folder in (SAMPLE_ROOT, SAMPLE_STORE)}
 

@@ -39,7 +39,7 @@ class Hit:
 
 
 
-# Weak matches of a text query (calibrated on the sample set with the shipped projection, README
+# Weak matches of a text query (calibrated on the sample set with the shipped projection, docs/app.md
 # "Weak matches"): a query is out of the store's vocabulary when no caption of the store lies within
 # this cosine of it in the text encoder's own space (20 in-vocabulary queries: 0.61-0.91; 16
 # nonsense or absent sounds such as "asdfghjkl", "a piano playing": 0.18-0.54, "a trumpet fanfare"
@@ -165,7 +165,7 @@ class Searcher:
         """A zero-shot choice between only the `labels` a visitor typed: all of them, best first, and
         `relevance` splits the model's preference among these alone. Ranked inside a big vocabulary
         worded as the projection trained ("the sound of X"), a typed "a barking dog" sank to rank ~100
-        of 529 for real dogs; among the typed labels it comes first (README, "Try it")."""
+        of 529 for real dogs; among the typed labels it comes first (docs/app.md, "Try it")."""
         labels = parse_labels(labels)
         if not labels:
             return []

@@ -69,7 +69,7 @@ class TrainConfig:
                        from a store of logits.
     anchor:            strength of an L2 pull of the linear map toward where it started (the
                        init): anchor * squared distance of weight and bias from their start, added to
-                       the loss each step; 0: none. Keeps what the label bridge knows (README "Training").
+                       the loss each step; 0: none. Keeps what the label bridge knows (docs/training.md).
     threads:           torch CPU threads while `train` runs (the previous count is restored
                        after; concurrent runs share the process-wide count, see _ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
                        cores, else torch's own setting. Measured at AudioCaps scale on 2 shared

@@ -50,7 +50,7 @@ class TrainingData:
     standardise the inputs. Not with label pairs alone (a label that never occurs has no spread,
     and real logits on it would be blown up: ESC-50 zero-shot among 50 classes 26 % standardised,
     45 % not); yes as soon as real audio is mixed in, which gives every dimension its spread
-    (label pairs + half of ESC-50: 89 % standardised, 64 % not; README "Label pairs")."""
+    (label pairs + half of ESC-50: 89 % standardised, 64 % not; docs/training.md, "Label pairs")."""
 
     train_set: EmbeddingSet
     val_set: EmbeddingSet

@@ -47,7 +47,7 @@ def test_mn04_loads_strictly_with_the_official_keys(shared, mn04):
     ours = mn04.model.state_dict()
     assert list(ours) == list(state)
     assert all(torch.equal(ours[k], state[k]) for k in state)
-    assert sum(p.numel() for p in mn04.model.parameters()) == 983_599  # README: 0.983 M
+    assert sum(p.numel() for p in mn04.model.parameters()) == 983_599  # docs/encoders.md: 0.983 M
 
 
 def test_mn04_is_a_frozen_encoder(mn04):

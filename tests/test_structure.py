@@ -1,4 +1,4 @@
-"""The package's shape (README "Developer notes"): no module imports a private name of another,
+"""The package's shape (docs/developer.md): no module imports a private name of another,
 and the import graph has no cycle, counting imports inside functions too (a lazy import
 hides a cycle from Python, not from a reader)."""
 

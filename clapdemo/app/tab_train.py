@@ -202,7 +202,7 @@ def build() -> SimpleNamespace:
         c.val_fraction = gr.Number(0.1, label="validation share", minimum=0.01, maximum=0.9, elem_id="val-fraction")
     c.label_pairs = gr.Textbox("", label="also train on label pairs (a store folder; optional)", elem_id="label-pairs",
                                info="captions against AudioSet labels, no audio: `python -m clapdemo precompute "
-                               "--dataset audiocaps-labels` (README, 'Label pairs')")
+                               "--dataset audiocaps-labels` (docs/training.md, 'Label pairs')")
     with gr.Row():
         c.start = gr.Button("Start training", variant="primary", elem_id="train-start")
         c.stop = gr.Button("Stop", elem_id="train-stop")

@@ -6,7 +6,7 @@ laion-clap or a weight download. Unknown names raise an error listing the
 valid ones (as open_clip's `list_models()` does).
 
 Audio names take an optional output head after a colon, e.g. "mn04_as:logits"
-(see EfficientAT in README: pooled / head / logits). Text names: "clip" (=
+(see EfficientAT in docs/encoders.md: pooled / head / logits). Text names: "clip" (=
 openai/clip-vit-base-patch32), "clip:<hub id>" for any CLIP checkpoint,
 "minilm" (all-MiniLM-L6-v2, works offline), "auto" (CLIP when the hub answers
 within seconds, else MiniLM, with the reason recorded).

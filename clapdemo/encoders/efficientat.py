@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Which vector `embed` returns. Default "logits", by measurement on the shared ESC-50
-# subset (README, "Which EfficientAT vector"): zero-shot top-1 among 10 unseen classes
+# subset (docs/encoders.md, "Which EfficientAT vector"): zero-shot top-1 among 10 unseen classes
 # logits 0.51 > head 0.45 > pooled 0.39; supervised held-out retrieval equal within spread.
 OUTPUTS = {
     "pooled": "global average of the last conv features (384-d for mn04)",
