@@ -729,6 +729,16 @@ def _esc50_split_name(split: str, folds) -> str:
     return split if folds is None else f"{split}&folds{','.join(map(str, sorted(folds)))}"
 
 
+def _whole_folds(table: pd.DataFrame, path: Path, warnings: list[str]) -> pd.DataFrame:
+    """Rows whose `fold` is a whole number, as int64; the others skipped with a warning naming the line
+    (ESC-50 and UrbanSound8K share the rule)."""
+    fold = pd.to_numeric(table["fold"].str.strip(), errors="coerce")
+    bad = fold.isna() | (fold != fold.round())
+    for value, line in zip(table["fold"][bad], table["_line"][bad]):
+        warnings.append(f"{path}: line {line}: fold {value!r} is not a whole number; row skipped")
+    return table[~bad].assign(fold=fold[~bad].astype("int64"))
+
+
 def _esc50_table(root: Path, warnings: list[str]) -> tuple[Path, pd.DataFrame]:
     """(csv path, rows with a filename, an integer fold and a human `label`)."""
     path = next((p for p in (root / "meta" / "esc50.csv", root / "esc50.csv") if p.is_file()), None)
@@ -737,11 +747,7 @@ def _esc50_table(root: Path, warnings: list[str]) -> tuple[Path, pd.DataFrame]:
                                 "point data_root at the ESC-50 folder")
     table = read_table(path, ["filename", "fold", "category"], warnings)
     table = _drop_blank(_drop_blank(table, "filename", path, warnings), "category", path, warnings)
-    fold = pd.to_numeric(table["fold"].str.strip(), errors="coerce")
-    bad = fold.isna() | (fold != fold.round())
-    for value, line in zip(table["fold"][bad], table["_line"][bad]):
-        warnings.append(f"{path}: line {line}: fold {value!r} is not a whole number; row skipped")
-    table = table[~bad].assign(fold=fold[~bad].astype("int64"))
+    table = _whole_folds(table, path, warnings)
     table = _first_duplicates(table, "filename", path, warnings)
     return path, table.assign(label=table["category"].map(human_class_name))
 
@@ -814,11 +820,7 @@ def read_urbansound8k(
                                 "metadata.csv found; point data_root at the UrbanSound8K folder")
     table = read_table(path, URBANSOUND8K_COLUMNS, warnings)
     table = _drop_blank(_drop_blank(table, "slice_file_name", path, warnings), "class", path, warnings)
-    fold = pd.to_numeric(table["fold"].str.strip(), errors="coerce")
-    bad = fold.isna() | (fold != fold.round())
-    for value, line in zip(table["fold"][bad], table["_line"][bad]):
-        warnings.append(f"{path}: line {line}: fold {value!r} is not a whole number; row skipped")
-    table = table[~bad].assign(fold=fold[~bad].astype("int64"))
+    table = _whole_folds(table, path, warnings)
     table = _first_duplicates(table, "slice_file_name", path, warnings)
     table = table.assign(label=table["class"].map(human_class_name))
     table = _select_esc50(table, split, None, classes, exclude_classes, path, warnings)
