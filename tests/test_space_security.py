@@ -25,16 +25,10 @@ from conftest import copy_esc50_subset
 from clapdemo.app import Handlers, Session, SessionRegistry, Settings, build_app, launch_options
 from clapdemo.app.jobs import Job
 from clapdemo.app.session import client_address
+from test_ui import drain
 
 CLASSES = ("dog", "rain")
 TRAIN = dict(epochs=3, batch_size=8, lr=0, weight_decay=1e-4, learn_temperature=True, patience=0, val_fraction=0.3)
-
-
-def drain(generator):
-    last = None
-    for last in generator:
-        pass
-    return last
 
 
 @pytest.fixture(scope="module")
