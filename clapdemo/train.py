@@ -14,6 +14,7 @@ checkpoint.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -76,6 +77,11 @@ class TrainConfig:
                        cores (BENCHMARKS.md, bench_train.py): a second thread could at best halve
                        the matrix work, but with other processes running, OpenMP threads waiting
                        on each other made epochs 16-22x slower.
+    blend:             weight of the trained map against where it started, WiSE-FT style (Wortsman
+                       et al. 2022, 'Robust fine-tuning of zero-shot models'): the saved map is
+                       start + blend * (best - start) for the linear weight and bias; 1: the trained
+                       map as is; must be in (0, 1]. Checkpoints written during training hold the
+                       blended map too; training itself goes on from the unblended one.
     """
 
     epochs: int = 50
@@ -94,6 +100,7 @@ class TrainConfig:
     input_transform: str = "none"
     anchor: float = 0.0
     threads: int | None = None
+    blend: float = 1.0
 
     def __post_init__(self):
         from clapdemo.model import INPUT_TRANSFORMS
@@ -106,6 +113,8 @@ class TrainConfig:
             raise ValueError(f"caption_sampling={self.caption_sampling!r}; choose one of {CAPTION_SAMPLING}")
         if self.batch_size < 2 or self.epochs < 1:
             raise ValueError(f"need batch_size >= 2 and epochs >= 1, got {self.batch_size} and {self.epochs}")
+        if not 0 < self.blend <= 1:
+            raise ValueError(f"blend={self.blend}: give a weight in (0, 1] (1: the trained map as is)")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads={self.threads}: give at least 1, or None for the default")
 
@@ -206,7 +215,8 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
     if init is not None:
         init(model)
     model.to(device)
-    start_weights = [model.linear.weight.detach().clone(), model.linear.bias.detach().clone()] if cfg.anchor else None
+    keep_start = cfg.anchor or cfg.blend != 1
+    start_weights = [model.linear.weight.detach().clone(), model.linear.bias.detach().clone()] if keep_start else None
     if mapped:
         data = _MappedSide.prepare(model, train_set, text_ids, sampler, device)
     else:
@@ -236,7 +246,8 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
             best_loss, best_epoch, stale = monitored, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if run_dir is not None:
-                _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, "running", {}, init_record)
+                _write_run(run_dir, _blended_copy(model, start_weights, cfg.blend), cfg, train_set, val_set,
+                           history, best_epoch, "running", {}, init_record)
         else:
             stale += 1
         if any([bool(cb(log)) for cb in callbacks]):  # a list: every callback sees every epoch
@@ -247,12 +258,31 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
             break
 
     model.load_state_dict(best_state)
+    _blend(model, start_weights, cfg.blend)
     model = model.cpu().eval()
     metrics = evaluate(model, val_set) if val_set is not None else {}
     if run_dir is not None:
         _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, stop_reason, metrics, init_record)
     return RunResult(model, cfg, history, best_epoch, stop_reason != "finished", metrics, stop_reason,
                      Path(run_dir) if run_dir is not None else None)
+
+
+def _blend(model: AudioProjection, start_weights: list | None, blend: float) -> None:
+    """In place: the linear weight and bias become start + blend * (trained - start) (TrainConfig.blend)."""
+    if blend == 1:
+        return
+    with torch.no_grad():
+        for p, p0 in zip((model.linear.weight, model.linear.bias), start_weights):
+            p.copy_(p0 + blend * (p - p0))
+
+
+def _blended_copy(model: AudioProjection, start_weights: list | None, blend: float) -> AudioProjection:
+    """`model` itself when blend is 1, else a blended copy (training goes on from `model`)."""
+    if blend == 1:
+        return model
+    blended = copy.deepcopy(model)
+    _blend(blended, start_weights, blend)
+    return blended
 
 
 def _train_epoch(model, optimizer, data: _FrozenSide, clips, caps, batch_size: int, anchor: float = 0.0,

@@ -374,3 +374,27 @@ def test_concurrent_runs_never_restore_the_thread_count_under_each_other():
         t.join(10)
     assert seen == [("a", 2), ("c", 2), ("a end", 2), ("b", 3)]
     assert setting._users == 0 and setting._n is None  # the last one out restored the count it found
+
+
+def test_blend_saves_start_plus_blend_times_the_trained_step(data, tmp_path):
+    """TrainConfig.blend (WiSE-FT): the saved and returned map is start + blend * (trained - start)."""
+    train_set, val_set = data
+    starts = []
+
+    def remember_start(model):
+        starts.append([model.linear.weight.detach().clone(), model.linear.bias.detach().clone()])
+
+    cfg = dict(FAST, epochs=4)
+    full = train(TrainConfig(**cfg), train_set, val_set, init=remember_start)
+    half = train(TrainConfig(**cfg, blend=0.5), train_set, val_set, init=remember_start, run_dir=tmp_path)
+    assert full.best_epoch == half.best_epoch  # training itself goes on from the unblended map
+    saved, _ = load_projection(tmp_path)
+    for i, name in enumerate(("weight", "bias")):
+        start, trained = starts[0][i], getattr(full.model.linear, name).detach()
+        assert torch.equal(starts[1][i], start)
+        expected = start + 0.5 * (trained - start)
+        torch.testing.assert_close(getattr(half.model.linear, name).detach(), expected, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(getattr(saved.linear, name).detach(), expected, rtol=1e-5, atol=1e-6)
+    for bad in (0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="blend"):
+            TrainConfig(blend=bad)
