@@ -104,7 +104,7 @@ class CLAP:
 
     def searcher(self, store):
         """A `clapdemo.search.Searcher` over the store at `store` (a precompute or index folder)."""
-        from clapdemo.runs import open_searcher
+        from clapdemo.searchers import open_searcher
 
         return open_searcher(self.run, store)
 

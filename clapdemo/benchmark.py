@@ -44,7 +44,7 @@ def class_zero_shot(audio_proj: np.ndarray, embeddings: EmbeddingSet, rows=None,
     """Top-1 of `rows` of a store with classes (`embeddings.labels`) by the nearest class prompt,
     among every class of the store or the names in `among`. `audio_proj`: unit projected audio of `rows`."""
     from clapdemo.metrics import zero_shot_accuracy
-    from clapdemo.runs import class_prompts
+    from clapdemo.evaluate import class_prompts
 
     names, vectors = class_prompts(embeddings)
     rows = np.arange(embeddings.n_clips) if rows is None else np.asarray(rows)

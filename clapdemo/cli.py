@@ -324,7 +324,7 @@ def _add_evaluate(commands) -> None:
 
 
 def run_evaluate(args) -> int:
-    from clapdemo.runs import evaluate_run
+    from clapdemo.evaluate import evaluate_run
 
     metrics = evaluate_run(args.run, args.store, batch_size=args.batch_size, memmap=args.memmap, float16=args.float16,
                            allow_overlap=args.allow_overlap, unseen_only=args.unseen_only)
@@ -332,7 +332,8 @@ def run_evaluate(args) -> int:
     if metrics["in_sample"]:
         print("IN-SAMPLE: the run trained on (some of) these clips; these numbers are optimistic")
     if args.extremes:
-        from clapdemo.runs import extreme_queries, open_searcher
+        from clapdemo.evaluate import extreme_queries
+        from clapdemo.searchers import open_searcher
 
         for r in extreme_queries(open_searcher(args.run, args.store), args.extremes):
             print(f"{r['kind']:5s} {r['direction']}  rank {r['rank']:g}  {r['query']}: right {r['right_answer']!r}, "
@@ -346,7 +347,7 @@ def run_evaluate(args) -> int:
 
 
 def _print_metrics(metrics: dict) -> None:
-    from clapdemo.runs import metrics_table
+    from clapdemo.evaluate import metrics_table
 
     if metrics:
         print(metrics_table(metrics).to_string(index=False))
@@ -370,7 +371,7 @@ def _add_joint_space(commands) -> None:
 def run_joint_space(args) -> int:
     from clapdemo.files import atomic_write
     from clapdemo.layout import MAX_CLIPS, plan_layout
-    from clapdemo.runs import open_searcher
+    from clapdemo.searchers import open_searcher
 
     layout = plan_layout(open_searcher(args.run, args.store), args.run, args.store, args.max_clips or MAX_CLIPS)
     print(f"{len(layout.rows)} clips, {len(layout.used)} captions; layout "
@@ -405,7 +406,7 @@ def _add_search(commands) -> None:
 
 def run_search(args) -> int:
     from clapdemo.library import export_hits
-    from clapdemo.runs import open_searcher
+    from clapdemo.searchers import open_searcher
     from clapdemo.search import parse_labels
     from clapdemo.windows import format_span
 
@@ -420,7 +421,7 @@ def run_search(args) -> int:
         labels = parse_labels(args.labels or "")
         if not args.store_captions_only and searcher.text_encoder is not None:
             from clapdemo.caption_pool import with_caption_pool
-            from clapdemo.runs import with_label_pool
+            from clapdemo.searchers import with_label_pool
 
             searcher = with_caption_pool(with_label_pool(searcher, searcher.text_encoder), searcher.text_encoder)
         results = {"labels": searcher.rank_labels(str(args.audio), labels)} if labels else {}
@@ -523,7 +524,7 @@ def run_store(args) -> int:
 
 def _build_index(args) -> int:
     from clapdemo.ann import describe, min_clips
-    from clapdemo.runs import build_index
+    from clapdemo.searchers import build_index
 
     if args.run is None:
         raise ValueError("store index needs --run RUN: the index holds the clips as that projection places them")

@@ -27,6 +27,8 @@ from typing import Callable
 
 import numpy as np
 
+from clapdemo.encoder_identity import check_same_encoders
+
 INITS = ("auto", "random", "audioset-labels")
 DEFAULT_INIT = "auto"
 LABEL_TEMPLATE = "the sound of {}"  # how the 527 AudioSet label names are put into words
@@ -268,11 +270,7 @@ def label_matrix_for(meta: dict, where: str = "the store", load_text_encoder=Non
         raise ValueError(f"{where}: init 'audioset-labels' embeds the AudioSet label names with the store's "
                          f"text encoder {text_name}, which could not be loaded ({type(error).__name__}: {error}); "
                          "make it loadable or train with --init random") from error
-    loaded_sha = encoder.identity.weights_sha256
-    if recorded.get("weights_sha256") and loaded_sha != recorded["weights_sha256"]:
-        raise ValueError(f"{where}: the store's text encoder {text_name} had weights "
-                         f"{recorded['weights_sha256'][:12]}, the one loaded now {loaded_sha[:12]}; "
-                         "recompute the store or train with --init random")
+    check_same_encoders(recorded, encoder, where, "the text encoder loaded now", "text_encoder")
     labels = label_text_matrix(encoder, template)
     if labels.shape[1] != meta.get("text_dim", labels.shape[1]):
         raise ValueError(f"{where}: text vectors are {meta.get('text_dim')}-d but {text_name} gives "

@@ -99,7 +99,7 @@ def unseen_score(model, esc: EmbeddingSet, unseen: list[str]) -> float:
 
 def splits_of(esc: EmbeddingSet, n_splits: int, n_unseen: int, split_seed: int) -> list[list[str]]:
     from clapdemo.report import zero_shot_splits
-    from clapdemo.runs import class_prompts
+    from clapdemo.evaluate import class_prompts
 
     names = class_prompts(esc)[0]
     return [[names[i] for i in s] for s in zero_shot_splits(len(names), n_splits, n_unseen, split_seed)]

@@ -15,7 +15,8 @@ import numpy as np
 
 from clapdemo.audio import load_clip
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.metrics import normalise, project_audio  # noqa: F401  (project_audio also imported from here by the CLI, runs and tests)
+from clapdemo.encoder_identity import encoder_mismatch
+from clapdemo.metrics import normalise, project_audio  # noqa: F401  (project_audio also imported from here by tests)
 
 
 @dataclass
@@ -65,15 +66,9 @@ class MatchStrength:
 
 def compatibility_problem(store_meta: dict, trained_encoders: dict) -> str | None:
     """Why a projection trained with `trained_encoders` ({"audio_encoder": identity, "text_encoder":
-    identity}, see `runs.encoders_of`) does not fit vectors made with the encoders in `store_meta`
-    (a store's manifest); None when it fits. The one check: the CLI refuses, the app warns."""
-    for side in ("audio_encoder", "text_encoder"):
-        trained, stored = trained_encoders.get(side), store_meta.get(side)
-        if trained and stored and trained != stored:
-            return (f"the projection was trained with {side.replace('_', ' ')} {trained.get('name')} "
-                    f"but the store holds vectors from {stored.get('name')} (or other weights/settings); "
-                    "precompute the store with the same encoders, or train a projection on this store")
-    return None
+    identity}, see `run_info.RunInfo.encoders`) does not fit vectors made with the encoders in `store_meta`
+    (a store's manifest); None when it fits (`encoder_identity.encoder_mismatch`). The CLI refuses, the app warns."""
+    return encoder_mismatch(trained_encoders, store_meta, "the projection", "the store")
 
 
 def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
@@ -86,18 +81,40 @@ def check_compatible(embeddings: EmbeddingSet, projection_meta: dict) -> None:
 class Searcher:
     """Search one store with one trained projection (and the encoders that made the store)."""
 
-    def __init__(self, embeddings: EmbeddingSet, projection, text_encoder=None, audio_encoder=None, index=None):
+    def __init__(self, embeddings: EmbeddingSet, projection, text_encoder=None, audio_encoder=None, index=None,
+                 caption_pool: tuple | None = None):
+        """`index`: a FAISS index over the projected audio (clapdemo.ann), or a function that builds one
+        from it (`index(projected audio)`); None: exact search. `caption_pool`: (captions, their
+        normalised text vectors) that `audio_to_text` ranks; None: the store's distinct captions."""
         self.embeddings = embeddings
-        self.index = index  # a FAISS index over self.audio (clapdemo.ann) for big stores; None: exact
         self.projection = projection
         self.text_encoder = text_encoder
         self.audio_encoder = audio_encoder
         self.audio = project_audio(projection, embeddings.audio)
-        self.pool_captions, first_row = np.unique(np.asarray(embeddings.captions, dtype=object), return_index=True)
-        self.pool_text = normalise(embeddings.text[first_row]) if len(first_row) else np.zeros((0, embeddings.text.shape[1]), np.float32)
+        self.index = index(self.audio) if callable(index) else index  # None: exact
+        if caption_pool is not None:
+            self.pool_captions = np.asarray(caption_pool[0], dtype=object)
+            self.pool_text = np.asarray(caption_pool[1], dtype=np.float32)
+        else:
+            self.pool_captions, first_row = np.unique(np.asarray(embeddings.captions, dtype=object), return_index=True)
+            self.pool_text = normalise(embeddings.text[first_row]) if len(first_row) else np.zeros((0, embeddings.text.shape[1]), np.float32)
         self.scale = projection.scale().item()  # exp(logit_scale): 1 / temperature
         has_windows = getattr(embeddings, "windows", None) is not None and len(embeddings.windows)
         self.windows = project_audio(projection, embeddings.windows) if has_windows else None
+
+    def with_captions(self, captions, vectors) -> "Searcher":
+        """This searcher with `captions` (and their normalised text `vectors`) added to its caption pool,
+        those not already in it: a shallow copy; the store, the projection and this searcher are shared,
+        not changed."""
+        import copy
+
+        have = set(map(str, self.pool_captions))
+        new = [i for i, caption in enumerate(captions) if str(caption) not in have]
+        out = copy.copy(self)
+        out.pool_captions = np.concatenate([np.asarray(self.pool_captions, dtype=object),
+                                            np.asarray(captions, dtype=object)[new]])
+        out.pool_text = np.concatenate([self.pool_text, np.asarray(vectors, dtype=self.pool_text.dtype)[new]])
+        return out
 
     # ---- queries -------------------------------------------------------------------
 

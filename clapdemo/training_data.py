@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from clapdemo.embeddings import EmbeddingSet
+from clapdemo.encoder_identity import check_same_encoders
 from clapdemo.label_pairs import is_label_store
 from clapdemo.projection_init import ProjectionInit, make_init
 from clapdemo.store import attach_audio_hashes
@@ -118,14 +119,14 @@ def with_name_pairs(data: TrainingData, init: ProjectionInit) -> TrainingData:
 def load_training_data(train_stores, val_store=None, val_fraction: float = 0.1, hold_out: float = 0.0,
                        seed: int = 0, memmap: bool = False, float16: bool = False) -> TrainingData:
     """Open the stores (memory-mapped only when there is one), then `assemble` them."""
-    from clapdemo.packed import load_vectors
+    from clapdemo.store import open_store
 
     paths = [Path(p) for p in train_stores]
     if not paths:
         raise ValueError("train needs at least one --train store")
-    sets = [attach_audio_hashes(load_vectors(p, memmap and len(paths) == 1, float16 and len(paths) == 1), p)
+    sets = [attach_audio_hashes(open_store(p, memmap and len(paths) == 1, "float16" if float16 and len(paths) == 1 else "float32"), p)
             for p in paths]
-    val_set = attach_audio_hashes(load_vectors(val_store, memmap, float16), val_store) if val_store is not None else None
+    val_set = attach_audio_hashes(open_store(val_store, memmap, "float16" if float16 else "float32"), val_store) if val_store is not None else None
     return assemble(sets, [str(p) for p in paths], val_set, str(val_store) if val_store else None,
                     val_fraction, hold_out, seed)
 
@@ -170,12 +171,7 @@ def check_same_space(sets: list[EmbeddingSet], names: list[str]) -> None:
     """Refuse stores from different encoders (weights, settings) or widths, naming both."""
     first, first_name = sets[0], names[0]
     for other, name in zip(sets[1:], names[1:]):
-        for side in ("audio_encoder", "text_encoder"):
-            a, b = first.meta.get(side), other.meta.get(side)
-            if a != b:
-                raise ValueError(f"{first_name} and {name} are in different spaces: {side.replace('_', ' ')} "
-                                 f"{(a or {}).get('name')} vs {(b or {}).get('name')} (or other weights/settings); "
-                                 "precompute both with the same --audio-encoder and --text-encoder")
+        check_same_encoders(first.meta, other.meta, str(first_name), str(name))
         if first.audio.shape[1:] != other.audio.shape[1:] or first.text.shape[1:] != other.text.shape[1:]:
             raise ValueError(f"{first_name} and {name} hold vectors of different widths")
 

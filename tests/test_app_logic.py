@@ -90,7 +90,8 @@ def test_one_compatibility_check_says_which_encoder_differs(tiny_store):
 
 
 def test_best_and_worst_queries_each_way(tiny_store):
-    from clapdemo.runs import extreme_queries, open_searcher
+    from clapdemo.evaluate import extreme_queries
+    from clapdemo.searchers import open_searcher
 
     records = extreme_queries(open_searcher(PROJECTION, tiny_store), n=3)
     audio = [r for r in records if r["direction"] == "audio→text"]
@@ -113,7 +114,7 @@ def test_new_run_dirs_never_collide(tmp_path):
 
 
 def test_cached_searcher_is_reused_until_the_store_changes(tiny_store, tmp_path):
-    from clapdemo.runs import cached_searcher
+    from clapdemo.searchers import cached_searcher
 
     store = copy_store(tiny_store, tmp_path / "store")
     one = cached_searcher(PROJECTION, store)
@@ -130,7 +131,7 @@ def test_cached_searcher_is_reused_until_the_store_changes(tiny_store, tmp_path)
 def test_joint_layout_is_computed_once_and_cached_per_store(tiny_store, tmp_path, monkeypatch):
     from clapdemo import plots
     from clapdemo.layout import plan_layout
-    from clapdemo.runs import open_searcher
+    from clapdemo.searchers import open_searcher
 
     calls = []
 

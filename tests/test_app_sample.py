@@ -97,7 +97,7 @@ def test_a_clip_gets_captions_from_the_dataset_audioset_and_the_visitor(sample):
 
 def test_evaluate_opens_on_the_held_out_half_with_the_clis_numbers(sample):
     from clapdemo.model import projection_file
-    from clapdemo.runs import evaluate_run
+    from clapdemo.evaluate import evaluate_run
     from clapdemo.store import load_store
 
     h, session = sample

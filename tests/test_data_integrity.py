@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from clapdemo import cli, sample_set
-from clapdemo.runs import in_sample_mask, load_run, trained_audio_hashes, trained_clip_ids
+from clapdemo.evaluate import in_sample_mask
+from clapdemo.runs import load_run, trained_audio_hashes, trained_clip_ids
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "assets"

@@ -14,7 +14,7 @@ from clapdemo.cli import main as cli_main
 from clapdemo.encoders.audioset_labels import AUDIOSET_MIDS
 from clapdemo.label_pairs import (ABSENT_LOGIT, PRESENT_LOGIT, label_logits, make_label_pairs, read_segments,
                                   write_label_store)
-from clapdemo.runs import evaluate_run
+from clapdemo.evaluate import evaluate_run
 from clapdemo.store import load_store
 from clapdemo.training_data import load_training_data
 from conftest import AUDIOCAPS_META, SHARED

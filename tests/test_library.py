@@ -169,7 +169,8 @@ def test_audio_to_audio_finds_the_same_class(esc50_store, mn04, minilm):
     the pool). Two spaces: the projection, and the raw mn04 AudioSet logits (never saw ESC-50 labels).
     Measured: projection 0.779, raw logits 0.801; the recipe shipped before (ESC-50 alone) trained on
     the same half, 0.643. Chance is about 7/413 = 1.7%."""
-    from clapdemo.runs import open_searcher, trained_clip_ids
+    from clapdemo.runs import trained_clip_ids
+    from clapdemo.searchers import open_searcher
 
     run = REPO / "assets" / "projection"
     searcher = open_searcher(run, esc50_store, need_audio=False, need_text=False)

@@ -91,7 +91,7 @@ def test_every_metrics_table_shows_the_ceiling_beside_the_figure():
     import torch
 
     from clapdemo.model import AudioProjection, ProjectionConfig
-    from clapdemo.runs import metrics_table
+    from clapdemo.evaluate import metrics_table
 
     n = N_CLASSES * PER_CLASS
     class_text = np.eye(N_CLASSES, DIM, dtype=np.float32)

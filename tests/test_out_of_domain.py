@@ -93,7 +93,7 @@ def test_a_clip_the_encoder_hears_as_speech_gets_a_speech_caption(mn04):
     ranked 504-523 of 527 before), and the API shows the encoder's tags beside it."""
     import clapdemo
     from clapdemo.caption_pool import with_caption_pool
-    from clapdemo.runs import label_searcher
+    from clapdemo.searchers import label_searcher
 
     clips = sorted((US8K / "audio").glob("101382-2-0-*.flac"))[:6] + sorted((US8K / "audio").glob("155262-2-0-*.flac"))[:2]
     clap = clapdemo.load()

@@ -440,7 +440,7 @@ def test_typed_labels_are_ranked_among_themselves_and_shown_first(tiny_esc50, tm
     ranking, a choice between only them, shown first. Measured on the 206 held-out ESC-50 clips: the
     bare class name is top-1 among the 50 typed names for 85.9 %, among 527 AudioSet names + 50 for 13.6 %."""
     from clapdemo.model import projection_file
-    from clapdemo.runs import label_searcher
+    from clapdemo.searchers import label_searcher
 
     searcher = label_searcher(projection_file(handlers.settings.projection), *handlers.encoders())
     typed = "a barking dog, a car horn, rain falling, a cat meowing, a rooster crowing, a car horn"

@@ -140,7 +140,7 @@ def test_evaluate_names_every_figure_and_explains_the_ties(sample):
 
 def test_extreme_queries_rank_clips_among_distinct_captions(sample):
     """The library's record: the rank a CLI user sees with `evaluate --extremes` too."""
-    from clapdemo.runs import extreme_queries
+    from clapdemo.evaluate import extreme_queries
 
     h, session = sample
     searcher = h.searcher(session)

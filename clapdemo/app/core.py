@@ -165,7 +165,7 @@ class AppCore:
     def searcher(self, session: Session):
         """The cached Searcher for this session's projection and store (`python -m clapdemo search`)."""
         from clapdemo.model import projection_file
-        from clapdemo.runs import cached_searcher
+        from clapdemo.searchers import cached_searcher
 
         store = self.need_store(session)
         problem = self.compatibility_problem(session)

@@ -27,7 +27,7 @@ class EvaluateTab(AppCore):
         text->audio) and chance; `held_out` leaves out the clips the projection was trained on."""
         from clapdemo import plots
         from clapdemo.model import projection_file
-        from clapdemo.runs import evaluate_run, extreme_queries, metrics_table
+        from clapdemo.evaluate import evaluate_run, extreme_queries, metrics_table
 
         store = self.store_by_name(session, store_choice) if store_choice else None  # a name, never a path
         if store and store != session.store_dir:
@@ -60,7 +60,8 @@ class EvaluateTab(AppCore):
 
     def sample_note(self, session: Session, emb, held_out: bool) -> str:
         """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
-        from clapdemo.runs import in_sample_mask, load_run_info, run_data, trained_clip_ids
+        from clapdemo.evaluate import in_sample_mask
+        from clapdemo.runs import load_run_info, run_data, trained_clip_ids
 
         trained = trained_clip_ids(session.projection)  # its training and validation clips
         if trained:
@@ -90,7 +91,7 @@ class EvaluateTab(AppCore):
 
     def held_out_searcher(self, session: Session, searcher):
         """A Searcher over the clips the projection never saw (neither trained nor validated on)."""
-        from clapdemo.runs import in_sample_mask
+        from clapdemo.evaluate import in_sample_mask
         from clapdemo.search import Searcher
 
         emb = searcher.embeddings

@@ -193,7 +193,7 @@ class LibraryHandlers:
     def _searcher(self, index: str | None, projection: str):
         if not index:
             raise gr.Error("Open a folder first (type its path and press “Open / update index”).")
-        from clapdemo.runs import cached_searcher
+        from clapdemo.searchers import cached_searcher
 
         try:
             return cached_searcher(projection or self.settings.projection, index)

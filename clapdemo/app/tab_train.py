@@ -87,7 +87,7 @@ class TrainTab(AppCore):
         Also called on page load: training goes on when the page is closed or reloaded (the
         session comes back with the browser, see `SessionRegistry`), and the new page shows it."""
         from clapdemo import plots
-        from clapdemo.runs import metrics_table
+        from clapdemo.evaluate import metrics_table
 
         job = job or session.jobs.get("train")
         if job is None:

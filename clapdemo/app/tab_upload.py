@@ -68,7 +68,7 @@ class UploadTab(AppCore):
         store; clapdemo.caption_pool) and the labels typed in."""
         from clapdemo.caption_pool import pool_captions, with_caption_pool
         from clapdemo.model import projection_file
-        from clapdemo.runs import label_searcher, with_label_pool
+        from clapdemo.searchers import label_searcher, with_label_pool
         from clapdemo.search import parse_labels
 
         wave, note = self.check_upload(path)
