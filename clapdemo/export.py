@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from clapdemo.files import atomic_write
-from clapdemo.store import load_store
+from clapdemo.store import open_store
 
 
 def course_records(store) -> list[dict]:
     """One record per (clip, caption) pair, numpy float32 vectors, as the course's loader expects."""
-    embeddings = load_store(store)
+    embeddings = open_store(store)
     return [
         {
             "uniq_id": embeddings.clip_ids[clip],

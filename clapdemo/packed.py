@@ -1,10 +1,10 @@
 """Bigger than RAM: the store's vectors packed into two .npy files that are read memory-mapped.
 
 A store's shards are many small safetensors files, read into memory by
-`Store.load`. For millions of clips, `pack` copies them once, shard by shard,
+`store.open_store`. For millions of clips, `pack` copies them once, shard by shard,
 into STORE/packed/audio.npy and text.npy (rows in dataset order, float32 or
-float16 on request: half the disk and page cache), and `load_packed` returns an
-EmbeddingSet whose arrays are `np.memmap`s: the OS pages in only the rows that
+float16 on request: half the disk and page cache), and `store.open_store(...,
+memmap=True)` reads them as an EmbeddingSet whose arrays are `np.memmap`s: the OS pages in only the rows that
 are touched. The pack is keyed like the store (encoders + every shard's
 checksum), so a store that changed is packed again, never read stale. Packing
 needs memory for one shard at a time, plus the caption table.
@@ -21,35 +21,40 @@ import numpy as np
 import pandas as pd
 
 from clapdemo import logs
-from clapdemo.embeddings import EmbeddingSet
-from clapdemo.store import Store, atomic_write_json, attach_windows, fingerprint, open_store
+from clapdemo.files import atomic_write
 
 log = logs.get(__name__)
 
 
-def pack(store_dir, dtype: str = "float32") -> Path:
+DTYPES = ("float32", "float16")
+
+
+def pack(store, key: str, dtype: str = "float32") -> Path:
     """Write STORE/packed/ (audio.npy, text.npy, rows.parquet, clips.parquet, meta.json) unless current.
+
+    store: the `clapdemo.store.Store` (this module reads it through its methods and imports nothing
+    of clapdemo.store, which opens packs with `open_store(..., memmap=True)`); key: its
+    `store.fingerprint`, what the pack is kept current against.
 
     A store the user may not write to (read-only mount, another user's files) is packed into the
     user cache instead (`cache_pack_dir`), keyed the same way: reading a store never needs to write
     into it (`search --memmap` on a read-only store ended with a bare "[Errno 30]")."""
-    if dtype not in ("float32", "float16"):
+    if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r}: use float32, or float16 to halve the size")
-    key = fingerprint(store_dir)
-    folder = Path(store_dir) / "packed"
+    folder = Path(store.root) / "packed"
     if _current(folder, key, dtype):
         return folder
     try:
-        return _pack_into(store_dir, folder, key, dtype)
+        return _pack_into(store, folder, key, dtype)
     except OSError as error:
         if error.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
             raise
         other = cache_pack_dir(key, dtype)
-        log.info("%s is read-only (%s): packing its vectors into %s instead", store_dir, error.strerror, other)
+        log.info("%s is read-only (%s): packing its vectors into %s instead", store.root, error.strerror, other)
         if _current(other, key, dtype):
             return other
         other.mkdir(parents=True, exist_ok=True)
-        return _pack_into(store_dir, other, key, dtype)
+        return _pack_into(store, other, key, dtype)
 
 
 def cache_pack_dir(key: str, dtype: str) -> Path:
@@ -63,8 +68,7 @@ def _current(folder: Path, key: str, dtype: str) -> bool:
     return meta_path.is_file() and json.loads(meta_path.read_text()) == {"key": key, "dtype": dtype}
 
 
-def _pack_into(store_dir, folder: Path, key: str, dtype: str) -> Path:
-    store = Store(store_dir)
+def _pack_into(store, folder: Path, key: str, dtype: str) -> Path:
     meta_path = folder / "meta.json"
     manifest = store.manifest()
     counts, captions = {}, {}
@@ -95,31 +99,5 @@ def _pack_into(store_dir, folder: Path, key: str, dtype: str) -> Path:
     pd.DataFrame({"text_clip": rows, "caption": captions}).to_parquet(folder / "rows.parquet", index=False)
     table[[c for c in ("clip_id", "audio_path", "label") if c in table.columns]].to_parquet(folder / "clips.parquet",
                                                                                          index=False)
-    atomic_write_json(meta_path, {"key": key, "dtype": dtype})
+    atomic_write(meta_path, json.dumps({"key": key, "dtype": dtype}, indent=2).encode("utf-8"))
     return folder
-
-
-def load_vectors(store_dir, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
-    """The store's vectors as the CLI's --memmap/--float16 ask: in RAM (`store.open_store`, the
-    default), or memory-mapped from STORE/packed for stores bigger than RAM (`float16` implies it
-    and halves the pack); a folder index's windows either way."""
-    if memmap or float16:
-        return attach_windows(load_packed(store_dir, "float16" if float16 else "float32"), Store(store_dir))
-    return open_store(store_dir)
-
-
-def load_packed(store_dir, dtype: str = "float32") -> EmbeddingSet:
-    """The store as an EmbeddingSet whose vectors stay on disk (memory-mapped, read-only)."""
-    folder = pack(store_dir, dtype)
-    rows, table = pd.read_parquet(folder / "rows.parquet"), pd.read_parquet(folder / "clips.parquet")
-    audio = np.load(folder / "audio.npy", mmap_mode="r", allow_pickle=False)
-    return EmbeddingSet(
-        audio=audio,
-        text=np.load(folder / "text.npy", mmap_mode="r", allow_pickle=False),
-        text_clip=rows["text_clip"].to_numpy(np.int64),
-        clip_ids=table["clip_id"].astype(str).tolist(),
-        audio_paths=table["audio_path"].astype(str).tolist(),
-        captions=rows["caption"].astype(str).tolist(),
-        labels=table["label"].astype(str).tolist() if "label" in table.columns else None,
-        meta=Store(store_dir).manifest(),
-    )

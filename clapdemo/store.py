@@ -573,17 +573,38 @@ def cache_store_dir(cache, kind: str, split: str, audio_encoder: str, text_encod
     return Path(cache) / "stores" / name
 
 
-def load_store(path) -> EmbeddingSet:
-    """Shortcut: the EmbeddingSet of the store at `path` (its clip vectors only)."""
-    return Store(path).load()
+def open_store(path, memmap: bool = False, dtype: str = "float32") -> EmbeddingSet:
+    """The one way to open a store: its EmbeddingSet, with a folder index's per-window vectors when
+    it has them (what search ranks long files by).
+
+    memmap=False (the default): every vector in RAM, read shard by shard, each checked against its
+    sha256 (`Store.load`). memmap=True: for stores bigger than RAM, the vectors stay on disk in
+    STORE/packed (memory-mapped, read-only; packed once per store state, `packed.pack`).
+    dtype: "float32", or "float16" to halve the pack (float16 implies memmap; the CLI's --float16).
+    """
+    store = Store(path)
+    if memmap or dtype != "float32":
+        from clapdemo import packed  # the pack format; imported only when asked for
+
+        embeddings = _read_pack(packed.pack(store, fingerprint(path), dtype), store)  # checks dtype
+    else:
+        embeddings = store.load()
+    return attach_windows(embeddings, store)
 
 
-def open_store(store_dir) -> EmbeddingSet:
-    """The store's vectors in RAM, with a folder index's per-window vectors when it has them (what
-    search ranks long files by). The loader the CLI, the app and the library use; for stores bigger
-    than RAM, `packed.load_vectors(..., memmap=True)` reads the same memory-mapped."""
-    store = Store(store_dir)
-    return attach_windows(store.load(), store)
+def _read_pack(folder: Path, store: Store) -> EmbeddingSet:
+    """The EmbeddingSet of a pack written by `packed.pack`: vectors memory-mapped, read-only."""
+    rows, table = pd.read_parquet(folder / "rows.parquet"), pd.read_parquet(folder / "clips.parquet")
+    return EmbeddingSet(
+        audio=np.load(folder / "audio.npy", mmap_mode="r", allow_pickle=False),
+        text=np.load(folder / "text.npy", mmap_mode="r", allow_pickle=False),
+        text_clip=rows["text_clip"].to_numpy(np.int64),
+        clip_ids=table["clip_id"].astype(str).tolist(),
+        audio_paths=table["audio_path"].astype(str).tolist(),
+        captions=rows["caption"].astype(str).tolist(),
+        labels=table["label"].astype(str).tolist() if "label" in table.columns else None,
+        meta=store.manifest(),
+    )
 
 
 def attach_windows(embeddings: EmbeddingSet, store: Store) -> EmbeddingSet:

@@ -77,7 +77,7 @@ def test_fingerprint_follows_the_shards(tiny_store, tmp_path):
 def test_one_compatibility_check_says_which_encoder_differs(tiny_store):
     from clapdemo.runs import encoders_of, load_run_info
     from clapdemo.search import check_compatible, compatibility_problem
-    from clapdemo.store import Store, load_store
+    from clapdemo.store import Store, open_store
 
     manifest = Store(tiny_store).manifest()
     trained = encoders_of(load_run_info(PROJECTION))
@@ -86,7 +86,7 @@ def test_one_compatibility_check_says_which_encoder_differs(tiny_store):
     problem = compatibility_problem(manifest, other)
     assert "text encoder clip" in problem and "minilm" in problem
     with pytest.raises(ValueError, match="text encoder clip"):
-        check_compatible(load_store(tiny_store), {"encoders": other})
+        check_compatible(open_store(tiny_store), {"encoders": other})
 
 
 def test_best_and_worst_queries_each_way(tiny_store):

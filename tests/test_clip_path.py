@@ -17,7 +17,7 @@ from clapdemo.datasets import load_dataset
 from clapdemo.metrics import evaluate
 from clapdemo.precompute import precompute
 from clapdemo.search import Searcher
-from clapdemo.store import load_store
+from clapdemo.store import open_store
 from clapdemo.train import TrainConfig, train
 from conftest import CLIP_TOKENIZER, ESC50
 
@@ -39,7 +39,7 @@ def test_clip_path_end_to_end(random_clip, mn04, tmp_path):
     dataset = load_dataset("esc50", ESC50, classes=["dog", "rain", "rooster", "cow", "siren", "clock tick"])
     store_dir = tmp_path / "store"
     precompute(dataset, mn04, random_clip, store_dir, progress=False)
-    data = load_store(store_dir)
+    data = open_store(store_dir)
     assert data.meta["text_encoder"]["name"] == "clip:random"
     assert data.meta["text_encoder"]["weights_sha256"] == "random"
     assert data.text.shape == (data.n_captions, 32) and data.n_clips == dataset.n_clips

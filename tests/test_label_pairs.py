@@ -15,7 +15,7 @@ from clapdemo.encoders.audioset_labels import AUDIOSET_MIDS
 from clapdemo.label_pairs import (ABSENT_LOGIT, PRESENT_LOGIT, label_logits, make_label_pairs, read_segments,
                                   write_label_store)
 from clapdemo.evaluate import evaluate_run
-from clapdemo.store import load_store
+from clapdemo.store import open_store
 from clapdemo.training_data import load_training_data
 from conftest import AUDIOCAPS_META, SHARED
 
@@ -104,7 +104,7 @@ def test_split_store(tmp_path_factory, mn04, minilm):
 
 
 def test_label_store_is_in_the_encoders_space_and_says_what_it_is(label_store, mn04):
-    data = load_store(label_store)
+    data = open_store(label_store)
     assert data.n_clips == 2530 and data.audio.shape == (2530, 527)
     assert data.meta["audio_encoder"] == mn04.identity.to_dict()
     assert data.meta["audio_source"]["kind"] == "labels, no audio"
@@ -136,7 +136,7 @@ def test_mixed_run_holds_out_half_of_the_real_audio_and_refuses_it_as_test_set(l
     assert 190 <= len(held) <= 220 and not set(held) & (set(seen["train"]) | set(seen["val"]))
     # the default recipe (issue 20): probabilities, not standardised, whatever the mix
     assert info["config"]["standardize_audio"] is False and info["config"]["input_transform"] == "sigmoid"
-    esc = load_store(esc50_store)
+    esc = open_store(esc50_store)
     held_labels = {esc.labels[esc.clip_ids.index(c)] for c in held}
     assert len(held_labels) == 50  # class-stratified: every class has clips held out
     assert cli_main(["evaluate", "--run", str(run), "--store", str(esc50_store)]) == 1
@@ -155,7 +155,7 @@ def test_evaluating_on_the_split_a_run_trained_on_is_refused(test_split_store, t
                      "--epochs", "2"]) == 0
     with pytest.raises(ValueError, match="in-sample"):
         evaluate_run(run, test_split_store)
-    other_ids = load_store(test_split_store)
+    other_ids = open_store(test_split_store)
     other_ids.clip_ids = [f"course-{i}" for i in range(other_ids.n_clips)]
     other_ids.meta = dict(other_ids.meta, dataset={"name": "audiocaps", "split": "test"})
     with pytest.raises(ValueError, match="split 'test'"):

@@ -48,12 +48,13 @@ def long_index(tmp_path_factory, mn04, minilm):
 
 @pytest.fixture(scope="module")
 def shipped_searcher(long_index, mn04, minilm):
-    from clapdemo.library import default_index_dir, load_embeddings
+    from clapdemo.library import default_index_dir
+    from clapdemo.store import open_store
     from clapdemo.runs import load_run
     from clapdemo.search import Searcher
 
     model, _ = load_run(REPO / "assets" / "projection")
-    return Searcher(load_embeddings(default_index_dir(long_index[0])), model, text_encoder=minilm, audio_encoder=mn04)
+    return Searcher(open_store(default_index_dir(long_index[0])), model, text_encoder=minilm, audio_encoder=mn04)
 
 
 def test_window_policy():
@@ -90,7 +91,8 @@ def test_an_uploaded_clip_finds_the_file_that_holds_its_sound(tmp_path, mn04, mi
     of mostly silence beats a single cat clip. Ranked by file means, the cat won for 5 of 6 ESC-50
     dog recordings with either shipped projection (and for the very clip inside long.wav with the
     current one)."""
-    from clapdemo.library import index_folder, load_embeddings
+    from clapdemo.library import index_folder
+    from clapdemo.store import open_store
     from clapdemo.runs import load_run
     from clapdemo.search import Searcher
 
@@ -98,7 +100,7 @@ def test_an_uploaded_clip_finds_the_file_that_holds_its_sound(tmp_path, mn04, mi
     shutil.copy(esc50_file("cat"), tmp_path / "cat.flac")
     index_folder(tmp_path, mn04, minilm, progress=False)
     model, _ = load_run(REPO / "assets" / "projection")
-    searcher = Searcher(load_embeddings(tmp_path / ".clapdemo-index"), model, minilm, mn04)
+    searcher = Searcher(open_store(tmp_path / ".clapdemo-index"), model, minilm, mn04)
     hits = searcher.audio_to_audio(esc50_file("dog", nth), k=2)
     print([(h.clip_id, round(h.score, 3), h.start, h.end) for h in hits])
     assert [h.clip_id for h in hits] == ["long.wav", "cat.flac"]
@@ -109,9 +111,9 @@ def test_an_uploaded_clip_finds_the_file_that_holds_its_sound(tmp_path, mn04, mi
 
 def _snapshot(index_dir):
     """clip id -> (mean vector, windows, starts) of an index, for comparing two of them."""
-    from clapdemo.library import load_embeddings
+    from clapdemo.store import open_store
 
-    e = load_embeddings(index_dir)
+    e = open_store(index_dir)
     return {c: (e.audio[i], e.windows[e.window_clip == i], e.window_start[e.window_clip == i])
             for i, c in enumerate(e.clip_ids)}
 
@@ -151,14 +153,15 @@ def test_rerun_embeds_only_added_and_changed_files(tmp_path, mn04, minilm):
 
 
 def test_captions_are_optional_and_added_from_a_csv(tmp_path, mn04, minilm):
-    from clapdemo.library import index_folder, load_embeddings
+    from clapdemo.library import index_folder
+    from clapdemo.store import open_store
 
     shutil.copy(esc50_file("cow"), tmp_path / "cow.flac")
     shutil.copy(esc50_file("cat"), tmp_path / "cat.flac")
     (tmp_path / "captions.csv").write_text("file,caption\ncow.flac,a cow mooing\n")
     report = index_folder(tmp_path, mn04, minilm, progress=False)
     assert sorted(report.added) == ["cat.flac", "cow.flac"]
-    e = load_embeddings(tmp_path / ".clapdemo-index")
+    e = open_store(tmp_path / ".clapdemo-index")
     assert e.captions == ["a cow mooing"] and e.clip_ids[e.text_clip[0]] == "cow.flac"
 
 
@@ -221,11 +224,12 @@ def test_cli_index_search_export(long_index, tmp_path, capsys):
 
 
 def test_other_window_settings_recompute_everything(tmp_path, mn04, minilm):
-    from clapdemo.library import index_folder, load_embeddings
+    from clapdemo.library import index_folder
+    from clapdemo.store import open_store
 
     shutil.copy(esc50_file("cow"), tmp_path / "cow.flac")
     index_folder(tmp_path, mn04, minilm, progress=False)
     report = index_folder(tmp_path, mn04, minilm, window=4.0, hop=2.0, progress=False)
     assert report.changed == ["cow.flac"]
-    e = load_embeddings(tmp_path / ".clapdemo-index")
+    e = open_store(tmp_path / ".clapdemo-index")
     assert e.meta["windows"] == {"seconds": 4.0, "hop": 2.0} and e.window_start.tolist() == [0.0, 1.0]

@@ -134,12 +134,12 @@ def test_recipes_are_decided_on_real_held_out_audio(tmp_path, label_store, esc50
     from clapdemo.precompute import precompute
     from clapdemo.projection_init import DEFAULT_BRIDGE
     from clapdemo.recipes import RECIPES, markdown, measure_recipes
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
     us8k = tmp_path / "us8k-store"
     precompute(load_dataset("urbansound8k", _small_us8k(tmp_path / "us8k")), mn04, minilm, us8k, progress=False)
     before, default = RECIPES[0], next(r for r in RECIPES if r.bridge == DEFAULT_BRIDGE and r.esc50)
-    results = measure_recipes(load_store(esc50_store), load_store(label_store), load_store(us8k),
+    results = measure_recipes(open_store(esc50_store), open_store(label_store), open_store(us8k),
                               recipes=(before, default), seeds=(0,), n_splits=1, log=lambda _: None)
     assert results["_info"]["n_held_out"] == 206 and results["_info"]["n_us8k"] == 16
     assert results[default.name]["overlap"][0] > results[before.name]["overlap"][0] + 0.1, results

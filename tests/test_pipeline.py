@@ -10,7 +10,7 @@ import pytest
 from clapdemo.cli import main as cli_main
 from clapdemo.metrics import evaluate, zero_shot_accuracy
 from clapdemo.search import Searcher, project_audio
-from clapdemo.store import load_store
+from clapdemo.store import open_store
 from clapdemo.train import TrainConfig, train
 
 HELD_OUT_CLASSES = ["dog", "rain", "rooster", "church bells", "crying baby",
@@ -25,7 +25,7 @@ def split_rows(n: int, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndar
 
 @pytest.fixture(scope="module")
 def esc50(esc50_store):
-    return load_store(esc50_store)
+    return open_store(esc50_store)
 
 
 def test_retrieval_on_held_out_clips_is_far_above_random(esc50):
@@ -107,7 +107,7 @@ def test_cli_train_evaluate_search(esc50_store, tmp_path, capsys):
     hits = json.loads((tmp_path / "hits.json").read_text())["clips"]
     assert len(hits) == 3 and hits[0]["rank"] == 1
 
-    store = load_store(esc50_store)
+    store = open_store(esc50_store)
     dog = next(p for p, label in zip(store.audio_paths, store.labels) if label == "dog")
     capsys.readouterr()
     assert cli_main(["search", "--run", str(run), "--store", str(esc50_store), "--audio", dog, "-k", "3",

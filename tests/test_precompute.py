@@ -16,7 +16,7 @@ import soundfile as sf
 
 from clapdemo.datasets import load_dataset
 from clapdemo.precompute import precompute
-from clapdemo.store import Store, StoreMismatch, load_store
+from clapdemo.store import Store, StoreMismatch, open_store
 from conftest import ESC50, REPO
 from floats import assert_rows_close
 
@@ -30,7 +30,7 @@ ESC50_PRECOMPUTE = ("precompute", "--dataset", "esc50", "--data-root", str(ESC50
 
 
 def test_full_store_has_every_clip_and_caption(esc50_store):
-    data = load_store(esc50_store)
+    data = open_store(esc50_store)
     assert data.n_clips == 414
     assert data.n_captions == 414  # one template -> one caption per clip
     assert data.audio.shape == (414, data.meta["audio_dim"]) and data.audio.dtype == np.float32
@@ -62,7 +62,7 @@ def test_killed_precompute_resumes_to_the_same_vectors(esc50_store, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert f"{done_at_kill} from earlier runs" in resumed.stdout
 
-    expected, got = load_store(esc50_store), load_store(out)
+    expected, got = open_store(esc50_store), open_store(out)
     assert got.clip_ids == expected.clip_ids
     assert got.captions == expected.captions
     np.testing.assert_array_equal(got.text_clip, expected.text_clip)
@@ -80,7 +80,7 @@ def small_esc50():
 def test_damaged_shard_is_detected_and_recomputed(small_esc50, mn04, minilm, tmp_path):
     out = tmp_path / "store"
     precompute(small_esc50, mn04, minilm, out, batch_size=8, checkpoint_every=8, progress=False)
-    before = load_store(out)
+    before = open_store(out)
     shard = sorted((out / "shards").glob("*.safetensors"))[0]
     data = bytearray(shard.read_bytes())
     data[-5] ^= 0xFF  # flip bits inside the vectors: the header still parses
@@ -92,7 +92,7 @@ def test_damaged_shard_is_detected_and_recomputed(small_esc50, mn04, minilm, tmp
 
     report = precompute(small_esc50, mn04, minilm, out, batch_size=8, checkpoint_every=8, progress=False)
     assert report.computed == 8 and report.already_done == 16
-    after = load_store(out)
+    after = open_store(out)
     assert after.clip_ids == before.clip_ids
     assert_rows_close(after.audio, before.audio, what="audio vectors")
 
@@ -114,7 +114,7 @@ def test_bad_clips_are_skipped_listed_and_the_run_goes_on(mn04, minilm, tmp_path
     assert "not a readable audio file" in report.failed["not audio.wav"]["error"]
     assert "empty file" in report.failed["empty.wav"]["error"]
     assert Store(tmp_path / "store").failed().keys() == report.failed.keys()
-    assert load_store(tmp_path / "store").clip_ids == ["good one.flac"]
+    assert open_store(tmp_path / "store").clip_ids == ["good one.flac"]
 
 
 def test_a_store_made_by_other_encoders_is_not_reused(small_esc50, mn04, minilm, tmp_path):
@@ -136,7 +136,7 @@ def test_course_pickle_export_has_the_course_layout(esc50_store, tmp_path):
     assert n == len(records) == 414
     first = records[0]
     assert {"uniq_id", "audio_embedding", "text_embedding"} <= set(first)
-    data = load_store(esc50_store)
+    data = open_store(esc50_store)
     np.testing.assert_array_equal(first["audio_embedding"], data.audio[0])
     np.testing.assert_array_equal(first["text_embedding"], data.text[0])
 

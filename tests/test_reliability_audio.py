@@ -159,7 +159,7 @@ def test_the_run_goes_on_and_lists_every_skipped_clip_via_the_cli(odd_folder, on
     """`python -m clapdemo precompute` over every case (the one-hour file too): each refused file
     named with its problem, the missing one listed, silence and clipping flagged, the rest embedded."""
     import clapdemo.encoders as encoders
-    from clapdemo.store import Store, load_store
+    from clapdemo.store import Store, open_store
 
     odd_folder = Path(shutil.copytree(odd_folder, tmp_path / "data root"))
     (odd_folder / "one hour.flac").symlink_to(one_hour)
@@ -173,7 +173,7 @@ def test_the_run_goes_on_and_lists_every_skipped_clip_via_the_cli(odd_folder, on
     assert code == 0, printed
 
     embedded = set(CASES) - REFUSED | {"one hour.flac"}
-    assert sorted(load_store(out).clip_ids) == sorted(embedded)
+    assert sorted(open_store(out).clip_ids) == sorted(embedded)
     failed = Store(out).failed()
     assert set(failed) == REFUSED
     for name in REFUSED:

@@ -80,7 +80,7 @@ def bad_folder(tmp_path) -> Path:
 def test_index_lists_bad_and_special_files_and_indexes_the_rest(bad_folder, offline_encoders, capsys):
     """`index` over a FIFO, a /dev/zero link, a text .wav, a 0-byte .wav, a dangling link and a link
     loop: exit 0, each listed with its reason, the two real clips indexed; a rerun does the same."""
-    from clapdemo.library import load_embeddings
+    from clapdemo.store import open_store
 
     with deadline(240):
         code = cli.main(["index", str(bad_folder)])
@@ -91,7 +91,7 @@ def test_index_lists_bad_and_special_files_and_indexes_the_rest(bad_folder, offl
         line = next((x for x in printed.splitlines() if x.startswith(f"  skipped {name}: ")), "")
         assert reason in line, (name, printed)
     index = bad_folder / ".clapdemo-index"
-    assert sorted(load_embeddings(index).clip_ids) == ["cat.flac", "cow.flac"]
+    assert sorted(open_store(index).clip_ids) == ["cat.flac", "cow.flac"]
     failed = json.loads((index / "failed.json").read_text())
     assert sorted(failed) == sorted(BAD)
     with deadline(120):
@@ -216,7 +216,8 @@ def test_a_killed_index_resumes_without_duplicates(tmp_path, mn04, minilm, monke
     """A run that dies on the 3rd of 5 files keeps the 2 done; the rerun embeds only the other 3,
     leaves one shard per file and the same vectors as an uninterrupted index."""
     import clapdemo.windows as windows
-    from clapdemo.library import index_folder, load_embeddings
+    from clapdemo.library import index_folder
+    from clapdemo.store import open_store
     from clapdemo.store import Store
 
     folder = tmp_path / "sounds"
@@ -240,7 +241,7 @@ def test_a_killed_index_resumes_without_duplicates(tmp_path, mn04, minilm, monke
     store = Store(folder / ".clapdemo-index")
     assert len(store.sidecars()) == 5 and store.leftovers() == []
     fresh = index_folder(folder, mn04, minilm, out=tmp_path / "fresh", progress=False)
-    ours, theirs = load_embeddings(store.root), load_embeddings(fresh.store)
+    ours, theirs = open_store(store.root), open_store(fresh.store)
     assert ours.clip_ids == theirs.clip_ids
     np.testing.assert_allclose(ours.audio, theirs.audio, atol=1e-5)
     again = index_folder(folder, mn04, minilm, progress=False)

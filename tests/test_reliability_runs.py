@@ -28,7 +28,7 @@ import pytest
 from clapdemo import cli
 from clapdemo.datasets import load_dataset
 from clapdemo.precompute import precompute
-from clapdemo.store import Store, StoreBusy, StoreWriteError, load_store
+from clapdemo.store import Store, StoreBusy, StoreWriteError, open_store
 from conftest import ESC50, REPO
 from floats import assert_rows_close
 
@@ -162,8 +162,8 @@ def test_five_random_kills_then_resume_equal_an_uninterrupted_run(mn04, minilm, 
                 if kill == 3:  # a reader during the run sees whole shards only: no warning, right vectors
                     with warnings.catch_warnings():
                         warnings.simplefilter("error")
-                        partial = load_store(out)
-                    expected = load_store(reference)
+                        partial = open_store(out)
+                    expected = open_store(reference)
                     assert_same_store(partial, expected.subset([expected.clip_ids.index(c) for c in partial.clip_ids]))
                 time.sleep(rng.uniform(0.0, 0.5))
             assert proc.poll() is None, f"run {kill} finished before its kill"
@@ -179,9 +179,9 @@ def test_five_random_kills_then_resume_equal_an_uninterrupted_run(mn04, minilm, 
     assert f"{done_at_kill[-1]} from earlier runs" in final.stdout
 
     per_clip = sidecar_ids(out)
-    assert set(per_clip) == set(load_store(reference).clip_ids)  # no gaps
+    assert set(per_clip) == set(open_store(reference).clip_ids)  # no gaps
     assert set(per_clip.values()) == {1}  # no duplicates: each clip in exactly one shard
-    assert_same_store(load_store(out), load_store(reference))
+    assert_same_store(open_store(out), open_store(reference))
 
 
 # ----------------------------------------------------------------------------- damaged shards
@@ -197,7 +197,7 @@ def sixteen():
 def test_half_written_and_damaged_shards_are_never_read_as_data(sixteen, mn04, minilm, tmp_path):
     out = tmp_path / "store"
     precompute(sixteen, mn04, minilm, out, batch_size=4, checkpoint_every=4, progress=False)
-    before = load_store(out)
+    before = open_store(out)
     sidecars = sorted((out / "shards").glob("shard-*.json"))
     assert len(sidecars) == 4
     kept = json.loads(sidecars[3].read_text())["clip_ids"]
@@ -224,7 +224,7 @@ def test_half_written_and_damaged_shards_are_never_read_as_data(sixteen, mn04, m
 
     report = precompute(sixteen, mn04, minilm, out, batch_size=4, checkpoint_every=4, progress=False)
     assert (report.already_done, report.computed) == (4, 12)
-    assert_same_store(load_store(out), before)
+    assert_same_store(open_store(out), before)
     assert half.name in {p.name for p in (out / "corrupt").iterdir()}  # kept aside, never read
 
 
@@ -247,10 +247,10 @@ def test_disk_full_mid_run_is_a_clear_error_and_saved_shards_stay_valid(mn04, mi
 
     store = Store(out)
     assert store.verify() == [] and store.leftovers() == []  # no half file left by the failed write
-    assert len(load_store(out).clip_ids) == 8 and store.failed() == {}
+    assert len(open_store(out).clip_ids) == 8 and store.failed() == {}
     use_fixture_encoders(monkeypatch, mn04, minilm)
     assert cli.main(["precompute", "--dataset", "esc50", "--data-root", str(root), "--out", str(out), *flags]) == 0
-    assert "8 now" in capsys.readouterr().out and len(load_store(out).clip_ids) == 16
+    assert "8 now" in capsys.readouterr().out and len(open_store(out).clip_ids) == 16
 
 
 def make_read_only(folder: Path, monkeypatch, request) -> str:
@@ -286,7 +286,7 @@ def test_read_only_store_is_a_clear_error_and_nothing_changes(mn04, minilm, monk
     assert err.startswith(f"error: {out}") and "cannot write: the folder is read-only for this user" in err, how
     assert "choose another --out" in err
     assert snapshot(out) == before, how
-    assert len(load_store(out).clip_ids) == 6
+    assert len(open_store(out).clip_ids) == 6
 
 
 # ----------------------------------------------------------------------------- two processes, one store
@@ -382,7 +382,7 @@ def test_training_on_a_full_disk_keeps_the_last_checkpoint(tmp_path, monkeypatch
     from clapdemo.model import load_projection, read_projection_info
     from clapdemo.train import TrainConfig, train
 
-    data = load_store(synthetic_store(tmp_path / "store", n=400))
+    data = open_store(synthetic_store(tmp_path / "store", n=400))
     run = tmp_path / "run"
     real_fsync, saves = os.fsync, []
 

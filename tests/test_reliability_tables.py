@@ -141,7 +141,7 @@ def test_cli_refuses_a_table_without_its_columns(tmp_path, capsys):
 
 def test_cli_prints_each_skipped_row_and_embeds_the_rest(tmp_path, mn04, minilm, monkeypatch, capsys):
     import clapdemo.encoders as encoders
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
     text(tmp_path / "etc" / "passwd", "root:x:0:0")
     _, root, table, good, expected = folder_case(tmp_path)
@@ -153,7 +153,7 @@ def test_cli_prints_each_skipped_row_and_embeds_the_rest(tmp_path, mn04, minilm,
     for line in expected:
         assert f"  warning {table}: line {line}:" in out
     assert "  warning " + f"{table}: line 5: file '../../etc/passwd' is outside {root}; row skipped" in out
-    assert load_store(tmp_path / "s").clip_ids == [good]
+    assert open_store(tmp_path / "s").clip_ids == [good]
 
 
 # ----------------------------------------------------------------------------- runaway quotes, huge values
@@ -191,7 +191,7 @@ def test_an_unclosed_quote_in_a_tsv_is_caught_too(tmp_path):
 def test_a_10_mb_caption_skips_its_row_and_the_run_goes_on(tmp_path, mn04, minilm, monkeypatch, capsys):
     """The probe: "field larger than field limit" stopped the whole run."""
     import clapdemo.encoders as encoders
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
     table = three_clips(tmp_path / "data", "b.wav," + "noise " * 1_750_000)
     monkeypatch.setattr(encoders, "load_audio_encoder", lambda name, device="cpu": mn04)
@@ -201,4 +201,4 @@ def test_a_10_mb_caption_skips_its_row_and_the_run_goes_on(tmp_path, mn04, minil
     out = capsys.readouterr().out
     assert code == 0
     assert f"  warning {table}: line 3: a value longer than 131,072 characters; row skipped" in out
-    assert load_store(tmp_path / "s").clip_ids == ["a.wav", "c.wav"]
+    assert open_store(tmp_path / "s").clip_ids == ["a.wav", "c.wav"]

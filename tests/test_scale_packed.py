@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from clapdemo.datasets import load_dataset
-from clapdemo.packed import load_packed
 from clapdemo.precompute import precompute
-from clapdemo.store import load_store
+from clapdemo.store import open_store
 from conftest import ESC50
 
 
@@ -21,32 +20,32 @@ def store(mn04, minilm, tmp_path):
 
 
 def test_packed_store_is_memory_mapped_and_equals_the_store(store):
-    expected, got = load_store(store), load_packed(store)
+    expected, got = open_store(store), open_store(store, memmap=True)
     assert isinstance(got.audio, np.memmap) and isinstance(got.text, np.memmap)
     assert got.clip_ids == expected.clip_ids and got.captions == expected.captions
     np.testing.assert_array_equal(got.text_clip, expected.text_clip)
     np.testing.assert_array_equal(got.audio, expected.audio)
     np.testing.assert_array_equal(got.text, expected.text)
 
-    half = load_packed(store, "float16")
+    half = open_store(store, dtype="float16")
     assert half.audio.dtype == np.float16 and (store / "packed" / "audio.npy").stat().st_size < expected.audio.nbytes
     np.testing.assert_allclose(half.audio.astype(np.float32), expected.audio, rtol=1e-3, atol=1e-3)
 
 
 def test_a_changed_store_is_packed_again(store, mn04, minilm):
-    assert load_packed(store).n_clips == 20
+    assert open_store(store, memmap=True).n_clips == 20
     dataset = load_dataset("esc50", ESC50)
     dataset.clips = dataset.clips.head(26)
     precompute(dataset, mn04, minilm, store, progress=False)
-    got = load_packed(store)
-    assert got.n_clips == 26 and got.clip_ids == load_store(store).clip_ids
+    got = open_store(store, memmap=True)
+    assert got.n_clips == 26 and got.clip_ids == open_store(store).clip_ids
 
 
 def test_training_and_search_run_on_a_float16_memory_mapped_store(store, minilm):
     from clapdemo.search import Searcher
     from clapdemo.train import TrainConfig, split_validation, train
 
-    data = load_packed(store, "float16")
+    data = open_store(store, dtype="float16")
     train_set, val_set = split_validation(data, 0.2, 0)
     result = train(TrainConfig(epochs=2, batch_size=8), train_set, val_set)
     hits = Searcher(data, result.model, text_encoder=minilm).text_to_audio("a dog barks", 5)
@@ -99,7 +98,7 @@ def test_training_on_a_memory_mapped_set_reads_batches_and_equals_training_in_ra
     one chunked pass for the input statistics) and ends where training in RAM ends."""
     from clapdemo.train import TrainConfig, train
 
-    in_ram, mapped = load_store(store), load_packed(store)
+    in_ram, mapped = open_store(store), open_store(store, memmap=True)
     mapped.audio, mapped.text = mapped.audio.view(_CountingMap), mapped.text.view(_CountingMap)
     _CountingMap.reads = []
     cfg = TrainConfig(epochs=3, batch_size=4, seed=3)

@@ -23,7 +23,7 @@ pytest.importorskip("ray.data")
 from clapdemo.datasets import load_dataset  # noqa: E402
 from clapdemo.precompute import precompute  # noqa: E402
 from clapdemo.ray_engine import precompute_ray, worker_env  # noqa: E402
-from clapdemo.store import Store, load_store  # noqa: E402
+from clapdemo.store import Store, open_store  # noqa: E402
 from conftest import ESC50, REPO  # noqa: E402
 from floats import assert_rows_close  # noqa: E402
 
@@ -60,7 +60,7 @@ def subset():
 
 
 def assert_same_store(got_dir, expected_dir):
-    expected, got = load_store(expected_dir), load_store(got_dir)
+    expected, got = open_store(expected_dir), open_store(got_dir)
     assert got.clip_ids == expected.clip_ids and got.captions == expected.captions
     np.testing.assert_array_equal(got.text_clip, expected.text_clip)
     assert_rows_close(got.audio, expected.audio, what="audio vectors")  # batched differently: a few ulps apart

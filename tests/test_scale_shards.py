@@ -13,7 +13,7 @@ import pytest
 from clapdemo.datasets import load_dataset
 from clapdemo.precompute import precompute
 from clapdemo.shards import parse_shard, select_shard, shard_of, shard_status
-from clapdemo.store import Store, load_store
+from clapdemo.store import Store, open_store
 from conftest import ESC50, REPO
 from floats import assert_rows_close
 
@@ -57,7 +57,7 @@ def test_three_shard_processes_at_once_equal_one_process(mn04, minilm, tmp_path)
 
     sidecar_ids = [c for s in (out / "shards").glob("*.json") for c in json.loads(s.read_text())["clip_ids"]]
     assert len(sidecar_ids) == len(set(sidecar_ids)) == N_CLIPS  # no duplicates, no gaps
-    expected, got = load_store(tmp_path / "single"), load_store(out)
+    expected, got = open_store(tmp_path / "single"), open_store(out)
     assert got.clip_ids == expected.clip_ids and got.captions == expected.captions
     np.testing.assert_array_equal(got.text_clip, expected.text_clip)
     assert_rows_close(got.audio, expected.audio, what="audio vectors")

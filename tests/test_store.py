@@ -14,9 +14,8 @@ import pytest
 
 from clapdemo import cli
 from clapdemo.datasets import load_dataset
-from clapdemo.packed import load_vectors
 from clapdemo.precompute import precompute
-from clapdemo.store import Store, StoreMismatch, load_store
+from clapdemo.store import Store, StoreMismatch, open_store
 from conftest import ESC50
 
 IDENTITY = {"name": "synthetic", "weights_sha256": "0" * 64}
@@ -57,7 +56,7 @@ def test_a_remade_manifest_over_old_shards_is_refused_not_relabelled(mn04, tmp_p
     dataset.clips = dataset.clips.head(4)
     out = tmp_path / "store"
     precompute(dataset, mn04, minilm, out, progress=False)
-    assert load_store(out).audio.shape == (4, 527)
+    assert open_store(out).audio.shape == (4, 527)
     (out / "manifest.json").unlink()
     pooled = load_audio_encoder("mn04_as:pooled")
     assert pooled.dim != mn04.dim
@@ -71,7 +70,7 @@ def test_a_shard_of_another_width_is_refused_naming_the_file(tmp_path):
     store = small_store(tmp_path / "s", 0)
     edit_manifest(store, audio_dim=6)  # a store made before the store id, its manifest edited
     shard = store.sidecars()[0].with_suffix(".safetensors")
-    for read in (store.load, store.verify, lambda: load_vectors(store.root, memmap=True)):
+    for read in (store.load, store.verify, lambda: open_store(store.root, memmap=True)):
         with pytest.raises(StoreMismatch) as err:
             read()
         assert str(err.value).startswith(f"{shard}: audio vectors of shape (3, 8), but the store's manifest says 6-d")
@@ -91,39 +90,39 @@ def test_huge_manifest_dims_leave_no_huge_file(tmp_path):
     store = small_store(tmp_path / "s", 0)
     edit_manifest(store, audio_dim=10**12)
     with pytest.raises(StoreMismatch, match="says 1000000000000-d"):
-        load_vectors(store.root, memmap=True)
+        open_store(store.root, memmap=True)
     assert sum(p.stat().st_size for p in store.root.rglob("*") if p.is_file()) < 1_000_000
     edit_manifest(store, audio_dim=1e12)
     with pytest.raises(ValueError, match=r"manifest.json: damaged or edited manifest: audio_dim must be a positive"):
-        load_vectors(store.root, memmap=True)
+        open_store(store.root, memmap=True)
 
 
 def test_a_shard_copied_from_another_store_is_quarantined(tmp_path):
     """Same encoders, same clip ids, other sounds: the copy passed `store verify` and lent its vectors."""
     mine, other = small_store(tmp_path / "mine", 0), small_store(tmp_path / "other", 1)
-    expected = load_store(mine.root)
+    expected = open_store(mine.root)
     Store.remove_shard(mine.sidecars()[0])
     for path in (other.sidecars()[0], other.sidecars()[0].with_suffix(".safetensors")):
         shutil.copy(path, mine.shard_dir / path.name)
     problems = mine.verify()
     assert len(problems) == 1 and "belongs to another store" in problems[0]
     assert problems[0].startswith(str(mine.shard_dir / other.sidecars()[0].with_suffix(".safetensors").name))
-    assert load_store(mine.root).clip_ids == []  # the copy is not read as this store's clips
+    assert open_store(mine.root).clip_ids == []  # the copy is not read as this store's clips
     assert (mine.root / "corrupt").is_dir()
     small_store(mine.root, 0)  # recomputed: the same vectors as before the copy
-    np.testing.assert_array_equal(load_store(mine.root).audio, expected.audio)
+    np.testing.assert_array_equal(open_store(mine.root).audio, expected.audio)
 
 
 def test_a_store_made_before_the_store_id_keeps_working(tmp_path):
     store = small_store(tmp_path / "s", 0)
-    expected = load_store(store.root)
+    expected = open_store(store.root)
     manifest = json.loads(store.manifest_path.read_text())
     del manifest["store_id"]
     store.manifest_path.write_text(json.dumps(manifest))
     for sidecar in store.sidecars():
         sidecar.write_text(json.dumps({k: v for k, v in json.loads(sidecar.read_text()).items() if k != "store_id"}))
     assert store.verify() == []
-    np.testing.assert_array_equal(load_store(store.root).audio, expected.audio)
+    np.testing.assert_array_equal(open_store(store.root).audio, expected.audio)
 
 
 # ----------------------------------------------------------------------------- crafted files
@@ -134,7 +133,7 @@ def test_clip_ids_stored_as_bytes_are_read_as_text(tmp_path):
     table = store.clips()
     table["clip_id"] = [c.encode() for c in table["clip_id"]]
     table.to_parquet(store.root / "clips.parquet", index=False)
-    assert load_store(store.root).clip_ids == ["c0", "c1", "c2"]
+    assert open_store(store.root).clip_ids == ["c0", "c1", "c2"]
 
 
 def test_a_deeply_nested_manifest_is_a_clear_error(tmp_path, capsys):
