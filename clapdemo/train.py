@@ -175,8 +175,9 @@ def train(
     callbacks: callables given each EpochLog after the epoch ends; one that
     returns a truthy value stops the run there (the epoch's result is kept).
     A Stop button: `callbacks=[lambda log: stop_event.is_set()]`.
-    run_dir: where projection.safetensors (best state) and run.json go,
-    rewritten atomically after each improvement and once at the end.
+    run_dir: where projection.safetensors (best state), run.json and train_clips.json go: the
+    checkpoint rewritten atomically after each improvement, the full run.json once at the end
+    (see _RunWriter).
     init: called once with the new model (input statistics already set, still on the
     CPU) to start from known weights instead of the seeded random ones; `init_record`
     says in run.json what that start was (projection_init.ProjectionInit.record),
@@ -226,6 +227,7 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
         [{"params": [model.linear.weight], "weight_decay": cfg.weight_decay},
          {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, foreach=True)
 
+    writer = _RunWriter(run_dir, cfg, train_set, val_set, init_record) if run_dir is not None else None
     history: list[EpochLog] = []
     best_loss, best_epoch, best_state, stale, stop_reason = math.inf, 0, None, 0, "finished"
     for epoch in range(1, cfg.epochs + 1):
@@ -245,9 +247,8 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
         if monitored < best_loss:
             best_loss, best_epoch, stale = monitored, epoch, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if run_dir is not None:
-                _write_run(run_dir, _blended_copy(model, start_weights, cfg.blend), cfg, train_set, val_set,
-                           history, best_epoch, "running", {}, init_record)
+            if writer is not None:
+                writer.checkpoint(_blended_copy(model, start_weights, cfg.blend), history, best_epoch)
         else:
             stale += 1
         if any([bool(cb(log)) for cb in callbacks]):  # a list: every callback sees every epoch
@@ -261,8 +262,8 @@ def _fit(cfg, train_set, val_set, callbacks, run_dir, init, init_record) -> RunR
     _blend(model, start_weights, cfg.blend)
     model = model.cpu().eval()
     metrics = evaluate(model, val_set) if val_set is not None else {}
-    if run_dir is not None:
-        _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, stop_reason, metrics, init_record)
+    if writer is not None:
+        writer.finish(model, history, best_epoch, stop_reason, metrics)
     return RunResult(model, cfg, history, best_epoch, stop_reason != "finished", metrics, stop_reason,
                      Path(run_dir) if run_dir is not None else None)
 
@@ -526,43 +527,63 @@ def _check_compatible(train_set: EmbeddingSet, val_set: EmbeddingSet | None) -> 
                          "re-embed one split")
 
 
-def _write_run(run_dir, model, cfg, train_set, val_set, history, best_epoch, status, metrics, init_record) -> None:
-    """projection.safetensors (the best state, which `model` holds now) then run.json, each atomic.
+class _RunWriter:
+    """What a run directory gets, and when: on each improvement only the checkpoint
+    (projection.safetensors, atomic), whose metadata carries the run's status ("running") and its
+    epochs so far; at the first one also train_clips.json (the clips never change during a run)
+    and a first run.json saying "running" (so a killed run is listed, and shown "interrupted");
+    at the end the checkpoint once more with its plain summary, and run.json whole, once. Every
+    file is written atomically; a failed write (disk full, read-only folder) raises an OSError
+    that says so, and the checkpoint saved before stays whole and readable."""
 
-    A failed write (disk full, read-only folder) raises an OSError that says so;
-    the checkpoint saved before stays whole and readable."""
-    try:
-        _write_run_files(Path(run_dir), model, cfg, train_set, val_set, history, best_epoch, status, metrics,
-                         init_record)
-    except OSError as error:
-        raise OSError(error.errno, f"{run_dir}: cannot save the checkpoint ({error.strerror or error}); "
-                      "the one saved before is intact. Free some space or choose another --out") from error
+    def __init__(self, run_dir, cfg, train_set, val_set, init_record):
+        self.run_dir, self.cfg, self.train_set, self.val_set = Path(run_dir), cfg, train_set, val_set
+        self.init_record, self.started = init_record, False
 
+    def checkpoint(self, model, history, best_epoch) -> None:
+        info = self._info(model, history, best_epoch, "running", {})
+        with self._saving():
+            save_projection(model, model.config, self.run_dir, extra=info.checkpoint_extra())
+            if not self.started:
+                clips = {"train": list(map(str, self.train_set.clip_ids)),
+                         "val": list(map(str, self.val_set.clip_ids)) if self.val_set is not None else [],
+                         "sha256": recorded_hashes(self.train_set, self.val_set)}  # the same audio under another name is no held-out clip
+                atomic_write(self.run_dir / CLIPS_FILE, json.dumps(clips).encode("utf-8"))  # before run.json, which names it
+                atomic_write(self.run_dir / RUN_FILE, info.to_json())  # after the checkpoint: lags it, never leads
+                self.started = True
 
-def _write_run_files(run_dir: Path, model, cfg, train_set, val_set, history, best_epoch, status, metrics,
-                     init_record) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    info = RunInfo(
-        status=status,
-        config=asdict(cfg),
-        projection=asdict(model.config),
-        data=_provenance(train_set.meta),
-        n_train_clips=train_set.n_clips,
-        n_train_captions=train_set.n_captions,
-        n_val_clips=val_set.n_clips if val_set is not None else 0,
-        monitor="val_loss" if val_set is not None else "train_loss",
-        best_epoch=best_epoch,
-        history=[asdict(log) for log in history],
-        metrics=metrics,
-        init=init_record,  # what the start was (None: the seeded random init, or a caller's own)
-        training=train_set.meta.get("training"),  # several stores, held-out clips (training_data)
-    )
-    save_projection(model, model.config, run_dir, extra=info.projection_extra())
-    clips = {"train": list(map(str, train_set.clip_ids)),
-             "val": list(map(str, val_set.clip_ids)) if val_set is not None else [],
-             "sha256": recorded_hashes(train_set, val_set)}  # the same audio under another name is no held-out clip
-    atomic_write(run_dir / CLIPS_FILE, json.dumps(clips).encode("utf-8"))  # before run.json, which names it
-    atomic_write(run_dir / RUN_FILE, info.to_json())
+    def finish(self, model, history, best_epoch, status, metrics) -> None:
+        info = self._info(model, history, best_epoch, status, metrics)
+        with self._saving():
+            save_projection(model, model.config, self.run_dir, extra=info.projection_extra())
+            atomic_write(self.run_dir / RUN_FILE, info.to_json())
+
+    @contextmanager
+    def _saving(self):
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            yield
+        except OSError as error:
+            raise OSError(error.errno, f"{self.run_dir}: cannot save the checkpoint ({error.strerror or error}); "
+                          "the one saved before is intact. Free some space or choose another --out") from error
+
+    def _info(self, model, history, best_epoch, status, metrics) -> RunInfo:
+        train_set, val_set = self.train_set, self.val_set
+        return RunInfo(
+            status=status,
+            config=asdict(self.cfg),
+            projection=asdict(model.config),
+            data=_provenance(train_set.meta),
+            n_train_clips=train_set.n_clips,
+            n_train_captions=train_set.n_captions,
+            n_val_clips=val_set.n_clips if val_set is not None else 0,
+            monitor="val_loss" if val_set is not None else "train_loss",
+            best_epoch=best_epoch,
+            history=[asdict(log) for log in history],
+            metrics=metrics,
+            init=self.init_record,  # what the start was (None: the seeded random init, or a caller's own)
+            training=train_set.meta.get("training"),  # several stores, held-out clips (training_data)
+        )
 
 
 def split_validation(embeddings: EmbeddingSet, fraction: float = 0.1, seed: int = 0) -> tuple[EmbeddingSet, EmbeddingSet]:

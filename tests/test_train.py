@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,6 +196,26 @@ def test_run_dir_holds_best_checkpoint_and_run_json(data, tmp_path):
     x = torch.as_tensor(data[1].audio)
     assert torch.equal(model(x), result.model(x)) and torch.equal(model.scale(), result.model.scale())
     assert read_projection_info(tmp_path / "run")["extra"]["best_epoch"] == result.best_epoch
+    assert "status" not in read_projection_info(tmp_path / "run")["extra"]  # the finished file's plain summary
+
+
+def test_run_json_and_train_clips_written_once_per_run(data, tmp_path, monkeypatch):
+    """Checkpoint on each improvement; train_clips.json once; run.json at the first checkpoint
+    ("running") and once, whole, at the end: two writes however many epochs improve."""
+    from clapdemo import files
+
+    written = []
+    real = files.atomic_write
+
+    def counting(path, data, *args, **kwargs):
+        written.append(Path(path).name)
+        return real(path, data, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "atomic_write", counting)
+    result = train(TrainConfig(**(FAST | {"epochs": 10})), *data, run_dir=tmp_path / "run")
+    assert sum(h.val_loss <= min(g.val_loss for g in result.history[:i + 1])
+               for i, h in enumerate(result.history)) > 2  # several improvements, each checkpointed
+    assert written == ["train_clips.json", "run.json", "run.json"]
 
 
 def test_interrupted_run_keeps_its_best_checkpoint(data, tmp_path):
@@ -204,11 +225,15 @@ def test_interrupted_run_keeps_its_best_checkpoint(data, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(**FAST), *data, callbacks=[crash], run_dir=tmp_path)
-    run = json.loads((tmp_path / "run.json").read_text())
-    assert run["status"] == "running" and 1 <= run["best_epoch"] <= 3
+    from clapdemo.run_info import load_run_info
+
+    run = json.loads((tmp_path / "run.json").read_text())  # written once, at the first checkpoint
+    assert run["status"] == "running" and run["best_epoch"] == 1
+    info = load_run_info(tmp_path)  # the latest checkpoint's epochs: what the app lists as "interrupted"
+    assert info.status == "running" and 1 <= info.best_epoch <= 3 and len(info.history) == info.best_epoch
     model, _ = load_projection(tmp_path / "projection.safetensors")
-    assert read_projection_info(tmp_path)["extra"]["best_epoch"] == run["best_epoch"]
-    assert not list(tmp_path.glob("*.tmp"))
+    assert read_projection_info(tmp_path)["extra"]["best_epoch"] == info.best_epoch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["projection.safetensors", "run.json", "train_clips.json"]
 
 
 def test_fixed_temperature_stays_fixed(data):

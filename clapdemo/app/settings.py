@@ -7,7 +7,6 @@ projection's encoders are read from its run.json, not its weights.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -175,9 +174,10 @@ def _encoders_of_projection(projection: Path) -> dict[str, str]:
     With no encoder asked for, the app uses these: otherwise "auto" would pick
     CLIP wherever the hub answers (a Space) and the shipped MiniLM projection
     would not fit it, so Search would fail before anyone trained."""
-    run_json = (projection if projection.is_dir() else projection.parent) / "run.json"
+    from clapdemo.run_info import load_run_info
+
     try:  # run.json, not the weights: importing the app must stay free of torch
-        data = json.loads(run_json.read_text(encoding="utf-8")).get("data", {})
+        data = load_run_info(projection, weights_file=False).data
     except (OSError, ValueError):
         return {}
     names = {side: (data.get(side) or {}).get("name") for side in ("audio_encoder", "text_encoder")}
