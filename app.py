@@ -10,8 +10,10 @@ CLAPDEMO_* environment variables or, under `python app.py`, from flags
 
 import sys
 
+from clapdemo import logs
 from clapdemo.app import Settings, build_app, launch_options
 
+logs.to_console()  # a program: the library's and the app's log lines on the console
 settings = Settings.from_env(sys.argv[1:] if __name__ == "__main__" else [])
 demo = build_app(settings)
 

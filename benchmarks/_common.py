@@ -23,6 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from clapdemo import logs  # noqa: E402 (after the path and the environment above)
+
+logs.to_console()  # benchmark scripts are programs: the library's progress on the console, as before
+
 LOG = REPO / "BENCHMARKS.md"
 
 

@@ -12,12 +12,14 @@ import json
 import sys
 from pathlib import Path
 
+from clapdemo import logs
 from clapdemo.datasets import DATASET_KINDS, guess_dataset_kind
 from clapdemo.encoders import DEFAULT_AUDIO_ENCODER, DEFAULT_TEXT_ENCODER
 from clapdemo.projection_init import DEFAULT_INIT, INITS
 
 
 def main(argv: list[str] | None = None) -> int:
+    logs.to_console()  # a program: the library's progress and warnings on the console
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -706,11 +708,11 @@ def run_recipes(args) -> int:
     import numpy as np
 
     from clapdemo.recipes import RECIPES, markdown, measure_recipes, measure_run
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
-    esc, us8k = load_store(args.esc50), load_store(args.urbansound8k)
-    audiocaps = load_store(args.audiocaps) if args.audiocaps else None
-    labels = load_store(args.label_pairs)
+    esc, us8k = open_store(args.esc50), open_store(args.urbansound8k)
+    audiocaps = open_store(args.audiocaps) if args.audiocaps else None
+    labels = open_store(args.label_pairs)
     if args.label_pairs_limit and args.label_pairs_limit < labels.n_clips:
         labels = labels.subset(np.sort(np.random.default_rng(0).choice(labels.n_clips, args.label_pairs_limit,
                                                                          replace=False)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -14,7 +16,7 @@ from clapdemo.datasets import load_dataset  # noqa: E402
 from clapdemo.model import AudioProjection, ProjectionConfig  # noqa: E402
 from clapdemo.precompute import precompute  # noqa: E402
 from clapdemo.search import Searcher  # noqa: E402
-from clapdemo.store import load_store  # noqa: E402
+from clapdemo.store import open_store  # noqa: E402
 from conftest import ESC50  # noqa: E402
 
 
@@ -47,14 +49,15 @@ def small_store(mn04, minilm, tmp_path):
 
 
 def test_searcher_with_index_gives_the_exact_top10_and_rebuilds_a_stale_index(small_store, mn04, minilm,
-                                                                             monkeypatch, capsys):
+                                                                             monkeypatch, caplog):
     dataset, store = small_store
+    caplog.set_level(logging.INFO, logger="clapdemo")  # the library logs; it prints nothing itself
     monkeypatch.setenv("CLAPDEMO_ANN_MIN_CLIPS", "1")
     torch.manual_seed(0)
     projection = AudioProjection(ProjectionConfig(audio_dim=mn04.dim, text_dim=minilm.dim)).eval()
-    exact = Searcher(load_store(store), projection)
-    fast = Searcher(load_store(store), projection, index=ann.index_for(store, exact.audio, projection))
-    assert "built a FAISS index" in capsys.readouterr().out
+    exact = Searcher(open_store(store), projection)
+    fast = Searcher(open_store(store), projection, index=ann.index_for(store, exact.audio, projection))
+    assert "built a FAISS index" in caplog.text
     assert exact.search_mode.startswith("exact") and fast.search_mode.startswith("FAISS IVF")
     for clip in exact.embeddings.clip_ids[:5]:
         want = [(h.clip_id, round(h.score, 5)) for h in exact.audio_to_audio(clip, 10)]
@@ -65,7 +68,7 @@ def test_searcher_with_index_gives_the_exact_top10_and_rebuilds_a_stale_index(sm
 
     dataset.clips = load_dataset("esc50", ESC50).clips.head(30)  # the store grows: the index is stale
     precompute(dataset, mn04, minilm, store, progress=False)
-    grown = Searcher(load_store(store), projection)
+    grown = Searcher(open_store(store), projection)
     index, rebuilt = ann.open_index(store, grown.audio, ann.index_key(store, projection))
     assert rebuilt and index.ntotal == 30
 
