@@ -76,9 +76,9 @@ def build_caption_pool(label_store, out, n: int = DEFAULT_SIZE, seed: int = 0) -
     """Write the pool of `label_store` (a label-pair store folder) to `out`; returns its manifest."""
     from clapdemo.files import atomic_write
     from clapdemo.label_pairs import is_label_store
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
-    store = load_store(label_store)
+    store = open_store(label_store)
     if not is_label_store(store.meta):
         raise ValueError(f"{label_store}: not a label-pair store (precompute --dataset audiocaps-labels makes one)")
     first = {}

@@ -98,13 +98,13 @@ def test_a_clip_gets_captions_from_the_dataset_audioset_and_the_visitor(sample):
 def test_evaluate_opens_on_the_held_out_half_with_the_clis_numbers(sample):
     from clapdemo.model import projection_file
     from clapdemo.evaluate import evaluate_run
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
     h, session = sample
     note, course, *_ = h.evaluate(session, None, True)
     assert "Held out" in note and "206 clips the projection never saw" in note
     rows = course.set_index("metric")
-    cli = evaluate_run(projection_file(session.projection), load_store(session.store_dir), unseen_only=True)
+    cli = evaluate_run(projection_file(session.projection), open_store(session.store_dir), unseen_only=True)
     for metric in ("a2t_acc@1", "t2a_acc@1", "zero_shot_acc@1"):
         assert rows.loc[metric, "model"] == pytest.approx(cli[metric], abs=1e-4)
         assert rows.loc[metric, "model"] > 10 * rows.loc[metric, "random (exact)"]

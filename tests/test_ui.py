@@ -368,7 +368,7 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
 
     from clapdemo.model import projection_file
     from clapdemo.runs import trained_clip_ids
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
     session, _, _ = ready
     note, course, papers, *_ = handlers.evaluate(session, None)
@@ -378,7 +378,7 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
     assert rows.loc["a2t_acc@1", "random (exact)"] == pytest.approx(1 / 4)  # 4 distinct captions, ties are hits
     assert rows.loc["t2a_acc@1", "random (exact)"] == pytest.approx(1 / 16)
     assert rows.loc["t2a_acc@1", "model"] <= rows.loc["t2a_acc@1", "best possible"] + 1e-9
-    inside = sum(c in trained_clip_ids(session.projection) for c in load_store(session.store_dir).clip_ids)
+    inside = sum(c in trained_clip_ids(session.projection) for c in open_store(session.store_dir).clip_ids)
     assert 0 < inside < 16  # the shipped projection trained on half of ESC-50, and lists those clips
     assert "In-sample" in note and f"on {inside} of these 16 clips" in note
     note, *_ = handlers.evaluate(session, None, True)
@@ -404,9 +404,9 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
     import json
 
     from clapdemo.train import CLIPS_FILE
-    from clapdemo.store import load_store
+    from clapdemo.store import open_store
 
-    ids = load_store(session.store_dir).clip_ids  # as if it had trained on another store sharing 12 clips
+    ids = open_store(session.store_dir).clip_ids  # as if it had trained on another store sharing 12 clips
     Path(mine.projection, CLIPS_FILE).write_text(json.dumps({"train": ids[:10], "val": ids[10:12]}))
     note, course, *_ = handlers.evaluate(mine, None)
     assert "on 12 of these 16 clips" in note
