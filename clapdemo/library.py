@@ -291,10 +291,10 @@ def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np
 
 
 def load_embeddings(path, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
-    """A store's EmbeddingSet, with its windows when it has them (a folder index): `packed.load_vectors`."""
-    from clapdemo.packed import load_vectors
+    """A store's EmbeddingSet, with its windows when it has them (a folder index): `store.open_store`."""
+    from clapdemo.store import open_store
 
-    return load_vectors(path, memmap, float16)
+    return open_store(path, memmap, "float16" if float16 else "float32")
 
 
 def export_hits(results: dict, path, with_paths: bool = True) -> Path:
