@@ -131,6 +131,50 @@ def check_upload(path, max_mb: float, max_seconds: float) -> float:
     return seconds
 
 
+class UploadRefused(ValueError):
+    """A clip a visitor uploaded to be described, refused; the message is the sentence they read."""
+
+
+SILENT_PEAK = 1e-4  # below this peak a visitor's clip holds nothing to describe
+
+
+def check_visitor_clip(path, max_mb: float, max_seconds: float, audio_encoder) -> tuple[str, float, np.ndarray]:
+    """(file name, duration, the waveform as the encoder hears it) of a clip a visitor wants described,
+    or an UploadRefused that says what is wrong with it.
+
+    The checks go cheapest first, so a refusal costs little: empty, then bytes over `max_mb`, then a
+    header that does not read as audio, then a duration over `max_seconds` (the header's), then the
+    decode itself, then silence (the encoder's first clip_seconds hold no sound: nothing to describe).
+    `audio_encoder` is called for the encoder only once those cheap checks passed (loading it may
+    take a while, and a refused file need not wait for it).
+    `check_upload` is the same limits for files that are stored (the Library, your own clips)."""
+    name, size_mb = Path(path).name, os.path.getsize(path) / 1e6
+    if size_mb == 0:
+        raise UploadRefused(f"{name} is empty (0 bytes): upload a recording with sound in it.")
+    if size_mb > max_mb:
+        raise UploadRefused(f"{name} is {size_mb:.0f} MB; uploads are limited to {max_mb:g} MB "
+                            "(CLAPDEMO_MAX_UPLOAD_MB).")
+    try:
+        seconds, _, _ = audio_info(path)
+    except Exception as error:
+        raise UploadRefused(f"{name} is not an audio file we can read ({type(error).__name__}). "
+                            "Try WAV, FLAC, OGG or MP3.") from error
+    if seconds > max_seconds:
+        raise UploadRefused(f"{name} is {seconds / 60:.0f} min long; uploads are limited to "
+                            f"{max_seconds / 60:g} min (CLAPDEMO_MAX_UPLOAD_SECONDS). Cut a short clip "
+                            "from it.")
+    encoder = audio_encoder()
+    clip_seconds = encoder.clip_seconds
+    try:
+        wave = load_clip(path, encoder.sample_rate, clip_seconds)
+    except AudioError as error:
+        raise UploadRefused(f"{name}: {error.problem}") from error
+    if float(np.abs(wave).max(initial=0.0)) < SILENT_PEAK:
+        raise UploadRefused(f"{name} is silent (no sound in its first {clip_seconds:g} s): "
+                            "nothing to describe.")
+    return name, seconds, wave
+
+
 def fit_length(wave: np.ndarray, n_samples: int) -> np.ndarray:
     """Crop to the first `n_samples` or zero-pad at the end: deterministic, never random."""
     if len(wave) >= n_samples:

@@ -854,6 +854,18 @@ def _urbansound8k_header(path: Path) -> bool:
 # --------------------------------------------------------------------------- folder
 
 
+FOLDER_CAPTIONS = "captions.csv"  # the folder reader's table: file,caption
+
+
+def folder_dataset_root(folder) -> Path:
+    """Where a `folder` dataset of an upload starts: the folder holding its one captions.csv (a zip
+    may wrap everything in a folder), else the upload's folder itself (no table, or several: then
+    none is picked, and the clips are read without captions from the top)."""
+    folder = Path(folder)
+    tables = sorted(folder.rglob(FOLDER_CAPTIONS))
+    return tables[0].parent if len(tables) == 1 else folder
+
+
 def read_folder(data_root, split: str = "all", *, csv=None) -> Dataset:
     """Audio files below a folder, captioned by a CSV or not at all.
 

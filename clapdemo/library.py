@@ -591,3 +591,199 @@ def upload_index_slot(wait: float = 10.0):
     """One of UPLOAD_INDEX_SLOTS, held while a visitor's upload is unpacked and indexed."""
     return _slot(_index_slots, "The server is busy indexing another visitor's upload right now; "
                  "try again in a minute.", wait)
+
+
+# ---- what a visitor of the app may open and be served -------------------------------------------
+
+ROOTS_SETTING = "CLAPDEMO_LIBRARY_ROOTS"
+
+
+def library_roots(data_root, env) -> list[Path]:
+    """The server folders a visitor may open, resolved: the data root, if the owner set one, and
+    the folders listed in CLAPDEMO_LIBRARY_ROOTS (os.pathsep-separated). Empty by default (a Space
+    without a data root): then no server folder opens, only uploads."""
+    listed = [Path(p.strip()).expanduser() for p in (env.get(ROOTS_SETTING) or "").split(os.pathsep) if p.strip()]
+    roots = listed + ([data_root] if data_root else [])
+    return [Path(r).resolve() for r in roots]
+
+
+def short_tag(text: str) -> str:
+    """12 hex digits of sha256: a file name derived from `text` that says nothing of it."""
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class FolderRefused(ValueError):
+    """A typed folder the app will not open; `reason` is "no roots", "not allowed" or "not a folder"."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LibraryAccess:
+    """The app's Library policy: which server folders a visitor may open (below a root only), where
+    an index lives, which files may be played or served (inside the roots or the uploads only,
+    whatever an index says), and what is served as it is (inside the data root) or as a copy.
+
+    `below_roots(text, roots)` is the app's one rule for every typed path (resolved, links followed,
+    inside a root or None); it is passed in so the library needs nothing of the app."""
+
+    def __init__(self, cache, data_root, env, below_roots):
+        self.cache = Path(cache)
+        self.data_root = Path(data_root) if data_root else None
+        self.roots = library_roots(self.data_root, os.environ if env is None else env)
+        self.uploads = (self.cache / "library-uploads").resolve()  # one folder per session below
+        self.below_roots = below_roots
+
+    def index_dir(self, folder: Path) -> Path:
+        """Where the index of `folder` lives: the folder itself when it is an index (holds
+        manifest.json), FOLDER/.clapdemo-index when the CLI made one, else a folder in the cache
+        (the app never writes into a visitor's folder)."""
+        if (folder / "manifest.json").is_file():
+            return folder
+        if default_index_dir(folder).is_dir():
+            return default_index_dir(folder)
+        return self.cache / "library" / f"{folder.name}-{short_tag(str(folder.resolve()))}"
+
+    def by_name(self, folder_text: str) -> str:
+        """A folder as a visitor names it: a root by its name ("my-sounds", what the box shows: never a
+        server path), a folder below it ("my-sounds/field"), or a full path."""
+        text = (folder_text or "").strip()
+        first, _, rest = text.replace("\\", "/").partition("/")
+        for root in self.roots:
+            if text and not Path(text).is_absolute() and first == root.name:
+                return str(root / rest)
+        return text
+
+    def open_folder(self, folder_text: str) -> Path:
+        """The typed folder, resolved, if it lies below a root and is a folder; else FolderRefused,
+        decided before anything is looked at, so a refusal says nothing about what exists."""
+        if not self.roots:
+            raise FolderRefused("no roots")
+        folder = self.below_roots(self.by_name(folder_text), self.roots)
+        if folder is None:
+            raise FolderRefused("not allowed")
+        if not folder.is_dir():
+            raise FolderRefused("not a folder")
+        return folder
+
+    def inside(self, path) -> Path | None:
+        """`path` resolved, if it lies below a root or the uploads; else None: a file from anywhere
+        else is never read for a player or served, whatever an index says."""
+        resolved = Path(path).resolve()
+        return resolved if any(resolved.is_relative_to(r) for r in [*self.roots, self.uploads]) else None
+
+    def serve_as_is(self, resolved: Path) -> bool:
+        """Inside the data root: served by its path. Anything else (the cache, where uploads live) is
+        served only as a copy under a name no other visitor can derive."""
+        return bool(self.data_root) and resolved.is_relative_to(self.data_root.resolve())
+
+    def cut_span(self, path, start: float, end: float, sample_rate: int) -> Path:
+        """The span [start, end) of `path` as a WAV in the cache at `sample_rate` (cut once, then reused)."""
+        import soundfile as sf
+
+        from clapdemo.audio import load_audio
+
+        out = self.cache / "library-spans" / f"{short_tag(str(path))}-{start:.1f}-{end:.1f}.wav"
+        if not out.is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(out, load_audio(path, sample_rate, end - start, offset=start), sample_rate)
+        return out
+
+    def upload_folder(self, owner: str | None, folder: str | None) -> Path:
+        """Where an upload goes: the session's folder of a first upload (`folder`, to add to it) or a
+        new one, library-uploads/OWNER/<random>, deleted with the session (OWNER: the session's id,
+        or a random "anonymous-..." without a session)."""
+        if folder:
+            return Path(folder)
+        return self.uploads / (owner or f"anonymous-{uuid.uuid4().hex[:8]}") / uuid.uuid4().hex
+
+    def export_dir(self, key: str) -> Path:
+        """The folder of one result list's CSV and JSON exports."""
+        return self.cache / "library-exports" / short_tag(key)
+
+
+def upload_index_dir(target) -> Path:
+    """An upload's index: beside the upload folder, so it is deleted with the session."""
+    target = Path(target)
+    return target.with_name(f"{target.name}-index")
+
+
+def holds_files(folder) -> bool:
+    """Whether `folder` holds any file with a suffix (an upload that added nothing may still have
+    earlier files to index)."""
+    return any(Path(folder).rglob("*.*"))
+
+
+def audio_query(searcher, path, k: int, max_mb: float, max_seconds: float) -> tuple[list, float]:
+    """(hits, the file's duration) of a visitor's clip as a query against a library, with bounded work.
+
+    The upload limits first (`check_upload`: bytes, then the header's duration), then only the
+    file's first QUERY_SECONDS decoded as a stream, inside an `audio_query_slot` (three parallel
+    590 s, 8-channel, 192 kHz queries took 1 GB each). Raises AudioError, ValueError or ServerBusy."""
+    from clapdemo.audio import check_upload
+
+    seconds = check_upload(path, max_mb, max_seconds)
+    with audio_query_slot():
+        hits = searcher.audio_to_audio(Path(path), int(k), max_seconds=max_seconds, seconds=QUERY_SECONDS)
+    return hits, seconds
+
+
+# ---- a session's own clips (the app's "Your own clips": an upload as the session's dataset) ---------
+
+OWN_CLIPS = "own-clips"  # below the cache: OWN_CLIPS/SESSION/<upload>/clips and its store beside
+
+
+def own_clips_folder(cache, session_id: str) -> Path:
+    """A new folder of the session's own for one upload (a second upload is a new dataset)."""
+    return Path(cache) / OWN_CLIPS / session_id / uuid.uuid4().hex[:8]
+
+
+def own_store_dir(upload_folder) -> Path:
+    """Where the store of one upload of own clips lives: beside its clips, deleted with the session."""
+    upload_folder = Path(upload_folder)
+    return upload_folder / f"your-clips-{upload_folder.name}"
+
+
+def own_stores(cache, session_id: str) -> list[tuple[str, Path]]:
+    """(upload name, store) of each upload of own clips of the session that has a store, oldest first."""
+    top = Path(cache) / OWN_CLIPS / session_id
+    folders = sorted(top.iterdir(), key=lambda p: p.stat().st_mtime) if top.is_dir() else []
+    return [(f.name, own_store_dir(f)) for f in folders if (own_store_dir(f) / "manifest.json").is_file()]
+
+
+def discard_upload(folder) -> None:
+    """Delete an upload that holds nothing to use (no audio, or no clip its table names)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_files(paths) -> None:
+    """Delete files (e.g. those that failed to embed: they would sit on disk unused)."""
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+
+
+def remove_unused(folder, imported: list[str], used_paths, table: str = "captions.csv") -> dict[str, str]:
+    """Delete the imported audio files below `folder` that the dataset's `table` does not name (they
+    would sit on disk unused, unlisted: "3/3 embedded, 0 failed" beside three files it never read);
+    {name: why} for each. `used_paths`: the dataset's audio paths."""
+    used = {Path(p).resolve() for p in used_paths}
+    gone = {}
+    for name in imported:
+        path = (Path(folder) / name).resolve()
+        if path.name != table and path not in used:
+            path.unlink(missing_ok=True)
+            gone[name] = f"not named in {table}, so not used (add a row file,caption for it)"
+    return gone
+
+
+def only_tables(imported: list[str], tables=("captions.csv",)) -> bool:
+    """Whether an upload brought no audio: nothing but its tables (or nothing at all)."""
+    return all(Path(name).name in tables for name in imported)
+
+
+def same_folder(a, b) -> bool:
+    """Whether two paths name the same folder (as written, not resolved)."""
+    return Path(a) == Path(b)

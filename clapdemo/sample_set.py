@@ -308,3 +308,20 @@ def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
 __all__ = ["SAMPLE_ROOT", "SAMPLE_STORE", "AUDIO_ENCODER", "TEXT_ENCODER", "build_sample_set",
            "build_sample_store", "install_sample_store", "sample_set_size", "describe",
            "DamagedAsset", "asset_hashes", "write_asset_manifest", "asset_manifest_problems", "check_shipped"]
+
+
+def session_store(candidate, data_root, audio_encoder, text_encoder, log=None) -> str | None:
+    """The store a new app session starts on: `candidate` (the cache's store for the configured
+    dataset, split and encoders), installed first from the shipped copy when the data root is the
+    sample set (page load then needs no precompute); None when it holds no store yet.
+
+    A shipped store that does not fit the encoders is not installed (`install_sample_store` says
+    why, given to `log`): the visitor precomputes one the ordinary way."""
+    candidate = Path(candidate)
+    if data_root == SAMPLE_ROOT:  # its shipped store, copied into the cache
+        why = install_sample_store(candidate, audio_encoder, text_encoder)
+        if why and log is not None:
+            log(why)
+    if candidate.is_dir() and (candidate / "manifest.json").is_file():
+        return str(candidate)
+    return None

@@ -20,7 +20,7 @@ from clapdemo.app.session import Session, SessionRegistry
 from clapdemo.app.settings import Settings, below_roots
 from clapdemo.app.warmup import WarmUp
 from clapdemo.datasets import SPLITS
-from clapdemo.sample_set import SAMPLE_ROOT, install_sample_store
+from clapdemo.sample_set import SAMPLE_ROOT, session_store
 
 log = logging.getLogger("clapdemo.app")
 MAX_TRAININGS = 2  # trainings at once across all visitors (each takes a core); the next is told to wait
@@ -69,9 +69,9 @@ class AppCore:
     def store_roots(self, session: Session) -> list[Path]:
         """Folders whose stores this session may use: the Library's roots (data root,
         CLAPDEMO_LIBRARY_ROOTS), the cache's shared stores, the session's own clips, its active store."""
-        from clapdemo.app.tab_library import library_roots
+        from clapdemo.library import library_roots
 
-        roots = library_roots(self.settings, os.environ) + [self.settings.cache / "stores",
+        roots = library_roots(self.settings.data_root, os.environ) + [self.settings.cache / "stores",
                                                             self.settings.cache / "own-clips" / session.id]
         return roots + ([Path(session.store_dir)] if session.store_dir else [])
 
@@ -128,6 +128,11 @@ class AppCore:
         if session.store_dir and name == Path(session.store_dir).name:
             return session.store_dir
         return str(self.allowed_store(session, self.settings.cache / "stores" / str(name)))
+
+    def on_sample_store(self, session: Session) -> bool:
+        """Whether the session's store is the sample set's, shared in the cache (not an upload's)."""
+        return bool(session.store_dir) and Path(session.store_dir).parent == self.settings.cache / "stores" \
+            and self.settings.data_root == SAMPLE_ROOT
 
     def store_problem(self, session: Session) -> str | None:
         """Why this session has no embeddings to use (None when it has)."""
@@ -212,11 +217,10 @@ class AppCore:
         if session.store_dir is None and self.settings.data_problem is None:
             try:
                 candidate = self.store_dir(self.settings.dataset, SPLITS[self.settings.dataset][0])
-                if self.settings.data_root == SAMPLE_ROOT:  # its shipped store, copied into the cache
-                    if (why := install_sample_store(candidate, *self.encoders())):
-                        log.info("sample set: %s", why)
-                if candidate.is_dir() and (candidate / "manifest.json").is_file():
-                    session.store_dir = str(candidate)
+                store = session_store(candidate, self.settings.data_root, *self.encoders(),
+                                      log=lambda why: log.info("sample set: %s", why))
+                if store:
+                    session.store_dir = store
                 self.setup_problem = None
             except Exception as error:  # encoders unavailable, a damaged shipped file: header and status say which
                 log.exception("no store picked up on page load")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -17,7 +16,7 @@ from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
-from clapdemo.app.widgets import N_EXAMPLES, audio_update, progress_html, table
+from clapdemo.app.widgets import N_EXAMPLES, audio_update, progress_html, table, file_name
 from clapdemo.datasets import DATASET_KINDS, SPLITS, usable_kinds
 
 
@@ -55,7 +54,7 @@ class DataTab(AppCore):
         clips = dataset.clips
         examples = clips.head(8).assign(
             captions=clips.head(8)["captions"].map(lambda c: " | ".join(c)),
-            file=clips.head(8)["audio_path"].map(lambda p: Path(p).name))
+            file=clips.head(8)["audio_path"].map(file_name))
         columns = [c for c in ("clip_id", "label", "fold", "captions", "file") if c in examples.columns]
         step = max(1, len(clips) // N_EXAMPLES)
         picks = clips.iloc[::step].head(N_EXAMPLES)
@@ -89,7 +88,7 @@ class DataTab(AppCore):
             done = isinstance(header, str)  # the header comes with the finished store only
             yield progress, log, header, self.store_status(kind, split) if done else gr.skip(), stores
 
-    def embed(self, session: Session, dataset, folder: Path):
+    def embed(self, session: Session, dataset, folder):
         """Embed `dataset` into the store at `folder` in the session's own thread, which then becomes
         the session's store. Yields (progress bar, log, header, Evaluate's store list); the last
         two are `gr.skip()` until the store is done."""
@@ -126,7 +125,7 @@ class DataTab(AppCore):
 
 def precompute_log(report) -> str:
     """The precompute report in a few lines: counts, skipped clips and why, clips without audio."""
-    lines = [report.summary(f"`{Path(report.store).name}`")]  # a name, not the server's path
+    lines = [report.summary(f"`{file_name(report.store)}`")]  # a name, not the server's path
     lines += [f"- skipped `{cid}`: {info['error']}" for cid, info in list(report.failed.items())[:10]]
     if report.missing:
         lines.append(f"- {len(report.missing)} clips listed without an audio file, e.g. "

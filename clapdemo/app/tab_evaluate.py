@@ -6,17 +6,15 @@ purpose when asked: the note says so), plus `runs.extreme_queries` (`--extremes 
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
-from clapdemo.app.widgets import EVAL_COLUMNS, N_EXTREMES, NAME, TIMES, audio_update, plain_table, table
+from clapdemo.app.widgets import EVAL_COLUMNS, N_EXTREMES, NAME, TIMES, audio_update, plain_table, table, file_name
 
 
 class EvaluateTab(AppCore):
@@ -28,13 +26,14 @@ class EvaluateTab(AppCore):
         from clapdemo import plots
         from clapdemo.model import projection_file
         from clapdemo.evaluate import evaluate_run, extreme_queries, metrics_table
+        from clapdemo.held_out import one_caption_per_clip
 
         store = self.store_by_name(session, store_choice) if store_choice else None  # a name, never a path
         if store and store != session.store_dir:
             session = Session(id=session.id, store_dir=store, projection=session.projection)
         searcher = self.searcher(session)
         if searcher.embeddings.n_captions == 0:  # e.g. your own clips uploaded without a captions.csv
-            raise gr.Error(f"The clips of {Path(session.store_dir).name} have no captions, and Evaluate measures how "
+            raise gr.Error(f"The clips of {file_name(session.store_dir)} have no captions, and Evaluate measures how "
                            "well clips and their captions find each other. Upload them again with a captions.csv "
                            "(columns file,caption), or evaluate on the sample set.", duration=None)
         emb, sample = searcher.embeddings, self.sample_note(session, searcher.embeddings, held_out)
@@ -46,13 +45,12 @@ class EvaluateTab(AppCore):
         table_ = plain_table(metrics_table(metrics))
         course = table_[table_["metric"].str.contains("acc@")]
         papers = table_[~table_["metric"].str.contains("acc@")]
-        per_clip = np.bincount(emb.text_clip, minlength=emb.n_clips)
-        note = (f"**{self.projection_name(session.projection).strip('`')}** on **{Path(session.store_dir).name}**: "
+        note = (f"**{self.projection_name(session.projection).strip('`')}** on **{file_name(session.store_dir)}**: "
                 f"{emb.n_clips} clips, {emb.n_captions} captions ({len(set(emb.captions))} distinct). accuracy@k: "
                 f"each clip with its first caption, candidates = the whole split ({metrics['n_course_pairs']} pairs). "
                 "*best possible*: identical captions rank their clips alike, so only one of them can be first "
                 "(text→audio); a tie counts as a hit, and chance counts ties the same way.  \n" + sample)
-        if per_clip.max(initial=0) <= 1:
+        if one_caption_per_clip(emb):
             note += " Each clip has one caption here, so R@k equals accuracy@k."
         fig = plots.metrics_vs_random(metrics, keys=list(course["metric"]), title="accuracy@k: model vs random")
         extremes, players = extremes_table(extreme_queries(searcher, N_EXTREMES))
@@ -60,19 +58,16 @@ class EvaluateTab(AppCore):
 
     def sample_note(self, session: Session, emb, held_out: bool) -> str:
         """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
-        from clapdemo.evaluate import in_sample_mask
-        from clapdemo.runs import load_run_info, run_data, trained_clip_ids
+        from clapdemo.held_out import sample_status
 
-        trained = trained_clip_ids(session.projection)  # its training and validation clips
-        if trained:
-            mask = in_sample_mask(session.projection, emb)
-            inside = int(mask.sum())  # by id or identical audio
-            seen = {emb.labels[i] for i, m in enumerate(mask) if m} if emb.labels is not None else set()
+        status = sample_status(session.projection, emb)  # by id or identical audio
+        if status.recorded:
+            inside = status.inside
             if held_out:
                 return (f"**Held out:** only the {emb.n_clips - inside} clips the projection never saw "
                         f"({inside} training and validation clips left out)"
                         + ("; their classes are ones it trained on: held-out clips of seen classes, not "
-                           "zero-shot." if seen else "."))
+                           "zero-shot." if status.seen_classes else "."))
             return (f"⚠ **In-sample:** the projection was trained (or validated) on {inside} of these "
                     f"{emb.n_clips} clips; tick "
                     "*held-out clips only* for numbers on the rest." if inside else
@@ -80,27 +75,21 @@ class EvaluateTab(AppCore):
         if held_out:
             raise gr.Error("This projection does not record which clips it was trained on (runs trained in this "
                            "app do): evaluate it on a split it was not trained on instead.", duration=None)
-        try:
-            trained_on = run_data(load_run_info(session.projection)).get("dataset")
-        except Exception:  # unreadable: the header says so
-            trained_on = None
-        if trained_on == emb.meta.get("dataset"):
+        if status.same_dataset:
             return ("⚠ **In-sample:** the projection was trained on this dataset split (its clip list is not "
                     "recorded): expect optimistic numbers; precompute another split to test it on unseen clips.")
         return "The projection was trained on another dataset or split: these clips are unseen."
 
     def held_out_searcher(self, session: Session, searcher):
         """A Searcher over the clips the projection never saw (neither trained nor validated on)."""
-        from clapdemo.evaluate import in_sample_mask
-        from clapdemo.search import Searcher
+        from clapdemo.held_out import TooFewHeldOut, held_out_searcher
 
-        emb = searcher.embeddings
-        rows = np.flatnonzero(~in_sample_mask(session.projection, emb))  # by clip id or identical audio
-        if len(rows) < 2:
-            raise gr.Error(f"Only {len(rows)} of these {emb.n_clips} clips were left out of training: too few to "
-                           "evaluate: untick *held-out clips only* for in-sample numbers, or evaluate on another split.",
-                           duration=None)
-        return Searcher(emb.subset(rows), searcher.projection, searcher.text_encoder, searcher.audio_encoder)
+        try:
+            return held_out_searcher(session.projection, searcher)
+        except TooFewHeldOut as error:
+            raise gr.Error(f"Only {error.n_held_out} of these {error.n_clips} clips were left out of training: too "
+                           "few to evaluate: untick *held-out clips only* for in-sample numbers, or evaluate on "
+                           "another split.", duration=None) from error
 
 
 def legend(table_: pd.DataFrame, metrics: dict, emb) -> str:

@@ -23,11 +23,7 @@ app). A path that is itself an index (holds manifest.json) is opened as is.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import os
-import uuid
-from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -35,72 +31,50 @@ import pandas as pd
 from clapdemo.app.errors import on  # errors go to this tab's status lines, never a toast
 from clapdemo.app.served import served
 from clapdemo.app.settings import below_roots
-from clapdemo.app.widgets import SHARE
+from clapdemo.app.widgets import SHARE, file_name
+from clapdemo.library import ROOTS_SETTING  # named in the messages
 
 N_HITS = 5  # results with a player and buttons
 COLUMNS = ("rank", "score", SHARE, "file", "span", "caption")  # SHARE: as Try it names the percentage
-ROOTS_SETTING = "CLAPDEMO_LIBRARY_ROOTS"
-
-
-def library_roots(settings, env) -> list[Path]:
-    """The server folders a visitor may open, resolved: the data root, if the owner set one, and
-    the folders listed in CLAPDEMO_LIBRARY_ROOTS. Empty by default (a Space without a data root)."""
-    listed = [Path(p.strip()).expanduser() for p in (env.get(ROOTS_SETTING) or "").split(os.pathsep) if p.strip()]
-    roots = listed + ([settings.data_root] if settings.data_root else [])
-    return [r.resolve() for r in roots]
 
 
 class LibraryHandlers:
-    """The Library tab's buttons; the per-session state is the index path, the upload folder and the shown hits."""
+    """The Library tab's buttons; the per-session state is the index path, the upload folder and the shown hits.
+    What may be opened, played and served is `library.LibraryAccess`'s to decide."""
 
     def __init__(self, settings, encoders, env=None):
+        from clapdemo.library import LibraryAccess
+
         self.settings = settings
         self.encoders = encoders  # () -> (audio encoder, text encoder), loaded once per process
-        self.roots = library_roots(settings, os.environ if env is None else env)
-        self.uploads = (settings.cache / "library-uploads").resolve()  # one folder per session below
+        self.access = LibraryAccess(settings.cache, settings.data_root, env, below_roots)
+        self.roots, self.uploads = self.access.roots, self.access.uploads
 
     # ---- where things live ---------------------------------------------------------
 
-    def index_dir(self, folder: Path) -> Path:
-        if (folder / "manifest.json").is_file():
-            return folder
-        from clapdemo.library import default_index_dir
-
-        if default_index_dir(folder).is_dir():
-            return default_index_dir(folder)
-        tag = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
-        return self.settings.cache / "library" / f"{folder.name}-{tag}"
-
-    def allowed_folder(self, folder_text: str) -> Path:
+    def allowed_folder(self, folder_text: str):
         """The typed folder, resolved, if it lies below a library root; else a gr.Error (checked
         before anything is looked at, so a refusal says nothing about what exists)."""
-        if not self.roots:
-            raise gr.Error("This app opens no folders of the server: upload your sounds instead (audio files or "
-                           f"a zip). The owner can list folders visitors may open in {ROOTS_SETTING}.", duration=None)
-        folder = below_roots(self.by_name(folder_text), self.roots)  # the rule every typed path follows
-        if folder is None:
-            raise gr.Error(f"{folder_text or '(empty)'}: not a folder this app may open. Use the data folder or one "
-                           f"listed in {ROOTS_SETTING}, or upload your sounds.", duration=None)
-        if not folder.is_dir():
-            raise gr.Error(f"{folder_text}: not a folder. Type the path of a folder of audio files.", duration=None)
-        return folder
+        from clapdemo.library import FolderRefused
 
-    def by_name(self, folder_text: str) -> str:
-        """A folder as a visitor names it: a root by its name ("my-sounds", what the box shows: never a
-        server path), a folder below it ("my-sounds/field"), or a full path."""
-        text = (folder_text or "").strip()
-        first, _, rest = text.replace("\\", "/").partition("/")
-        for root in self.roots:
-            if text and not Path(text).is_absolute() and first == root.name:
-                return str(root / rest)
-        return text
+        try:
+            return self.access.open_folder(folder_text)
+        except FolderRefused as refused:
+            if refused.reason == "no roots":
+                raise gr.Error("This app opens no folders of the server: upload your sounds instead (audio files or "
+                               f"a zip). The owner can list folders visitors may open in {ROOTS_SETTING}.",
+                               duration=None) from None
+            if refused.reason == "not allowed":
+                raise gr.Error(f"{folder_text or '(empty)'}: not a folder this app may open. Use the data folder or "
+                               f"one listed in {ROOTS_SETTING}, or upload your sounds.", duration=None) from None
+            raise gr.Error(f"{folder_text}: not a folder. Type the path of a folder of audio files.",
+                           duration=None) from None
 
-    def _inside(self, path: str) -> Path:
-        """`path` resolved, if it lies below a library root or the uploads; else a gr.Error: a file
-        from anywhere else is never read for a player or served, whatever an index says."""
-        resolved = Path(path).resolve()
-        if not any(resolved.is_relative_to(r) for r in [*self.roots, self.uploads]):
-            raise gr.Error(f"{Path(path).name}: outside the library folders this app may serve; not sent.",
+    def _inside(self, path: str):
+        """`path` resolved, if `LibraryAccess.inside` allows it; else a gr.Error."""
+        resolved = self.access.inside(path)
+        if resolved is None:
+            raise gr.Error(f"{file_name(path)}: outside the library folders this app may serve; not sent.",
                            duration=None)
         return resolved
 
@@ -108,32 +82,20 @@ class LibraryHandlers:
         """A path the app may serve: inside the data root as it is, else a copy under a name no other
         visitor can derive (`served`: the cache, where uploads live, is never served by its path)."""
         resolved = self._inside(path)
-        if self.settings.data_root and resolved.is_relative_to(self.settings.data_root.resolve()):
-            return str(resolved)
-        return served(resolved)
+        return str(resolved) if self.access.serve_as_is(resolved) else served(resolved)
 
     def cut(self, path: str, start: float, end: float) -> str:
         """The span [start, end) of a file as a WAV in the cache (what the player plays)."""
-        import soundfile as sf
-
-        from clapdemo.audio import load_audio
-
-        path = str(self._inside(path))
-        out = self.settings.cache / "library-spans" / f"{_tag(path)}-{start:.1f}-{end:.1f}.wav"
-        if not out.is_file():
-            rate = self.encoders()[0].sample_rate
-            out.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(out, load_audio(path, rate, end - start, offset=start), rate)
-        return served(out)
+        return served(self.access.cut_span(self._inside(path), start, end, self.encoders()[0].sample_rate))
 
     # ---- handlers ------------------------------------------------------------------
 
     def open_index(self, folder_text: str):
         """`python -m clapdemo index FOLDER` on a folder below a library root, then open the index."""
         folder = self.allowed_folder(folder_text)
-        index = self.index_dir(folder)
+        index = self.access.index_dir(folder)
         if index == folder:
-            return str(index), f"Opened the index **{html.escape(index.name)}**."
+            return str(index), f"Opened the index **{html.escape(file_name(index))}**."
         return str(index), self._index(folder, index)
 
     def upload_library(self, paths, folder: str | None, session=None):
@@ -146,31 +108,31 @@ class LibraryHandlers:
         if not paths:
             raise gr.Error(f"Choose audio files (or one zip of them) to upload first ({s.upload_limits()}).",
                            duration=None)
-        owner = session.id if session is not None else f"anonymous-{uuid.uuid4().hex[:8]}"
-        target = Path(folder) if folder else self.uploads / owner / uuid.uuid4().hex
+        owner = session.id if session is not None else None
+        target = self.access.upload_folder(owner, folder)
         try:  # UPLOAD_INDEX_SLOTS uploads unpacked and indexed at once; the next is told to try again
             with upload_index_slot():
                 return self._import_and_index(paths, target)
         except ServerBusy as error:
             raise gr.Error(str(error), duration=None) from error
 
-    def _import_and_index(self, paths, target: Path):
+    def _import_and_index(self, paths, target):
         """`upload_library`'s work, done while it holds an index slot."""
         from clapdemo.audio import check_upload
-        from clapdemo.library import import_uploads
+        from clapdemo.library import holds_files, import_uploads, upload_index_dir
 
         s = self.settings
         imported, skipped = import_uploads(
-            paths, target, int(s.max_upload_mb * 1e6), quota=s.upload_quota(target.parent.name),
+            paths, target, int(s.max_upload_mb * 1e6), quota=s.upload_quota(file_name(target.parent)),
             check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
-        if not imported and not any(target.rglob("*.*")):
+        if not imported and not holds_files(target):
             raise gr.Error("Nothing to index: " + "; ".join(f"{n}: {w}" for n, w in skipped.items()), duration=None)
-        index = target.with_name(f"{target.name}-index")  # beside the upload: deleted with the session
+        index = upload_index_dir(target)  # beside the upload: deleted with the session
         status = self._index(target, index, self.settings.max_upload_seconds)
         status += "".join(f"\n- not uploaded {html.escape(n)}: {html.escape(w)}" for n, w in skipped.items())
         return str(index), str(target), status
 
-    def _index(self, folder: Path, index: Path, max_seconds: float | None = None) -> str:
+    def _index(self, folder, index, max_seconds: float | None = None) -> str:
         """Index `folder` into `index`; the status line, with every skipped file and why. When another
         session is updating the same index, its files indexed so far are opened as they are."""
         from clapdemo.library import index_folder
@@ -181,14 +143,14 @@ class LibraryHandlers:
             report = index_folder(folder, audio, text, index, progress=False, max_seconds=max_seconds)
         except StoreBusy:
             if not Store(index).exists():
-                raise gr.Error(f"{folder.name}: another session is indexing it for the first time; "
+                raise gr.Error(f"{file_name(folder)}: another session is indexing it for the first time; "
                                "open it again in a minute.", duration=None) from None
             return ("Opened as it is: another session is updating this index right now. "
                     "Press “Open / update index” again later to see the files it adds.")
         except (ValueError, OSError) as error:
-            raise gr.Error(f"Indexing {folder.name}: {error}", duration=None) from error
+            raise gr.Error(f"Indexing {file_name(folder)}: {error}", duration=None) from error
         skipped = "".join(f"\n- {html.escape(line)}" for line in report.skipped_lines())
-        return f"Index ready ({html.escape(folder.name)}): {html.escape(report.summary(paths=False))}{skipped}"
+        return f"Index ready ({html.escape(file_name(folder))}): {html.escape(report.summary(paths=False))}{skipped}"
 
     def _searcher(self, index: str | None, projection: str):
         if not index:
@@ -198,7 +160,7 @@ class LibraryHandlers:
         try:
             return cached_searcher(projection or self.settings.projection, index)
         except (ValueError, OSError) as error:
-            raise gr.Error(f"Opening {Path(index).name}: {error}", duration=None) from error
+            raise gr.Error(f"Opening {file_name(index)}: {error}", duration=None) from error
 
     def search_text(self, index, projection, query, k):
         """`python -m clapdemo search --store INDEX --text QUERY`: files with the span that matched."""
@@ -217,15 +179,12 @@ class LibraryHandlers:
         if not path:
             raise gr.Error(f"Upload a clip or record one with the microphone first ({s.upload_limits()}).",
                            duration=None)
-        from clapdemo.audio import AudioError, check_upload
-        from clapdemo.library import QUERY_SECONDS, ServerBusy, audio_query_slot
+        from clapdemo.audio import AudioError
+        from clapdemo.library import QUERY_SECONDS, ServerBusy, audio_query
 
-        searcher, name = self._searcher(index, projection), Path(path).name
+        searcher, name = self._searcher(index, projection), file_name(path)
         try:  # a visitor's file: the upload limits, then its first seconds decoded as a stream
-            seconds = check_upload(path, s.max_upload_mb, s.max_upload_seconds)
-            with audio_query_slot():
-                hits = searcher.audio_to_audio(Path(path), int(k), max_seconds=s.max_upload_seconds,
-                                               seconds=QUERY_SECONDS)
+            hits, seconds = audio_query(searcher, path, int(k), s.max_upload_mb, s.max_upload_seconds)
         except AudioError as error:
             raise gr.Error(f"{name}: {error.problem}", duration=None) from error
         except (ValueError, ServerBusy) as error:
@@ -262,7 +221,7 @@ class LibraryHandlers:
             players.append(gr.update(value=value, visible=True, label=f"{h.rank}. {h.clip_id} {span or '(whole file)'}"))
         players += [gr.update(value=None, visible=False) for _ in range(N_HITS - len(players))]
         buttons = [gr.update(visible=i < len(hits)) for i in range(N_HITS) for _ in range(2)]
-        out = self.settings.cache / "library-exports" / _tag(index + note)
+        out = self.access.export_dir(index + note)
         files = [served(export_hits({"clips": hits}, out / f"results.{ext}", with_paths=False)) for ext in ("csv", "json")]
         return note, table, [h.to_dict() for h in hits], *players, *buttons, files
 
@@ -276,10 +235,6 @@ def like_note(searcher, hits, name: str) -> str:
     holds = "no files" if n == 0 else "only this one file" if n == 1 else f"{n} files"
     return (f"Nothing else to compare {html.escape(name)} with: the library holds {holds}. "
             "Upload more sounds to find similar ones.")
-
-
-def _tag(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def build_library_tab(settings, encoders, session) -> None:
@@ -298,7 +253,7 @@ def build_library_tab(settings, encoders, session) -> None:
                           f"{settings.max_upload_seconds / 60:g} min a file)")
         upload_btn = gr.Button("Index my upload", variant="primary", elem_id="library-upload-index")
     with gr.Row(visible=bool(h.roots)):  # server folders only below a root the owner configured
-        folder = gr.Textbox(settings.data_root.name if settings.data_root else "", elem_id="library-folder", scale=4,
+        folder = gr.Textbox(file_name(settings.data_root) if settings.data_root else "", elem_id="library-folder", scale=4,
                             label=f"or a folder of the server: the data folder by its name, a folder below it "
                             f"(name/sub), or one below {ROOTS_SETTING}")
         open_btn = gr.Button("Open / update index", variant="primary", elem_id="library-open")

@@ -15,9 +15,6 @@ the session's uploads (an upload made itself active, and only Precompute switche
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -25,8 +22,10 @@ import gradio as gr
 from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
+from clapdemo.app.widgets import file_name
+from clapdemo.datasets import FOLDER_CAPTIONS
 
-CAPTIONS = "captions.csv"  # the folder reader's table: file,caption (clapdemo.datasets.read_folder)
+CAPTIONS = FOLDER_CAPTIONS  # the folder reader's table: file,caption (clapdemo.datasets.read_folder)
 DATASET = "dataset"  # the active-data choice for the dataset above (an upload's choice is its folder's name)
 
 
@@ -38,9 +37,11 @@ class OwnClipsTab(AppCore):
         self.expiry_hooks.append(lambda session: remove_session_files(settings.cache, session.id))
         remove_stale_uploads(settings.cache)  # sessions of an earlier run of the app are gone
 
-    def own_clips_folder(self, session: Session) -> Path:
+    def own_clips_folder(self, session: Session):
         """A new folder of this session's own for one upload (a second upload is a new dataset)."""
-        return self.settings.cache / "own-clips" / session.id / uuid.uuid4().hex[:8]
+        from clapdemo.library import own_clips_folder
+
+        return own_clips_folder(self.settings.cache, session.id)
 
     def embed_own_clips(self, session: Session, paths):
         """Import the upload into the session's folder, read it as a `folder` dataset, embed it.
@@ -49,8 +50,9 @@ class OwnClipsTab(AppCore):
 
         Yields (progress bar, log, header, Evaluate's store list)."""
         from clapdemo.audio import check_upload
-        from clapdemo.datasets import load_dataset
-        from clapdemo.library import import_uploads
+        from clapdemo.datasets import folder_dataset_root, load_dataset
+        from clapdemo.library import (discard_upload, import_uploads, only_tables, own_store_dir, remove_files,
+                                      remove_unused)
 
         s = self.settings
         if not paths:
@@ -61,37 +63,37 @@ class OwnClipsTab(AppCore):
             imported, skipped = import_uploads(
                 paths, base / "clips", int(s.max_upload_mb * 1e6), tables=(CAPTIONS,),
                 quota=s.upload_quota(session.id), check=lambda p: check_upload(p, s.max_upload_mb, s.max_upload_seconds))
-        if not any(Path(name).name != CAPTIONS for name in imported):
-            shutil.rmtree(base, ignore_errors=True)
+        if only_tables(imported, (CAPTIONS,)):
+            discard_upload(base)
             raise gr.Error(f"No audio in your upload.{listed(skipped)}", duration=None)
-        root = dataset_root(base / "clips")
+        root = folder_dataset_root(base / "clips")
         with user_errors("Reading your clips"):
             dataset = load_dataset("folder", root, "all")
-        skipped |= remove_unused(base / "clips", imported, dataset)
+        skipped |= remove_unused(base / "clips", imported, dataset.clips["audio_path"], CAPTIONS)
         if dataset.n_clips == 0:
-            shutil.rmtree(base, ignore_errors=True)
+            discard_upload(base)
             raise gr.Error(f"{CAPTIONS} names none of the uploaded files ({len(dataset.missing)} listed without "
                            f"audio, e.g. {', '.join(dataset.missing[:3])}).{listed(skipped)}", duration=None)
-        for progress, log, header, stores in self.embed(session, dataset, base / f"your-clips-{base.name}"):
+        for progress, log, header, stores in self.embed(session, dataset, own_store_dir(base)):
             if isinstance(header, str):  # done: what the store holds, the failed files deleted
                 report = session.jobs["precompute"].result
-                for info in report.failed.values():
-                    Path(info["audio_path"]).unlink(missing_ok=True)
-                log = log.replace(report.store, Path(report.store).name)  # a name, not the server's path
+                remove_files(info["audio_path"] for info in report.failed.values())
+                log = log.replace(report.store, file_name(report.store))  # a name, not the server's path
                 log = f"{log}  \n{about_store(dataset, report)}{listed(skipped)}"
             yield progress, log, header, stores
 
     # ---- active data ---------------------------------------------------------------------
 
-    def own_stores(self, session: Session) -> list[tuple[str, Path]]:
+    def own_stores(self, session: Session) -> list:
         """(choice, store) of each upload of this session that has a store, oldest first."""
-        top = self.settings.cache / "own-clips" / session.id
-        folders = sorted(top.iterdir(), key=lambda p: p.stat().st_mtime) if top.is_dir() else []
-        return [(f.name, f / f"your-clips-{f.name}") for f in folders if (f / f"your-clips-{f.name}" / "manifest.json").is_file()]
+        from clapdemo.library import own_stores
+
+        return own_stores(self.settings.cache, session.id)
 
     def data_choices(self, session: Session):
         """The active-data control: the dataset above and this session's uploads, the active one selected
         (names only: no server path reaches the page)."""
+        from clapdemo.library import same_folder
         from clapdemo.store import Store
 
         choices, active = [("the dataset above", DATASET)], DATASET
@@ -101,18 +103,20 @@ class OwnClipsTab(AppCore):
             except Exception:  # noqa: BLE001  a damaged store: listed, and use_data says what is wrong
                 count = ""
             choices.append((f"your clips, upload {n}{count}", choice))
-            if session.store_dir and Path(session.store_dir) == store:
+            if session.store_dir and same_folder(session.store_dir, store):
                 active = choice
         return gr.update(choices=choices, value=active)
 
     def use_data(self, session: Session, choice: str, kind: str, split: str):
         """Make `choice` the session's data: the dataset above (its store for the kind and split chosen
         there) or one of its uploads. Returns (header, Evaluate's store list, note)."""
+        from clapdemo.store import Store
+
         self.ensure_open(session)
         if choice == DATASET:
             with user_errors("Loading the encoders"):
                 folder = self.store_dir(kind, split)
-            if not (folder / "manifest.json").is_file():
+            if not Store(folder).exists():
                 raise gr.Error(f"No embeddings for {kind} {split} yet: click **Precompute embeddings** above; "
                                "it becomes the active data when done.", duration=None)
             note = f"Active data: the dataset above, {kind} {split}."
@@ -131,19 +135,6 @@ def listed(skipped: dict) -> str:
     return "".join(f"\n- skipped `{name}`: {why}" for name, why in skipped.items())
 
 
-def remove_unused(folder: Path, imported: list[str], dataset) -> dict[str, str]:
-    """Delete the imported audio files that `captions.csv` does not name (they would sit on disk unused,
-    unlisted: "3/3 embedded, 0 failed" beside three files it never read); {name: why} for each."""
-    used = {Path(p).resolve() for p in dataset.clips["audio_path"]}
-    gone = {}
-    for name in imported:
-        path = (folder / name).resolve()
-        if path.name != CAPTIONS and path not in used:
-            path.unlink(missing_ok=True)
-            gone[name] = f"not named in {CAPTIONS}, so not used (add a row file,caption for it)"
-    return gone
-
-
 def about_store(dataset, report) -> str:
     """What the finished store holds and where it can be used, counted from the precompute report, so
     it agrees with the line above it ("1/2 embedded, 1 failed" was followed by "2 clips")."""
@@ -159,13 +150,6 @@ def about_store(dataset, report) -> str:
     if report.failed:
         about += f" {len(report.failed)} could not be decoded: listed above and deleted."
     return about + "".join(f"\n- warning: {w}" for w in dataset.warnings[:5])
-
-
-def dataset_root(folder: Path) -> Path:
-    """Where the dataset starts: the folder holding the one captions.csv of the upload (a zip may
-    wrap everything in a folder), else the upload's folder itself."""
-    tables = sorted(folder.rglob(CAPTIONS))
-    return tables[0].parent if len(tables) == 1 else folder
 
 
 def build(settings) -> SimpleNamespace:

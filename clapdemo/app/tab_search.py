@@ -6,7 +6,6 @@ Same library call as `python -m clapdemo search --run PROJECTION --store STORE -
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -15,8 +14,7 @@ import pandas as pd
 from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
-from clapdemo.app.widgets import N_PLAYERS, SCORES, SHARE, audio_update, table
-from clapdemo.sample_set import SAMPLE_ROOT
+from clapdemo.app.widgets import N_PLAYERS, SCORES, SHARE, audio_update, table, file_name
 
 MATCH = "match"  # "⚠ weak" where the hit is only the least unlike the query (`Searcher.match_strength`)
 
@@ -79,10 +77,9 @@ class SearchTab(AppCore):
         except Exception:  # no store or projection yet: the search note says so on the first query
             return "No embeddings yet: nothing to search."
         data = emb.meta.get("dataset") or {}
-        sample = session.store_dir and Path(session.store_dir).parent == self.settings.cache / "stores" \
-            and self.settings.data_root == SAMPLE_ROOT
+        sample = self.on_sample_store(session)
         name = ("The sample set (ESC-50)" if sample else
-                f"This store ({data.get('name', Path(session.store_dir).name)} {data.get('split', '')})".strip())
+                f"This store ({data.get('name', file_name(session.store_dir))} {data.get('split', '')})".strip())
         return contents_line(emb, name)
 
 

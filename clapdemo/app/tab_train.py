@@ -7,7 +7,6 @@ closed or reloaded; the new page follows it (`follow_training`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
@@ -16,7 +15,7 @@ from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
-from clapdemo.app.widgets import EVAL_COLUMNS, NAME, TIMES, plain_table, table
+from clapdemo.app.widgets import EVAL_COLUMNS, NAME, TIMES, plain_table, table, file_name
 from clapdemo.projection_init import DEFAULT_INIT, INITS
 
 STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
@@ -31,10 +30,9 @@ class TrainTab(AppCore):
         """`python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`: yields (curve, status,
         metrics table). An empty learning rate follows the init, as the CLI's default does. `label_pairs`:
         a label-pair store folder trained on beside the active store (`--train LABELS --train STORE`)."""
-        from clapdemo.projection_init import make_init
         from clapdemo.runs import new_run_dir
-        from clapdemo.store import Store
-        from clapdemo.training_data import load_training_data, plan_training, training_config
+        from clapdemo.training_data import load_training_data, plan_training
+        from clapdemo.training_request import check_training_request
 
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
@@ -42,23 +40,12 @@ class TrainTab(AppCore):
         # label pairs only from a store this session may use: `allowed_store`, the Library's rule
         extra = [str(self.allowed_store(session, label_pairs))] if str(label_pairs or "").strip() else []
         with user_errors("Training settings"):
-            if None in (epochs, batch_size, weight_decay, patience, val_fraction):
-                raise ValueError("fill in every field (epochs, batch size, weight decay, ...)")
-            if not 1 <= int(epochs) <= self.settings.max_epochs:  # a visitor's run ends within minutes
-                raise ValueError(f"epochs {epochs:g}: choose 1 to {self.settings.max_epochs} here "
-                                 "(CLAPDEMO_MAX_EPOCHS; `python -m clapdemo train` trains longer)")
-            start = make_init(init or DEFAULT_INIT, Store(store).manifest(), where=f"store {Path(store).name}")
-            if lr is not None and float(lr) < 0:
-                raise ValueError(f"learning rate {lr} is negative; leave it at 0 to follow the init")
-            lr_note = "" if lr else " (follows the init)"
-            settings = dict(epochs=int(epochs), batch_size=int(batch_size), weight_decay=float(weight_decay),
-                            learn_temperature=bool(learn_temperature), patience=int(patience))
-            cfg = training_config(start, float(lr) if lr else None, **settings)  # 0 or empty: the init's lr
-            if not 0 < float(val_fraction) < 1:
-                raise ValueError(f"validation share {val_fraction} must be between 0 and 1")
-            stores = extra + [store]
-            for path in stores[:-1]:
-                Store(path).manifest()  # a wrong folder is said here, not in the background job
+            request = check_training_request(
+                store, extra, init=init, lr=lr, epochs=epochs, batch_size=batch_size, weight_decay=weight_decay,
+                learn_temperature=learn_temperature, patience=patience, val_fraction=val_fraction,
+                max_epochs=self.settings.max_epochs)
+        start, cfg, settings, stores = request.start, request.cfg, request.settings, request.stores
+        lr_note = " (follows the init)" if request.lr_follows_init else ""
         run_dir = new_run_dir(self.settings.cache / "runs", session.id)
 
         def work(job: Job):
@@ -66,7 +53,7 @@ class TrainTab(AppCore):
             # the CLI's one way in (plan_training: the init's recipe adds its name pairs, as `train` does)
             run = plan_training(data, start, lr=cfg.lr, **settings)
             job.message = (f"train {run.data.train_set.n_clips} clips / val {run.data.val_set.n_clips} clips "
-                           f"from {' + '.join(f'`{Path(p).name}`' for p in stores)}; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
+                           f"from {' + '.join(f'`{file_name(p)}`' for p in stores)}; init {start.describe()}, lr {cfg.lr:g}{lr_note}")
 
             def on_epoch(log):
                 job.events.append(log)
@@ -109,11 +96,11 @@ class TrainTab(AppCore):
                 raise job.error
             result = job.result
             status = (f"**Done:** {STOP_REASONS[result.stop_reason]} after {len(result.history)} epochs "
-                      f"({job.lr_text}); best epoch {result.best_epoch}. Saved as run `{Path(job.run_dir).name}`. Validation "
+                      f"({job.lr_text}); best epoch {result.best_epoch}. Saved as run `{file_name(job.run_dir)}`. Validation "
                       "metrics below; press **Use this projection** to make it the active one.")
             yield plots.loss_curve(result.history), status, plain_table(metrics_table(result.metrics))
 
-    def own_runs(self, session: Session) -> list[Path]:
+    def own_runs(self, session: Session) -> list:
         """This session's run folders (`runs.new_run_dir`: <date>-<time>-<session id>[-n]), newest first.
         Another visitor's runs are never listed: their folders hold what that visitor trained on."""
         folder = self.settings.cache / "runs"
@@ -158,7 +145,7 @@ class TrainTab(AppCore):
     def use_last_run(self, session: Session):
         if not session.last_run:
             raise gr.Error("Nothing trained in this session yet: press Start training first.")
-        name = Path(session.last_run).name
+        name = file_name(session.last_run)
         return self.activate(session, session.last_run, f"trained in this session ({name})",
                              f"Active projection: `{name}`.")
 

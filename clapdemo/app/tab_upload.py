@@ -8,12 +8,9 @@ captions, and AudioSet's names too when ticked (`runs.with_label_pool`).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
-import numpy as np
 import pandas as pd
 
 from clapdemo.app.core import AppCore
@@ -25,35 +22,18 @@ from clapdemo.app.widgets import N_EXTREMES, SCORES, SHARE, audio_update, table
 class UploadTab(AppCore):
     def check_upload(self, path: str | None):
         """The uploaded clip as the encoder hears it, or a message that says what is wrong with it."""
-        from clapdemo.audio import AudioError, audio_info, load_clip
+        from clapdemo.audio import UploadRefused, check_visitor_clip
 
         s = self.settings
         if not path:  # also what a file over the size limit looks like: the page refused it
             raise gr.Error(f"Upload an audio file or record one with the microphone first ({s.upload_limits()}).",
                            duration=None)
-        name, size_mb = Path(path).name, os.path.getsize(path) / 1e6
-        if size_mb == 0:
-            raise gr.Error(f"{name} is empty (0 bytes): upload a recording with sound in it.", duration=None)
-        if size_mb > s.max_upload_mb:
-            raise gr.Error(f"{name} is {size_mb:.0f} MB; uploads are limited to {s.max_upload_mb:g} MB "
-                           "(CLAPDEMO_MAX_UPLOAD_MB).", duration=None)
-        try:
-            seconds, _, _ = audio_info(path)
-        except Exception as error:
-            raise gr.Error(f"{name} is not an audio file we can read ({type(error).__name__}). "
-                           "Try WAV, FLAC, OGG or MP3.", duration=None) from error
-        if seconds > s.max_upload_seconds:
-            raise gr.Error(f"{name} is {seconds / 60:.0f} min long; uploads are limited to "
-                           f"{s.max_upload_seconds / 60:g} min (CLAPDEMO_MAX_UPLOAD_SECONDS). Cut a short clip "
-                           "from it.", duration=None)
+        try:  # the encoders are loaded only for a file that passed the cheap checks
+            name, seconds, wave = check_visitor_clip(path, s.max_upload_mb, s.max_upload_seconds,
+                                                     lambda: self.encoders()[0])
+        except UploadRefused as error:
+            raise gr.Error(str(error), duration=None) from error
         audio_encoder, _ = self.encoders()
-        try:
-            wave = load_clip(path, audio_encoder.sample_rate, audio_encoder.clip_seconds)
-        except AudioError as error:
-            raise gr.Error(f"{name}: {error.problem}", duration=None) from error
-        if float(np.abs(wave).max(initial=0.0)) < 1e-4:
-            raise gr.Error(f"{name} is silent (no sound in its first {audio_encoder.clip_seconds:g} s): "
-                           "nothing to describe.", duration=None)
         note = (f"{name}: {seconds:.1f} s; the encoder hears the first {audio_encoder.clip_seconds:g} s"
                 if seconds > audio_encoder.clip_seconds else f"{name}: {seconds:.1f} s")
         return wave, note

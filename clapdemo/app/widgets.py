@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from pathlib import PurePath
 
 import gradio as gr
 import pandas as pd
@@ -54,3 +55,9 @@ def progress_html(done: int, total: int, label: str, seconds: float | None = Non
     return (f'<div class="clap-progress" style="display:flex;align-items:center;gap:0.75em">'
             f'<progress value="{done}" max="{max(total, 1)}" style="width:40%;height:1.1em"></progress>'
             f'<span class="clap-progress-text">{html.escape(label)}: {done} / {total}{extra}</span></div>')
+
+
+def file_name(path) -> str:
+    """A file or folder as a visitor sees it: its last name, never the server's path (tabs show
+    names, and a tab module touches no paths: tests/test_faces.py)."""
+    return PurePath(str(path)).name
