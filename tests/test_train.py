@@ -16,7 +16,7 @@ from clapdemo import train as train_module
 from clapdemo.embeddings import EmbeddingSet
 from clapdemo.losses import contrastive_loss
 from clapdemo.model import AudioProjection, ProjectionConfig, load_projection, read_projection_info, save_projection
-from clapdemo.train import EpochLog, TrainConfig, _PairSampler, _thread_count, train
+from clapdemo.train import EpochLog, TrainConfig, train
 
 AUDIO_DIM, TEXT_DIM = 24, 16
 META = {"audio_encoder": {"name": "synthetic-audio"}, "text_encoder": {"name": "synthetic-text"}, "dataset": "toy"}
@@ -74,6 +74,27 @@ def test_same_seed_same_weights_other_seed_other_weights(data):
     assert not torch.equal(a.model.linear.weight, c.model.linear.weight)
 
 
+class _ReferenceSampler:
+    """The (clip, caption) pairs of one epoch as TrainConfig.caption_sampling defines them, written
+    plainly: "random": every clip with a caption once, with one of its captions drawn by the seeded
+    generator (one float64 draw per clip, captions grouped by clip in their order); "all": every pair."""
+
+    def __init__(self, text_clip, n_clips: int, mode: str):
+        text_clip = np.asarray(text_clip, dtype=np.int64)
+        counts = np.bincount(text_clip, minlength=n_clips)
+        self.mode, self.text_clip = mode, text_clip
+        self.order = torch.as_tensor(np.argsort(text_clip, kind="stable"))
+        self.clips_with_captions = torch.as_tensor(np.flatnonzero(counts))
+        self.first = torch.as_tensor((np.cumsum(counts) - counts)[counts > 0])
+        self.count = torch.as_tensor(counts[counts > 0])
+
+    def epoch(self, rng: torch.Generator):
+        if self.mode == "all":
+            return torch.as_tensor(self.text_clip), torch.arange(len(self.text_clip))
+        pick = (torch.rand(len(self.count), generator=rng, dtype=torch.float64) * self.count).long()
+        return self.clips_with_captions, self.order[self.first + pick]
+
+
 def _reference_fit(cfg: TrainConfig, data: EmbeddingSet):
     """The plain loop train() was before its speed-ups: per step, model(audio[c]) and the
     masked loss on the raw batch, single-tensor AdamW, one .item() per step. Returns the
@@ -82,7 +103,7 @@ def _reference_fit(cfg: TrainConfig, data: EmbeddingSet):
     audio = torch.as_tensor(data.audio)
     text = F.normalize(torch.as_tensor(data.text), dim=-1)
     text_ids = torch.as_tensor(np.unique(np.asarray(data.captions, dtype=object), return_inverse=True)[1])
-    sampler = _PairSampler(data.text_clip, data.n_clips, cfg.caption_sampling)
+    sampler = _ReferenceSampler(data.text_clip, data.n_clips, cfg.caption_sampling)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = AudioProjection(ProjectionConfig(AUDIO_DIM, TEXT_DIM))
@@ -135,13 +156,19 @@ def test_threads_are_set_for_the_run_and_restored_even_on_errors(data):
         TrainConfig(threads=0)
 
 
-def test_default_threads_one_on_small_cpu_machines_else_left_alone(monkeypatch):
+def test_default_threads_one_on_small_cpu_machines_else_left_alone(data, monkeypatch):
+    def threads_inside(cfg: TrainConfig) -> int:
+        seen = []
+        train(cfg, data[0], callbacks=[lambda log: seen.append(torch.get_num_threads())])
+        return seen[0]
+
+    cfg = dict(FAST, epochs=1)
+    torch.set_num_threads(3)  # the caller's count (the fixture restores its own afterwards)
     monkeypatch.setattr(train_module.os, "cpu_count", lambda: 2)
-    assert _thread_count(TrainConfig()) == 1
-    assert _thread_count(TrainConfig(device="cuda")) is None
-    assert _thread_count(TrainConfig(threads=3)) == 3
+    assert threads_inside(TrainConfig(**cfg)) == 1 and torch.get_num_threads() == 3
+    assert threads_inside(TrainConfig(**cfg, threads=2)) == 2 and torch.get_num_threads() == 3
     monkeypatch.setattr(train_module.os, "cpu_count", lambda: 16)
-    assert _thread_count(TrainConfig()) is None
+    assert threads_inside(TrainConfig(**cfg)) == 3  # left alone
 
 
 def test_training_does_not_touch_the_global_rng(data):
@@ -245,7 +272,7 @@ def test_fixed_temperature_stays_fixed(data):
 
 def test_random_caption_sampling_takes_each_clip_once_with_one_of_its_captions():
     text_clip = np.array([2, 0, 2, 1, 2, 0])  # clip 3 has no caption and is left out
-    sampler = _PairSampler(text_clip, n_clips=4, mode="random")
+    sampler = _ReferenceSampler(text_clip, n_clips=4, mode="random")  # what train() draws: see the test above
     drawn = set()
     rng = torch.Generator().manual_seed(0)
     for _ in range(50):
@@ -254,7 +281,7 @@ def test_random_caption_sampling_takes_each_clip_once_with_one_of_its_captions()
         assert (torch.as_tensor(text_clip)[caps] == clips).all()
         drawn.update(caps.tolist())
     assert drawn == set(range(6))
-    clips, caps = _PairSampler(text_clip, 4, "all").epoch(rng)
+    clips, caps = _ReferenceSampler(text_clip, 4, "all").epoch(rng)
     assert caps.tolist() == list(range(6)) and clips.tolist() == text_clip.tolist()
 
 
@@ -360,45 +387,43 @@ def test_one_training_entry_point_lr_follows_the_init(data, tmp_path):
     assert info.best_epoch == result.best_epoch and info.training["stores"][0]["store"] == "toy"
 
 
-def test_concurrent_runs_never_restore_the_thread_count_under_each_other():
+def test_concurrent_runs_never_restore_the_thread_count_under_each_other(data):
     """torch's thread count is process-wide: a run wanting another count waits for the one in
     progress (whose count stays put), equal counts run side by side, the last one out restores."""
     import time
 
-    from clapdemo.train import _ThreadSetting
-
-    setting, seen = _ThreadSetting(), []
+    seen = []
     a_inside, release_a = threading.Event(), threading.Event()
+    one_epoch = dict(FAST, epochs=1)
 
-    def run_a():
-        with setting.use(2):
-            seen.append(("a", torch.get_num_threads()))
-            a_inside.set()
-            release_a.wait(10)
-            seen.append(("a end", torch.get_num_threads()))
+    def run(name: str, threads: int, hold: bool = False):
+        def note(log):
+            seen.append((name, torch.get_num_threads()))
+            if hold:
+                a_inside.set()
+                release_a.wait(30)
+                seen.append((name + " end", torch.get_num_threads()))
+        train(TrainConfig(**one_epoch, threads=threads), data[0], callbacks=[note])
 
     def run_b():
-        a_inside.wait(10)
-        with setting.use(3):
-            seen.append(("b", torch.get_num_threads()))
+        a_inside.wait(30)
+        run("b", 3)
 
-    def run_c():
-        with setting.use(2):  # the same count joins at once, while b waits
-            seen.append(("c", torch.get_num_threads()))
-
-    threads = [threading.Thread(target=run_a), threading.Thread(target=run_b)]
+    threads = [threading.Thread(target=run, args=("a", 2, True)), threading.Thread(target=run_b)]
     for t in threads:
         t.start()
-    a_inside.wait(10)
-    joiner = threading.Thread(target=run_c)
+    a_inside.wait(30)
+    joiner = threading.Thread(target=run, args=("c", 2))  # the same count joins at once, while b waits
     joiner.start()
-    joiner.join(10)
+    joiner.join(60)
     time.sleep(0.2)
     release_a.set()
     for t in threads:
-        t.join(10)
+        t.join(60)
     assert seen == [("a", 2), ("c", 2), ("a end", 2), ("b", 3)]
-    assert setting._users == 0 and setting._n is None  # the last one out restored the count it found
+    assert torch.get_num_threads() == 1  # the last one out restored the count it found (the fixture's)
+    run("d", 4)  # nobody is left inside: another count enters at once
+    assert seen[-1] == ("d", 4) and torch.get_num_threads() == 1
 
 
 def test_blend_saves_start_plus_blend_times_the_trained_step(data, tmp_path):
