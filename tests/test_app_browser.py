@@ -198,6 +198,7 @@ def _wait_table(page, elem_id: str, text: str, timeout: float = 60) -> list[list
 
 
 def _wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
+    """predicate()'s value once it is truthy, polled every `interval` s; fails naming `what` after `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -206,6 +207,18 @@ def _wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def _upload(page, elem_id: str, *files: Path) -> None:
+    """Put `files` into the upload component #elem_id and wait until the server holds them: the
+    component then links each by name to its copy on the server (gradio_api/file=.../<name>)."""
+    page.locator(f"#{elem_id} input[type=file]").set_input_files([str(f) for f in files])
+    for f in files:
+        page.wait_for_function(
+            """([id, name]) => Array.from(document.querySelectorAll('#' + id + ' a[href]')).some(a => {
+                   const href = decodeURIComponent(a.getAttribute('href'));
+                   return href.includes('file=') && href.endsWith('/' + name); })""",
+            arg=[elem_id, f.name], timeout=60_000)
 
 
 def _trace(page, elem_id: str, name: str) -> list[float]:
@@ -283,8 +296,7 @@ def test_front_page_works_on_a_clean_setup_with_no_variables(browser, tmp_path):
 
             with shots.step("upload"):
                 clip = ESC50 / "audio" / "4-164021-A-1.flac"  # a rooster the shipped projection never trained on
-                page.locator("#upload-audio input[type=file]").set_input_files(str(clip))
-                time.sleep(1.0)  # let the upload settle
+                _upload(page, "upload-audio", clip)
                 page.locator("#describe").click()
                 rows = _wait_table(page, "upload-captions", "the sound of")
                 assert any(w in _column(rows, "caption")[0] for w in ("rooster", "chicken")), rows
@@ -316,8 +328,7 @@ def test_front_page_works_on_a_clean_setup_with_no_variables(browser, tmp_path):
 
             with shots.step("own-clips"):
                 _tab(page, "Data & embeddings")
-                page.locator("#own-upload input[type=file]").set_input_files(str(zip_of_own_clips(tmp_path / "mine.zip")))
-                time.sleep(1.0)  # let the upload settle
+                _upload(page, "own-upload", zip_of_own_clips(tmp_path / "mine.zip"))
                 page.locator("#own-embed").click()
                 page.locator("#own-log").get_by_text("searchable in").wait_for(timeout=120_000)
                 log = page.locator("#own-log").inner_text()
@@ -469,9 +480,8 @@ def test_every_tab_end_to_end(browser, small_esc50, tmp_path):
 
             with shots.step("upload"):
                 clip = next((small_esc50 / "audio").glob("*-A-0.flac"))  # a dog
-                page.locator("#upload-audio input[type=file]").set_input_files(str(clip))
+                _upload(page, "upload-audio", clip)
                 page.locator("#upload-labels textarea, #upload-labels input").first.fill("a barking dog, a car horn")
-                time.sleep(1.0)  # let the upload settle
                 page.locator("#describe").click()
                 _wait_table(page, "upload-captions", "the sound of")
                 _wait_table(page, "upload-clips", clip.stem)
@@ -536,8 +546,7 @@ def test_bad_input_gets_a_message(browser, tmp_path):
                 _tab(page, "Try it")
                 bogus = tmp_path / "notes.wav"
                 bogus.write_text("this is not audio\n" * 50)
-                page.locator("#upload-audio input[type=file]").set_input_files(str(bogus))
-                time.sleep(1.0)
+                _upload(page, "upload-audio", bogus)
                 page.locator("#describe").click()
                 _error_in_status(page, "upload-note", "notes", "describe")
                 shots.save("non-audio", full_page=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import zipfile
 from pathlib import Path
 
@@ -33,16 +32,18 @@ def sample(tmp_path_factory):
     return handlers, session
 
 
-def test_no_flags_open_on_the_sample_set_with_its_joint_space_drawn(sample):
+def test_no_flags_open_on_the_sample_set_with_its_joint_space_drawn(sample, monkeypatch):
+    from clapdemo import plots
     from clapdemo.layout import plan_layout
 
     h, session = sample
     assert "esc50-sample" in str(h.settings.data_root) and "414/414 clips" in h.header(session)
     layout = plan_layout(h.searcher(session), session.projection, session.store_dir)
     assert layout.cached(), "the shipped layout (assets/esc50-sample-store/umap) does not fit the shipped projection"
-    t = time.monotonic()
+    umap_runs = []  # opening the tab reads the shipped layout: no UMAP is computed (that takes ~20 s on 2 cores)
+    monkeypatch.setattr(plots, "umap_2d", lambda *a, **k: umap_runs.append(a) or pytest.fail("UMAP was computed"))
     note, fig = drain(h.joint_space(session, "modality", False))
-    assert time.monotonic() - t < 5 and "414 projected clips and 50 captions" in note
+    assert umap_runs == [] and "414 projected clips and 50 captions" in note
     assert {"audio", "text"} <= {trace.name for trace in fig.data}
 
 
@@ -113,10 +114,9 @@ def test_evaluate_opens_on_the_held_out_half_with_the_clis_numbers(sample):
 def test_training_on_the_sample_set_is_quick_and_can_be_made_active(sample):
     h, session = sample
     mine = Session(store_dir=session.store_dir, projection=session.projection)
-    t = time.monotonic()
     curve, status, metrics = drain(h.train(mine, 50, 256, 0, 1e-4, True, 10, 0.1))  # the tab's defaults
-    assert time.monotonic() - t < 30 and "Done:" in status, status
-    assert len(curve.data[0].x) >= 10  # a curve, drawn while it ran
+    assert "Done:" in status, status  # its speed: benchmarks/bench_train.py (seconds per epoch)
+    assert 10 <= len(curve.data[0].x) <= 50  # a curve, drawn while it ran, within the tab's 50 epochs
     _, header = h.use_last_run(mine)
     assert "trained in this session" in header
     _, table, *_ = h.search(mine, "dog barking", 3)
@@ -161,7 +161,11 @@ def test_own_clips_in_a_zip_become_the_sessions_dataset(sample, tmp_path):
     _, table, *players = h.search(mine, "a rooster crowing", 4)  # searchable
     assert all("rooster" in c for c in table["caption"]), table
     note, course, *_ = h.evaluate(mine, None, False)  # evaluable (the projection never saw these files)
-    assert "8 clips" in note and course.set_index("metric").loc["a2t_acc@1", "model"] > 0.5
+    a2t = course.set_index("metric").loc["a2t_acc@1"]
+    # 2 distinct captions, so chance (ties counted as hits) is 0.5 and 1.0 is the best possible; the
+    # shipped projection scores 1.0. At least 7 of 8 right: p < 0.04 for a guess at 0.5 a clip.
+    assert "8 clips" in note and a2t["random (exact)"] == pytest.approx(0.5), a2t
+    assert a2t["model"] >= a2t["random (exact)"] + 0.375, a2t
     curve, status, _ = drain(h.train(mine, 5, 8, 0, 1e-4, True, 0, 0.25))  # trainable
     assert "Done:" in status, status
     assert np.isfinite(curve.data[0].y).all()

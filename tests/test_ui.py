@@ -43,6 +43,16 @@ def drain(generator):
     return last
 
 
+def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
+    """Poll `condition` until it is true; fail naming `what` if it is not within `timeout` seconds
+    (a guard against a hang, not a speed target)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
 @pytest.fixture(scope="module")
 def ready(handlers, tiny_esc50):
     """A session whose store is half precomputed by the library, then finished by the app."""
@@ -257,10 +267,8 @@ def test_two_sessions_do_not_see_or_stop_each_others_training(handlers, ready, m
     assert handlers.stop(b, "train") == "No train is running in this session."
     assert "train" not in b.jobs and b.last_run is None
     job = a.jobs["train"]
-    deadline = time.monotonic() + 30
-    while not job.events and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert job.running and job.events, "A's training should be running"
+    wait_until(lambda: job.events, 60, "A's first epoch")
+    assert job.running, "A's training should be running"
     assert handlers.stop(a, "train").startswith("Stopping")
     plot, status, metrics = drain(run)
     assert "stopped by you" in status and len(metrics) > 0
@@ -472,11 +480,11 @@ def test_training_survives_a_reload_and_past_runs_can_be_made_active(handlers, r
     run = handlers.train(page, 100000, 8, 0, 1e-4, True, 0, 0.25)
     next(run)
     job = page.jobs["train"]
-    deadline = time.monotonic() + 60
-    while not job.events and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: job.events, 60, "the first epoch")
     run.close()  # the page reloads: Gradio closes the handler's generator
-    time.sleep(1.5)
+    assert not job.stop.is_set(), "a reload must not ask training to stop"
+    epochs = len(job.events)
+    wait_until(lambda: len(job.events) > epochs + 1 or not job.running, 60, "epochs after the reload")
     assert job.running and not job.stop.is_set(), "a reload must not stop training"
 
     reloaded, same = registry.attach(Session(), key)  # the new page, with the key the browser kept
