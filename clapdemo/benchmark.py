@@ -122,6 +122,7 @@ def run_benchmark(run, urbansound8k: EmbeddingSet | None = None, esc50: Embeddin
                   load_text_encoder=None) -> dict:
     """{"run": figures, "bridge": figures, "chance": figures, "targets": TARGETS} for a run directory
     (or projection file) on the stores given (made with the run's encoders)."""
+    from clapdemo.encoder_identity import check_same_encoders
     from clapdemo.projection_init import label_matrix_for
     from clapdemo.runs import load_run, trained_clip_ids
 
@@ -130,7 +131,7 @@ def run_benchmark(run, urbansound8k: EmbeddingSet | None = None, esc50: Embeddin
     if not stores:
         raise ValueError("benchmark needs at least one store: --urbansound8k and/or --esc50")
     for store in stores:
-        _check_encoders(info, store, run)
+        check_same_encoders(info.encoders, store.meta, f"the run {Path(run).name}", "the benchmark store")
     labels, _ = label_matrix_for(stores[0].meta, "the benchmark store", load_text_encoder)
     seen = trained_clip_ids(run)
     mine = measure(model, labels, urbansound8k, esc50, seen)
@@ -140,15 +141,6 @@ def run_benchmark(run, urbansound8k: EmbeddingSet | None = None, esc50: Embeddin
 
 # What the shipped projection must reach (issue 20); esc50_unseen_classes is the recipe's 10-class figure.
 TARGETS = {"urbansound8k": 0.65, "tag_overlap": 0.5, "esc50_held_out": 0.85, "esc50_unseen_classes": 0.80}
-
-
-def _check_encoders(info, store: EmbeddingSet, run) -> None:
-    for side in ("audio_encoder", "text_encoder"):
-        mine = (info.data.get(side) or {}).get("name")
-        theirs = (store.meta.get(side) or {}).get("name")
-        if mine and theirs and mine != theirs:
-            raise ValueError(f"{run} was trained with {side.replace('_', ' ')} {mine}, the store holds {theirs}; "
-                             "embed the clips with the run's encoders")
 
 
 def open_benchmark_store(path, kind: str, run_info, cache) -> EmbeddingSet:

@@ -128,17 +128,19 @@ def load_caption_pool(path=SHIPPED_POOL) -> tuple[np.ndarray, np.ndarray, dict]:
 
 def pool_problem(manifest: dict, text_encoder) -> str | None:
     """Why a pool cannot serve `text_encoder` (other weights or width), or None."""
-    recorded = manifest.get("text_encoder") or {}
-    if recorded.get("weights_sha256") != text_encoder.identity.weights_sha256 or manifest.get("text_dim") != text_encoder.dim:
-        return (f"the caption pool was embedded with {recorded.get('name')}, not the {text_encoder.name} loaded now")
-    return None
+    from clapdemo.encoder_identity import encoder_mismatch
+
+    if manifest.get("text_dim") != text_encoder.dim:
+        return f"the caption pool's vectors are {manifest.get('text_dim')} wide, the text encoder's {text_encoder.dim}"
+    if not manifest.get("text_encoder"):
+        return "the caption pool does not record its text encoder; rebuild it (python -m clapdemo caption-pool)"
+    return encoder_mismatch(manifest["text_encoder"], text_encoder, "the caption pool", "the text encoder loaded now",
+                            side="text_encoder")
 
 
 def with_caption_pool(searcher, text_encoder, path=SHIPPED_POOL):
     """`searcher` with the pool's captions added to its candidates (those not already there); a shallow
     copy. Returned unchanged (and logged) when the pool is absent or made by another text encoder."""
-    import copy
-
     if not (Path(path) / "manifest.json").is_file():
         return searcher
     captions, vectors, manifest = load_caption_pool(Path(path))
@@ -146,12 +148,7 @@ def with_caption_pool(searcher, text_encoder, path=SHIPPED_POOL):
     if problem:
         logger.info("caption pool left out: %s", problem)
         return searcher
-    have = set(map(str, searcher.pool_captions))
-    new = [i for i, caption in enumerate(captions) if caption not in have]
-    out = copy.copy(searcher)
-    out.pool_captions = np.concatenate([np.asarray(searcher.pool_captions, dtype=object), captions[new]])
-    out.pool_text = np.concatenate([searcher.pool_text, vectors[new].astype(searcher.pool_text.dtype)])
-    return out
+    return searcher.with_captions(captions, vectors)
 
 
 def pool_captions(path=SHIPPED_POOL) -> set[str]:

@@ -290,13 +290,6 @@ def write_file_shard(store: Store, clip_id: str, windows: np.ndarray, starts: np
     return store.commit_shard(f"shard-{uuid.uuid4().hex[:16]}", data, [clip_id], extra={"source": source or {}})
 
 
-def load_embeddings(path, memmap: bool = False, float16: bool = False) -> EmbeddingSet:
-    """A store's EmbeddingSet, with its windows when it has them (a folder index): `store.open_store`."""
-    from clapdemo.store import open_store
-
-    return open_store(path, memmap, "float16" if float16 else "float32")
-
-
 def export_hits(results: dict, path, with_paths: bool = True) -> Path:
     """Write search results ({"clips": [Hit], "captions": [Hit]}) as CSV or JSON, by the file's suffix.
     CSV cells that a spreadsheet would run as a formula are quoted (`csv_safe`); JSON keeps them as they are.

@@ -514,17 +514,15 @@ def _provenance(meta: dict) -> dict:
 
 
 def _check_compatible(train_set: EmbeddingSet, val_set: EmbeddingSet | None) -> None:
+    from clapdemo.encoder_identity import check_same_encoders
+
     if val_set is None:
         return
     if train_set.audio.shape[1] != val_set.audio.shape[1] or train_set.text.shape[1] != val_set.text.shape[1]:
         raise ValueError(f"train vectors are {train_set.audio.shape[1]}->{train_set.text.shape[1]} wide, "
                          f"validation {val_set.audio.shape[1]}->{val_set.text.shape[1]}: embed both splits "
                          "with the same encoders")
-    enc_train = {k: v for k, v in _provenance(train_set.meta).items() if "encoder" in k}
-    enc_val = {k: v for k, v in _provenance(val_set.meta).items() if "encoder" in k}
-    if enc_train and enc_val and enc_train != enc_val:
-        raise ValueError(f"train and validation vectors come from different encoders ({enc_train} vs {enc_val}); "
-                         "re-embed one split")
+    check_same_encoders(train_set.meta, val_set.meta, "the training vectors", "the validation vectors")
 
 
 class _RunWriter:
