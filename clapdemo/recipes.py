@@ -29,7 +29,7 @@ import numpy as np
 
 from clapdemo import logs
 from clapdemo.embeddings import EmbeddingSet
-from clapdemo.projection_init import DECORRELATED_BRIDGE, DEFAULT_BRIDGE, LOGIT_BRIDGE, NAMES_BRIDGE, BridgeRecipe
+from clapdemo.projection_init import BLENDED_BRIDGE, DECORRELATED_BRIDGE, LOGIT_BRIDGE, NAMES_BRIDGE, BridgeRecipe
 
 logger = logs.get(__name__)
 
@@ -49,12 +49,14 @@ WITH_NAMES = NAMES_BRIDGE  # probabilities + the AudioSet names as pairs (x4), l
 RECIPES = (
     Recipe("logits, standardised (the recipe before)", True, True, LOGIT_BRIDGE),
     Recipe("probabilities, not standardised", True, True, PROBABILITIES),
-    Recipe("probabilities + AudioSet names as pairs (x4) (the default)", True, True, WITH_NAMES),
+    Recipe("probabilities + AudioSet names as pairs (x4)", True, True, WITH_NAMES),
     Recipe("probabilities + AudioSet names as pairs (x4), label pairs only", True, False, WITH_NAMES),
     Recipe("probabilities + AudioSet names as pairs (x16)", True, True,
            BridgeRecipe(input_transform="sigmoid", standardize=False, lr=1e-3, name_pairs=16)),
     Recipe("probabilities + AudioSet names as pairs (x4), decorrelated bridge (ridge 0.3), anchor 0.003",
            True, True, DECORRELATED_BRIDGE),
+    Recipe("probabilities + AudioSet names as pairs (x4), decorrelated bridge (ridge 0.3), trained map blended "
+           "0.6 with its start (the default)", True, True, BLENDED_BRIDGE),
 )
 MEASURES = {"us8k": "UrbanSound8K zero-shot, 10 classes", "overlap": "UrbanSound8K top-5 tag overlap",
             "unseen10": "ESC-50 10 unseen classes, zero-shot among 10",

@@ -194,4 +194,4 @@ def test_decorrelated_bridge_ranks_labels_closer_to_the_probabilities():
     hits_plain = np.mean(np.argmax(probs @ labels @ labels.T, 1) == np.arange(40))
     hits_decor = np.mean(np.argmax(probs @ d @ labels.T, 1) == np.arange(40))
     assert hits_decor == 1.0 and hits_decor >= hits_plain
-    assert DEFAULT_BRIDGE.ridge == 0 and DECORRELATED_BRIDGE.ridge == 0.3
+    assert DEFAULT_BRIDGE.ridge == 0.3 and DEFAULT_BRIDGE.blend == 0.6 and DECORRELATED_BRIDGE.ridge == 0.3
