@@ -27,7 +27,6 @@ parquet, metadata JSON.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -82,6 +81,16 @@ def _why(error: OSError) -> str:
         return (f"the folder is read-only for this user ({error.strerror or error}). "
                 "Fix its permissions or choose another --out.")
     return f"{error.strerror or error}. Check the disk and the folder."
+
+
+def _flock(fd: int, wait: bool) -> None:
+    """An exclusive `flock` on the open file `fd` (BlockingIOError when taken and not `wait`).
+
+    `fcntl` is imported here, not at the top: it exists on Linux and macOS only, and importing it with
+    the module made `import clapdemo` fail on Windows, where everything but precompute's lock works."""
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 @contextmanager
@@ -189,7 +198,7 @@ class Store:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask: a group may share the store
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                _flock(fd, wait=False)
             except BlockingIOError:
                 holder = os.pread(fd, 500, 0).decode("utf-8", "replace").strip() or "unknown process"
                 raise StoreBusy(
@@ -212,7 +221,7 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask: a group may share the store
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _flock(fd, wait=True)
             yield
         finally:
             os.close(fd)

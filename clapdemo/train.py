@@ -18,7 +18,6 @@ import copy
 import json
 import math
 import os
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from clapdemo.metrics import course_accuracy, evaluate, first_caption_of_each_cl
 from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
 from clapdemo.run_info import CLIPS_FILE, RUN_FILE, RunInfo
 from clapdemo.store import recorded_hashes
+from clapdemo.train_threads import TRAINING_THREADS, default_threads
 
 CAPTION_SAMPLING = ("random", "all")
 
@@ -72,7 +72,7 @@ class TrainConfig:
                        init): anchor * squared distance of weight and bias from their start, added to
                        the loss each step; 0: none. Keeps what the label bridge knows (docs/training.md).
     threads:           torch CPU threads while `train` runs (the previous count is restored
-                       after; concurrent runs share the process-wide count, see _ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
+                       after; concurrent runs share the process-wide count, see train_threads.ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
                        cores, else torch's own setting. Measured at AudioCaps scale on 2 shared
                        cores (BENCHMARKS.md, bench_train.py): a second thread could at best halve
                        the matrix work, but with other processes running, OpenMP threads waiting
@@ -185,7 +185,7 @@ def train(
     Runs with `cfg.threads` torch threads and restores the caller's count, also on errors.
     """
     _check_compatible(train_set, val_set)
-    with _THREADS.use(_thread_count(cfg)):
+    with TRAINING_THREADS.use(default_threads(cfg.threads, cfg.device)):
         return _fit(cfg, train_set, val_set, list(callbacks), run_dir, init, init_record)
 
 
@@ -399,60 +399,6 @@ class _MappedSide:
     @classmethod
     def prepare(cls, model, embeddings: EmbeddingSet, text_ids, sampler: _PairSampler, device) -> _MappedSide:
         return cls(model, embeddings.audio, embeddings.text, text_ids.to(device), *_repeats(sampler, text_ids), device)
-
-
-def _thread_count(cfg: TrainConfig) -> int | None:
-    """cfg.threads, or the default: 1 on the CPU of a machine with <= 2 cores (see TrainConfig)."""
-    if cfg.threads is not None:
-        return cfg.threads
-    if torch.device(cfg.device).type == "cpu" and (os.cpu_count() or 1) <= 2:
-        return 1
-    return None
-
-
-class _ThreadSetting:
-    """torch offers no per-call thread setting: `torch.set_num_threads` sets the calling thread's
-    OpenMP count and also the process-wide count every thread started later begins with (measured:
-    torch 2.13, OpenMP build). Concurrent `train` calls (two app sessions, each in its own thread)
-    would each save and restore that shared value, the last restore winning. Shared safely instead: the first call that needs `n` threads sets the count and
-    remembers the caller's; calls wanting the same `n` join it; a call wanting another count
-    waits until those have finished; the last one to leave restores the caller's count. So no
-    call ever restores a count under another that still runs (the interleaving a plain
-    set-and-restore would allow), and equal settings still train side by side."""
-
-    def __init__(self):
-        self._changed = threading.Condition()
-        self._n: int | None = None
-        self._users = 0
-        self._before = 0
-
-    @contextmanager
-    def use(self, n: int | None):
-        """Run the block with `n` torch threads (None: as they are)."""
-        if n is None:
-            yield
-            return
-        with self._changed:
-            while self._users and self._n != n:
-                self._changed.wait()
-            if not self._users:
-                self._n, self._before = n, torch.get_num_threads()
-                if n != self._before:
-                    torch.set_num_threads(n)
-            self._users += 1
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._users -= 1
-                if not self._users:
-                    if torch.get_num_threads() != self._before:
-                        torch.set_num_threads(self._before)
-                    self._n = None
-                    self._changed.notify_all()
-
-
-_THREADS = _ThreadSetting()
 
 
 class _PairSampler:
