@@ -82,8 +82,8 @@ def child(data: Path, n: int, store: Path) -> None:
 
     import psutil
 
-    from clapdemo.datasets import load_dataset
-    from clapdemo.precompute import precompute
+    from clapdemo.data.datasets import load_dataset
+    from clapdemo.stores.precompute import precompute
 
     dataset = load_dataset("folder", data)
     dataset.clips = dataset.clips.head(n)

@@ -90,10 +90,10 @@ def main() -> int:
     import librosa
     import torch
 
-    from clapdemo.audio import fit_length, load_clip
-    from clapdemo.datasets import load_dataset
+    from clapdemo.data.audio import fit_length, load_clip
+    from clapdemo.data.datasets import load_dataset
     from clapdemo.encoders import load_audio_encoder, load_text_encoder
-    from clapdemo.precompute import precompute
+    from clapdemo.stores.precompute import precompute
 
     work = Path(tempfile.mkdtemp(prefix="clapdemo-bench-precompute-"))
     try:

@@ -31,7 +31,7 @@ AUDIO_DIM, TEXT_DIM = 527, 384
 
 
 def synthetic_set(n_clips: int, captions_per_clip: int, seed: int = 0):
-    from clapdemo.embeddings import EmbeddingSet
+    from clapdemo.stores.embedding_set import EmbeddingSet
 
     rng = np.random.default_rng(seed)
     audio = rng.standard_normal((n_clips, AUDIO_DIM)).astype(np.float32)
@@ -67,9 +67,9 @@ def main() -> int:
     import torch
 
     from clapdemo.encoders import load_text_encoder
-    from clapdemo.metrics import evaluate, project_audio
-    from clapdemo.model import AudioProjection, ProjectionConfig
-    from clapdemo.search import Searcher, _top
+    from clapdemo.evaluation.metrics import evaluate, project_audio
+    from clapdemo.training.model import AudioProjection, ProjectionConfig
+    from clapdemo.search.searcher import Searcher, _top
 
     torch.manual_seed(0)
     model = AudioProjection(ProjectionConfig(AUDIO_DIM, TEXT_DIM)).eval()

@@ -60,9 +60,9 @@ def main() -> int:
     import torch.nn.functional as F
     from torch.utils.data import DataLoader, Dataset
 
-    from clapdemo.embeddings import EmbeddingSet
-    from clapdemo.model import AudioProjection, ProjectionConfig
-    from clapdemo.train import TrainConfig, train
+    from clapdemo.stores.embedding_set import EmbeddingSet
+    from clapdemo.training.model import AudioProjection, ProjectionConfig
+    from clapdemo.training.loop import TrainConfig, train
 
     rng = np.random.default_rng(0)
     audio = rng.standard_normal((N_PAIRS, DIM)).astype(np.float32)

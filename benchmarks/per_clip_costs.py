@@ -6,7 +6,7 @@
 What it measures, each on the same synthetic 10-s clips (44.1 kHz mono FLAC,
 AudioSet's usual download format; noise and tones: only speed matters):
 
-1. decode + resample to 32 kHz (`clapdemo.audio.load_clip`) one clip at a time
+1. decode + resample to 32 kHz (`clapdemo.data.audio.load_clip`) one clip at a time
    on one core, then with W threads (what `precompute --workers W` uses) and W
    processes (what `--shard` or Ray give; each only decodes, the waveforms are
    not sent back, so this is a ceiling), clips/s;
@@ -77,7 +77,7 @@ def write_clips(folder: Path, n: int) -> list[Path]:
 
 
 def _decode(path) -> int:
-    from clapdemo.audio import load_clip
+    from clapdemo.data.audio import load_clip
 
     return load_clip(path, 32000, SECONDS).shape[0]
 
@@ -115,8 +115,8 @@ def encoder_rates(encoder, waves: np.ndarray, batches=(32, 128, 256)) -> dict:
 
 def precompute_rates(folder: Path, encoder, workers: list[int], batch: int) -> dict:
     """Clips/s of precompute() end to end into a fresh store, per number of decode threads."""
-    from clapdemo.datasets import load_dataset
-    from clapdemo.precompute import precompute
+    from clapdemo.data.datasets import load_dataset
+    from clapdemo.stores.precompute import precompute
 
     dataset = load_dataset("folder", folder)
     out = {}
@@ -135,8 +135,8 @@ def ray_rate(folder: Path, encoder, batch: int) -> dict:
     included, and the seconds Ray itself took to start (not included)."""
     import ray
 
-    from clapdemo.datasets import load_dataset
-    from clapdemo.ray_engine import precompute_ray, worker_env
+    from clapdemo.data.datasets import load_dataset
+    from clapdemo.stores.ray_engine import precompute_ray, worker_env
 
     start = time.perf_counter()
     ray.init(address="local", runtime_env=worker_env(), include_dashboard=False, log_to_driver=False)
@@ -171,7 +171,7 @@ def main() -> int:
     parser.add_argument("--ray", action="store_true", help="also time `precompute --engine ray` (needs ray)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     args = parser.parse_args()
-    from clapdemo.audio import load_clip
+    from clapdemo.data.audio import load_clip
     from clapdemo.encoders import load_audio_encoder
 
     cores = os.cpu_count() or 1

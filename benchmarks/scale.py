@@ -9,7 +9,7 @@ and by Ray Data with 1 and 2 encoder actors (Ray started once before, not
 timed; actor start-up, i.e. loading the encoder, is timed). Search: N
 synthetic 512-d unit vectors around 4,000 centres, noise as large as the centres (real embeddings cluster;
 uniform noise would make every index look bad), exact top-10 by one
-matrix-vector product vs the FAISS IVF index of `clapdemo.ann` at several
+matrix-vector product vs the FAISS IVF index of `clapdemo.search.ann_index` at several
 nprobe, p50 latency of single queries and recall@10 against the exact top-10.
 Results are appended to BENCHMARKS.md with the per-clip costs the AudioSet
 estimate is built from.
@@ -34,10 +34,10 @@ def bench_precompute(n_clips: int) -> dict:
     """Seconds for `n_clips` clips: plain, Ray 1 actor, Ray 2 actors (fresh store each)."""
     import ray
 
-    from clapdemo.datasets import load_dataset
+    from clapdemo.data.datasets import load_dataset
     from clapdemo.encoders import load_audio_encoder, load_text_encoder
-    from clapdemo.precompute import precompute
-    from clapdemo.ray_engine import precompute_ray, worker_env
+    from clapdemo.stores.precompute import precompute
+    from clapdemo.stores.ray_engine import precompute_ray, worker_env
 
     dataset = load_dataset("esc50", ESC50)
     dataset.clips = dataset.clips.head(n_clips)
@@ -72,7 +72,7 @@ def clustered(n: int, dim: int, seed: int, centres: np.ndarray) -> np.ndarray:
 
 
 def bench_search(n: int, dim: int = 512, queries: int = 200, probes=(8, 16, 32, 48, 64)) -> dict:
-    from clapdemo import ann
+    from clapdemo.search import ann_index as ann
 
     centres = np.random.default_rng(0).standard_normal((4000, dim)).astype(np.float32)
     vectors, qs = clustered(n, dim, 1, centres), clustered(queries, dim, 2, centres)

@@ -1,6 +1,6 @@
-"""`python -m clapdemo ...` runs the command line (see clapdemo/cli.py)."""
+"""`python -m clapdemo ...` runs the command line (see clapdemo/cli/main.py)."""
 
-from clapdemo.cli import main
+from clapdemo.cli.main import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

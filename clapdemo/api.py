@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-SHIPPED_PROJECTION = Path(__file__).resolve().parent.parent / "assets" / "projection"
+from clapdemo.shipped import ASSETS
+
+SHIPPED_PROJECTION = ASSETS / "projection"
 EMBED_BATCH = 32  # clips per encoder forward: bounds memory on long lists of files
 
 
@@ -41,7 +43,7 @@ class CLAP:
         Encoders load from the names recorded in the run and must have the same weights
         and settings (else a ValueError says which); weights come from the usual places
         (CLAPDEMO_WEIGHTS_DIR, the cache, the official URL)."""
-        from clapdemo.runs import encoders_for_store, encoders_of, load_run
+        from clapdemo.training.runs import encoders_for_store, encoders_of, load_run
 
         projection, info = load_run(run)
         encoders = encoders_of(info)
@@ -55,8 +57,8 @@ class CLAP:
 
         Each clip is what the encoder sees in training: its first `clip_seconds`,
         zero-padded at the end (deterministic; docs/encoders.md, "Audio policy")."""
-        from clapdemo.audio import fit_length, load_clip
-        from clapdemo.metrics import project_audio
+        from clapdemo.data.audio import fit_length, load_clip
+        from clapdemo.evaluation.metrics import project_audio
 
         encoder = self.audio_encoder
         n_samples = int(round(encoder.sample_rate * encoder.clip_seconds))
@@ -77,7 +79,7 @@ class CLAP:
         return [heard_tags(self.audio_encoder, wave, k) or [] for wave in self._waves(audio)]
 
     def _waves(self, audio) -> list[np.ndarray]:
-        from clapdemo.audio import fit_length, load_clip
+        from clapdemo.data.audio import fit_length, load_clip
 
         encoder = self.audio_encoder
         n_samples = int(round(encoder.sample_rate * encoder.clip_seconds))
@@ -86,7 +88,7 @@ class CLAP:
 
     def get_text_embeddings(self, texts) -> np.ndarray:
         """Captions -> (N, D) unit vectors in the same space."""
-        from clapdemo.metrics import normalise
+        from clapdemo.evaluation.metrics import normalise
 
         texts = [texts] if isinstance(texts, str) else list(texts)
         return normalise(self.text_encoder.embed(texts)) if texts else np.zeros((0, self.dim), np.float32)
@@ -103,8 +105,8 @@ class CLAP:
         return [[(texts[j], float(row[j])) for j in top] for row, top in zip(scores, order)]
 
     def searcher(self, store):
-        """A `clapdemo.search.Searcher` over the store at `store` (a precompute or index folder)."""
-        from clapdemo.searchers import open_searcher
+        """A `clapdemo.search.searcher.Searcher` over the store at `store` (a precompute or index folder)."""
+        from clapdemo.search.searchers import open_searcher
 
         return open_searcher(self.run, store)
 

@@ -55,8 +55,8 @@ def minilm():
 @pytest.fixture(scope="session")
 def esc50_store(tmp_path_factory, mn04, minilm) -> Path:
     """All 414 shared ESC-50 clips embedded once (mn04 + MiniLM), shared by many tests."""
-    from clapdemo.datasets import load_dataset
-    from clapdemo.precompute import precompute
+    from clapdemo.data.datasets import load_dataset
+    from clapdemo.stores.precompute import precompute
 
     out = tmp_path_factory.mktemp("stores") / "esc50"
     precompute(load_dataset("esc50", ESC50), mn04, minilm, out, progress=False)

@@ -35,7 +35,7 @@ def clap():
 
 
 def test_a_file_and_its_waveform_give_the_same_unit_vector(clap):
-    from clapdemo.audio import load_clip
+    from clapdemo.data.audio import load_clip
 
     path = sorted((ESC50 / "audio").glob("*.flac"))[0]
     encoder = clap.audio_encoder
@@ -59,7 +59,7 @@ def test_scores_equal_the_searcher_s_scores_over_a_store(clap, esc50_store):
 
 def test_a_run_without_recorded_encoders_is_refused(tmp_path):
     import clapdemo
-    from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
+    from clapdemo.training.model import AudioProjection, ProjectionConfig, save_projection
 
     config = ProjectionConfig(audio_dim=4, text_dim=3)
     save_projection(AudioProjection(config), config, tmp_path)

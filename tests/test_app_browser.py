@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from clapdemo.projection_init import DEFAULT_LR
+from clapdemo.training.projection_init import DEFAULT_LR
 from conftest import ESC50, REPO, WEIGHTS, copy_esc50_subset
 from test_app_sample import zip_of_own_clips
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, copy_esc50_subset
-from clapdemo.datasets import DATASET_KINDS, SPLITS, guess_dataset_kind, load_dataset
+from clapdemo.data.datasets import DATASET_KINDS, SPLITS, guess_dataset_kind, load_dataset
 
 PROJECTION = REPO / "assets" / "projection"
 
@@ -23,7 +23,7 @@ PROJECTION = REPO / "assets" / "projection"
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory) -> Path:
     """16 real clips embedded with the encoders the shipped projection was trained with."""
-    from clapdemo.precompute import precompute
+    from clapdemo.stores.precompute import precompute
     from clapdemo.encoders import cached_audio_encoder, cached_text_encoder
 
     root = copy_esc50_subset(tmp_path_factory.mktemp("esc50"), ("dog", "rain", "rooster", "cat"), per_class=4)
@@ -51,7 +51,7 @@ def test_a_guessed_kind_reads(tmp_path, esc50_root):
 
 
 def test_cache_store_dir_separates_data_roots_and_encoders(tmp_path):
-    from clapdemo.store import cache_store_dir
+    from clapdemo.stores.store import cache_store_dir
 
     a = cache_store_dir(tmp_path, "esc50", "fold 1/2", "mn04_as:logits", "clip:openai/x", tmp_path / "a")
     assert a.parent == tmp_path / "stores" and "/" not in a.name and " " not in a.name
@@ -61,7 +61,7 @@ def test_cache_store_dir_separates_data_roots_and_encoders(tmp_path):
 
 
 def test_fingerprint_follows_the_shards(tiny_store, tmp_path):
-    from clapdemo.store import Store, fingerprint
+    from clapdemo.stores.store import Store, fingerprint
 
     store = copy_store(tiny_store, tmp_path / "store")
     before = fingerprint(store)
@@ -75,9 +75,9 @@ def test_fingerprint_follows_the_shards(tiny_store, tmp_path):
 
 
 def test_one_compatibility_check_says_which_encoder_differs(tiny_store):
-    from clapdemo.runs import encoders_of, load_run_info
-    from clapdemo.search import check_compatible, compatibility_problem
-    from clapdemo.store import Store, open_store
+    from clapdemo.training.runs import encoders_of, load_run_info
+    from clapdemo.search.searcher import check_compatible, compatibility_problem
+    from clapdemo.stores.store import Store, open_store
 
     manifest = Store(tiny_store).manifest()
     trained = encoders_of(load_run_info(PROJECTION))
@@ -90,8 +90,8 @@ def test_one_compatibility_check_says_which_encoder_differs(tiny_store):
 
 
 def test_best_and_worst_queries_each_way(tiny_store):
-    from clapdemo.evaluate import extreme_queries
-    from clapdemo.searchers import open_searcher
+    from clapdemo.evaluation.evaluate import extreme_queries
+    from clapdemo.search.searchers import open_searcher
 
     records = extreme_queries(open_searcher(PROJECTION, tiny_store), n=3)
     audio = [r for r in records if r["direction"] == "audio→text"]
@@ -105,7 +105,7 @@ def test_best_and_worst_queries_each_way(tiny_store):
 
 
 def test_new_run_dirs_never_collide(tmp_path):
-    from clapdemo.runs import new_run_dir
+    from clapdemo.training.runs import new_run_dir
 
     first = new_run_dir(tmp_path, "abc")
     first.mkdir()
@@ -114,12 +114,12 @@ def test_new_run_dirs_never_collide(tmp_path):
 
 
 def test_cached_searcher_is_reused_until_the_store_changes(tiny_store, tmp_path):
-    from clapdemo.searchers import cached_searcher
+    from clapdemo.search.searchers import cached_searcher
 
     store = copy_store(tiny_store, tmp_path / "store")
     one = cached_searcher(PROJECTION, store)
     assert cached_searcher(PROJECTION / "projection.safetensors", store) is one  # a folder or its file: one run
-    from clapdemo.store import Store
+    from clapdemo.stores.store import Store
 
     Store(store).sidecars()[-1].unlink()  # a shard gone: a new searcher, with fewer clips
     two = cached_searcher(PROJECTION, store)
@@ -129,9 +129,9 @@ def test_cached_searcher_is_reused_until_the_store_changes(tiny_store, tmp_path)
 
 
 def test_joint_layout_is_computed_once_and_cached_per_store(tiny_store, tmp_path, monkeypatch):
-    from clapdemo import plots
-    from clapdemo.layout import plan_layout
-    from clapdemo.searchers import open_searcher
+    from clapdemo.evaluation import plots
+    from clapdemo.evaluation.joint_layout import plan_layout
+    from clapdemo.search.searchers import open_searcher
 
     calls = []
 
@@ -157,8 +157,8 @@ def test_joint_layout_is_computed_once_and_cached_per_store(tiny_store, tmp_path
 
 def test_the_cli_offers_what_the_app_shows(tiny_store, tmp_path, monkeypatch, capsys):
     """`evaluate --extremes`, `joint-space` and `precompute --dataset auto`: the app's numbers, one command away."""
-    from clapdemo import plots
-    from clapdemo.cli import main
+    from clapdemo.evaluation import plots
+    from clapdemo.cli.main import main
 
     monkeypatch.setattr(plots, "umap_2d", lambda points, seed=0, n_neighbors=15: np.asarray(points)[:, :2])
     store = copy_store(tiny_store, tmp_path / "store")

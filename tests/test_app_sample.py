@@ -33,8 +33,8 @@ def sample(tmp_path_factory):
 
 
 def test_no_flags_open_on_the_sample_set_with_its_joint_space_drawn(sample, monkeypatch):
-    from clapdemo import plots
-    from clapdemo.layout import plan_layout
+    from clapdemo.evaluation import plots
+    from clapdemo.evaluation.joint_layout import plan_layout
 
     h, session = sample
     assert "esc50-sample" in str(h.settings.data_root) and "414/414 clips" in h.header(session)
@@ -97,9 +97,9 @@ def test_a_clip_gets_captions_from_the_dataset_audioset_and_the_visitor(sample):
 
 
 def test_evaluate_opens_on_the_held_out_half_with_the_clis_numbers(sample):
-    from clapdemo.model import projection_file
-    from clapdemo.evaluate import evaluate_run
-    from clapdemo.store import open_store
+    from clapdemo.training.model import projection_file
+    from clapdemo.evaluation.evaluate import evaluate_run
+    from clapdemo.stores.store import open_store
 
     h, session = sample
     note, course, *_ = h.evaluate(session, None, True)

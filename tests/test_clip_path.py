@@ -13,12 +13,12 @@ import warnings
 import numpy as np
 import pytest
 
-from clapdemo.datasets import load_dataset
-from clapdemo.metrics import evaluate
-from clapdemo.precompute import precompute
-from clapdemo.search import Searcher
-from clapdemo.store import open_store
-from clapdemo.train import TrainConfig, train
+from clapdemo.data.datasets import load_dataset
+from clapdemo.evaluation.metrics import evaluate
+from clapdemo.stores.precompute import precompute
+from clapdemo.search.searcher import Searcher
+from clapdemo.stores.store import open_store
+from clapdemo.training.loop import TrainConfig, train
 from conftest import CLIP_TOKENIZER, ESC50
 
 

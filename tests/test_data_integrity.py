@@ -15,9 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from clapdemo import cli, sample_set
-from clapdemo.evaluate import in_sample_mask
-from clapdemo.runs import load_run, trained_audio_hashes, trained_clip_ids
+from clapdemo.cli import main as cli
+
+from clapdemo.data import sample_set
+from clapdemo.evaluation.evaluate import in_sample_mask
+from clapdemo.training.runs import load_run, trained_audio_hashes, trained_clip_ids
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = REPO / "assets"
@@ -61,8 +63,8 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
     store = tmp_path / "store"
     assert cli.main(["precompute", "--dataset", "folder", "--data-root", str(folder), "--out", str(store),
                      "--audio-encoder", sample_set.AUDIO_ENCODER, "--text-encoder", sample_set.TEXT_ENCODER]) == 0
-    from clapdemo.store import Store, attach_audio_hashes, open_store
-    from clapdemo.weights import sha256_file
+    from clapdemo.stores.store import Store, attach_audio_hashes, open_store
+    from clapdemo.encoders.weights import sha256_file
 
     recorded = Store(store).audio_hashes()  # precompute keeps each clip's sha256 in its shard's sidecar
     assert recorded == {name: sha256_file(folder / name) for name in copies + fresh}
@@ -73,8 +75,8 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
     from types import SimpleNamespace
 
     from clapdemo.app.tab_evaluate import EvaluateTab
-    from clapdemo.runs import load_run
-    from clapdemo.search import Searcher
+    from clapdemo.training.runs import load_run
+    from clapdemo.search.searcher import Searcher
 
     session, emb = SimpleNamespace(projection=str(SHIPPED_RUN)), open_store(store)
     assert "trained (or validated) on 10 of these 13 clips" in EvaluateTab.sample_note(None, session, emb, False)
@@ -93,8 +95,8 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
 
 def test_a_run_records_the_audio_it_trained_on(tmp_path):
     """train_clips.json gains "sha256": the audio files of its training and validation clips."""
-    from clapdemo.embeddings import EmbeddingSet
-    from clapdemo.train import TrainConfig, train
+    from clapdemo.stores.embedding_set import EmbeddingSet
+    from clapdemo.training.loop import TrainConfig, train
 
     import numpy as np
 
@@ -105,7 +107,7 @@ def test_a_run_records_the_audio_it_trained_on(tmp_path):
                        captions=[f"t{i}" for i in range(6)])
     train(TrainConfig(epochs=1, batch_size=2), emb.subset([0, 1, 2, 3]), emb.subset([4, 5]), run_dir=tmp_path / "run")
     recorded = json.loads((tmp_path / "run" / "train_clips.json").read_text())["sha256"]
-    from clapdemo.weights import sha256_file
+    from clapdemo.encoders.weights import sha256_file
 
     assert recorded == sorted(sha256_file(f) for f in files)
 
@@ -172,7 +174,7 @@ def test_manifest_problems_name_changed_new_and_missing_files(assets_copy):
 
 def test_a_damaged_weights_file_is_named_as_such(tmp_path, monkeypatch):
     """Not "failed unexpectedly": a ValueError the app and CLI show as the user's to fix."""
-    from clapdemo import weights
+    from clapdemo.encoders import weights
 
     folder = tmp_path / "w"
     folder.mkdir()
@@ -214,7 +216,7 @@ def read_only_store(tmp_path, monkeypatch):
         return
     if mounted:
         subprocess.run(["umount", str(ro)], check=False)
-    from clapdemo import packed
+    from clapdemo.stores import packed
 
     real = packed._pack_into
 
@@ -255,7 +257,7 @@ def _label_root(tmp_path: Path, captions: str, segments: str) -> tuple[Path, Pat
 
 def test_a_huge_field_in_a_segment_csv_skips_that_row_with_a_warning(tmp_path):
     """On main: _csv.Error 'field larger than field limit (131072)' and a traceback."""
-    from clapdemo.label_pairs import make_label_pairs
+    from clapdemo.data.label_pairs import make_label_pairs
 
     root, seg = _label_root(tmp_path, "1,aaaaaaaaaaa,30,a dog barks\n2,bbbbbbbbbbb,0,a dog barks again\n",
                             SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\n'
@@ -267,7 +269,7 @@ def test_a_huge_field_in_a_segment_csv_skips_that_row_with_a_warning(tmp_path):
 
 
 def test_a_huge_caption_field_skips_that_row_with_a_warning(tmp_path):
-    from clapdemo.label_pairs import make_label_pairs
+    from clapdemo.data.label_pairs import make_label_pairs
 
     root, seg = _label_root(tmp_path, f'1,aaaaaaaaaaa,30,"{"y" * 140_000}"\n2,aaaaaaaaaaa,30,a dog barks\n',
                             SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\n')
@@ -312,7 +314,7 @@ def test_captions_with_no_labelled_clip_are_an_error(tmp_path, capsys):
 
 def test_duplicate_ids_are_warned_with_count_and_ids(tmp_path):
     """On main: the first row of a repeated segment or WavCaps id was kept without a word."""
-    from clapdemo.label_pairs import make_label_pairs
+    from clapdemo.data.label_pairs import make_label_pairs
 
     root, seg = _label_root(tmp_path, "1,aaaaaaaaaaa,30,a dog barks\n",
                             SEGMENT_HEADER + f'aaaaaaaaaaa,30.000,40.000,"{DOG}"\naaaaaaaaaaa,30.000,40.000,"{BARK}"\n'
@@ -366,7 +368,7 @@ def test_train_refuses_an_empty_label_store(sample_store_copy, tmp_path, capsys)
 def test_the_app_names_a_damaged_weights_file_in_header_and_status(tmp_path, monkeypatch):
     """On main: "Encoders unavailable: ... has the wrong sha256" in the header, but "No embeddings yet:
     click Precompute" as the status and "failed unexpectedly" from a click."""
-    from clapdemo import weights
+    from clapdemo.encoders import weights
     from clapdemo.app.handlers import Handlers
     from clapdemo.app.session import Session
     from clapdemo.app.settings import Settings

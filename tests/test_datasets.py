@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from clapdemo.datasets import (
+from clapdemo.data.datasets import (
     DEFAULT_TEMPLATES,
     Dataset,
     esc50_class_names,

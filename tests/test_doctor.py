@@ -6,7 +6,7 @@ from conftest import ESC50
 
 
 def test_every_encoder_path_is_deterministic(mn04, minilm):
-    from clapdemo.doctor import MIN_COSINE, audio_checks, text_checks
+    from clapdemo.encoders.doctor import MIN_COSINE, audio_checks, text_checks
 
     clip = sorted((ESC50 / "audio").glob("*.flac"))[0]
     checks = audio_checks(mn04, clip) + text_checks(minilm)
@@ -17,7 +17,7 @@ def test_every_encoder_path_is_deterministic(mn04, minilm):
 
 
 def test_doctor_command_passes(capsys):
-    from clapdemo.cli import main
+    from clapdemo.cli.main import main
 
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out

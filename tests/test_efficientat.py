@@ -13,7 +13,7 @@ from clapdemo.encoders.audioset_labels import AUDIOSET_LABELS
 from clapdemo.encoders.efficientat import (
     DEFAULT_OUTPUT, FRONT_END, MelFrontEnd, build_mn, kaldi_mel_banks, load_efficientat,
 )
-from clapdemo.weights import WEIGHTS
+from clapdemo.encoders.weights import WEIGHTS
 
 SR = 32000
 TEN_S = 10 * SR
@@ -194,7 +194,7 @@ def test_wider_models_keys_and_shapes(shared, width, pooled, head, params_m):
 def test_wider_models_without_weights_fail_clearly(tmp_path, monkeypatch):
     from urllib.error import URLError
 
-    from clapdemo import weights
+    from clapdemo.encoders import weights
 
     monkeypatch.setenv(weights.ENV_DIR, str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -69,6 +69,6 @@ def test_the_check_catches_what_it_should():
     bad = ("import numpy as np\nimport os\nfrom pathlib import Path\nimport soundfile as sf\n"
            "from os.path import getsize\nx = Path('a').name\nopen('f')\n")
     assert len(rule_breaks(bad)) == 7
-    good = ("import html\nimport gradio as gr\nfrom clapdemo.library import LibraryAccess\n"
+    good = ("import html\nimport gradio as gr\nfrom clapdemo.search.folder_index import LibraryAccess\n"
             "def f(path):\n    return gr.Error(html.escape(str(path)))\n")
     assert rule_breaks(good) == []

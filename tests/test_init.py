@@ -1,4 +1,4 @@
-"""Where training starts (clapdemo.projection_init): the AudioSet-label bridge and `train --init`."""
+"""Where training starts (clapdemo.training.projection_init): the AudioSet-label bridge and `train --init`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from clapdemo.cli import main as cli_main
-from clapdemo.model import AudioProjection, ProjectionConfig
-from clapdemo.projection_init import (DEFAULT_LR, LOGIT_BRIDGE, label_bridge_init, label_text_matrix, make_init,
+from clapdemo.cli.main import main as cli_main
+from clapdemo.training.model import AudioProjection, ProjectionConfig
+from clapdemo.training.projection_init import (DEFAULT_LR, LOGIT_BRIDGE, label_bridge_init, label_text_matrix, make_init,
                                       resolve_init)
-from clapdemo.train import TrainConfig
+from clapdemo.training.loop import TrainConfig
 from conftest import copy_esc50_subset
 
 CLASSES = ("dog", "rain", "church_bells", "clock_tick")
@@ -133,9 +133,9 @@ def test_make_init_embeds_with_the_stores_text_encoder_or_says_why_not():
 @pytest.fixture(scope="module")
 def tiny_stores(tmp_path_factory, mn04, minilm):
     """12 real ESC-50 clips embedded twice: mn04 logits (the default) and mn04 pooled (384-d)."""
-    from clapdemo.datasets import load_dataset
+    from clapdemo.data.datasets import load_dataset
     from clapdemo.encoders import load_audio_encoder
-    from clapdemo.precompute import precompute
+    from clapdemo.stores.precompute import precompute
 
     root = copy_esc50_subset(tmp_path_factory.mktemp("esc50-init"), CLASSES, per_class=3)
     stores = tmp_path_factory.mktemp("init-stores")
@@ -182,7 +182,7 @@ def test_decorrelated_bridge_ranks_labels_closer_to_the_probabilities():
     """BridgeRecipe.ridge: p @ D @ L^T keeps the top label of p where p @ L @ L^T can mix it with close names."""
     import numpy as np
 
-    from clapdemo.projection_init import DECORRELATED_BRIDGE, DEFAULT_BRIDGE, decorrelated_bridge
+    from clapdemo.training.projection_init import DECORRELATED_BRIDGE, DEFAULT_BRIDGE, decorrelated_bridge
 
     rng = np.random.default_rng(0)
     base = rng.normal(size=(1, 16))

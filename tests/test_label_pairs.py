@@ -1,5 +1,5 @@
-"""Label pairs (clapdemo.label_pairs): AudioCaps captions against AudioSet labels, no audio; mixed
-training and the leakage check (clapdemo.training_data, runs.evaluate_run)."""
+"""Label pairs (clapdemo.data.label_pairs): AudioCaps captions against AudioSet labels, no audio; mixed
+training and the leakage check (clapdemo.training.plan, runs.evaluate_run)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clapdemo.cli import main as cli_main
+from clapdemo.cli.main import main as cli_main
 from clapdemo.encoders.audioset_labels import AUDIOSET_MIDS
-from clapdemo.label_pairs import (ABSENT_LOGIT, PRESENT_LOGIT, label_logits, make_label_pairs, read_segments,
+from clapdemo.data.label_pairs import (ABSENT_LOGIT, PRESENT_LOGIT, label_logits, make_label_pairs, read_segments,
                                   write_label_store)
-from clapdemo.evaluate import evaluate_run
-from clapdemo.store import open_store
-from clapdemo.training_data import load_training_data
+from clapdemo.evaluation.evaluate import evaluate_run
+from clapdemo.stores.store import open_store
+from clapdemo.training.plan import load_training_data
 from conftest import AUDIOCAPS_META, SHARED
 
 SEGMENTS = SHARED / "data" / "audioset-segments"

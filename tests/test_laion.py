@@ -183,7 +183,7 @@ def laion_checkpoint(htsat, tmp_path_factory):
 
 @requires_laion
 def test_load_htsat_from_a_laion_checkpoint_strictly(htsat, laion_checkpoint):
-    from clapdemo.weights import sha256_file
+    from clapdemo.encoders.weights import sha256_file
 
     encoder = laion.load_htsat(checkpoint=laion_checkpoint, output="embedding")
     assert (encoder.name, encoder.dim) == ("htsat:embedding", 768)

@@ -7,22 +7,24 @@ from test_structure import PACKAGE, clapdemo_imports
 
 
 def imported_modules(module: str) -> set[str]:
-    return {name for name, _, _ in clapdemo_imports(PACKAGE / f"{module}.py")}
+    return {name for name, _, _ in clapdemo_imports(PACKAGE.joinpath(*module.split(".")).with_suffix(".py"))}
 
 
 def test_runs_loads_embeddings_without_the_folder_index():
-    assert "clapdemo.library" not in imported_modules("runs")
-    assert "clapdemo.library" not in imported_modules("training_data")
+    assert "clapdemo.search.folder_index" not in imported_modules("training.runs")
+    assert "clapdemo.search.folder_index" not in imported_modules("training.plan")
 
 
 def test_the_in_ram_loader_lives_with_the_store_and_packing_builds_on_it():
     import ast
     import inspect
 
-    from clapdemo import packed, store
+    from clapdemo.stores import packed
+
+    from clapdemo.stores import store
 
     assert inspect.getmodule(store.open_store) is store and "def open_store" not in inspect.getsource(packed)
     top_level = {n.module for n in ast.parse(inspect.getsource(store)).body if isinstance(n, ast.ImportFrom)}
-    assert "clapdemo.packed" not in top_level  # only open_store(memmap=True) reaches for packing
-    assert "clapdemo.library" not in imported_modules("store")
-    assert "clapdemo.store" in imported_modules("library")  # the folder index is a client of the store
+    assert "clapdemo.stores.packed" not in top_level  # only open_store(memmap=True) reaches for packing
+    assert "clapdemo.search.folder_index" not in imported_modules("stores.store")
+    assert "clapdemo.stores.store" in imported_modules("search.folder_index")  # the folder index is a client of the store

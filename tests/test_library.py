@@ -25,7 +25,7 @@ def esc50_file(category: str, nth: int = 0):
 
 
 def make_long_file(path, seconds: float = 70.0):
-    from clapdemo.audio import load_audio
+    from clapdemo.data.audio import load_audio
 
     wave = np.zeros(int(seconds * RATE), np.float32)
     for category, _, at in EVENTS:
@@ -36,7 +36,7 @@ def make_long_file(path, seconds: float = 70.0):
 
 @pytest.fixture(scope="module")
 def long_index(tmp_path_factory, mn04, minilm):
-    from clapdemo.library import index_folder
+    from clapdemo.search.folder_index import index_folder
 
     folder = tmp_path_factory.mktemp("library")
     make_long_file(folder / "long.wav")
@@ -48,17 +48,17 @@ def long_index(tmp_path_factory, mn04, minilm):
 
 @pytest.fixture(scope="module")
 def shipped_searcher(long_index, mn04, minilm):
-    from clapdemo.library import default_index_dir
-    from clapdemo.store import open_store
-    from clapdemo.runs import load_run
-    from clapdemo.search import Searcher
+    from clapdemo.search.folder_index import default_index_dir
+    from clapdemo.stores.store import open_store
+    from clapdemo.training.runs import load_run
+    from clapdemo.search.searcher import Searcher
 
     model, _ = load_run(REPO / "assets" / "projection")
     return Searcher(open_store(default_index_dir(long_index[0])), model, text_encoder=minilm, audio_encoder=mn04)
 
 
 def test_window_policy():
-    from clapdemo.windows import window_starts
+    from clapdemo.encoders.windows import window_starts
 
     assert window_starts(3.0, 10, 5) == [0.0]
     assert window_starts(10.0, 10, 5) == [0.0]
@@ -91,10 +91,10 @@ def test_an_uploaded_clip_finds_the_file_that_holds_its_sound(tmp_path, mn04, mi
     of mostly silence beats a single cat clip. Ranked by file means, the cat won for 5 of 6 ESC-50
     dog recordings with either shipped projection (and for the very clip inside long.wav with the
     current one)."""
-    from clapdemo.library import index_folder
-    from clapdemo.store import open_store
-    from clapdemo.runs import load_run
-    from clapdemo.search import Searcher
+    from clapdemo.search.folder_index import index_folder
+    from clapdemo.stores.store import open_store
+    from clapdemo.training.runs import load_run
+    from clapdemo.search.searcher import Searcher
 
     make_long_file(tmp_path / "long.wav")
     shutil.copy(esc50_file("cat"), tmp_path / "cat.flac")
@@ -111,7 +111,7 @@ def test_an_uploaded_clip_finds_the_file_that_holds_its_sound(tmp_path, mn04, mi
 
 def _snapshot(index_dir):
     """clip id -> (mean vector, windows, starts) of an index, for comparing two of them."""
-    from clapdemo.store import open_store
+    from clapdemo.stores.store import open_store
 
     e = open_store(index_dir)
     return {c: (e.audio[i], e.windows[e.window_clip == i], e.window_start[e.window_clip == i])
@@ -119,7 +119,7 @@ def _snapshot(index_dir):
 
 
 def test_rerun_embeds_only_added_and_changed_files(tmp_path, mn04, minilm):
-    from clapdemo.library import index_folder
+    from clapdemo.search.folder_index import index_folder
 
     folder = tmp_path / "sounds"
     (folder / "sub").mkdir(parents=True)
@@ -153,8 +153,8 @@ def test_rerun_embeds_only_added_and_changed_files(tmp_path, mn04, minilm):
 
 
 def test_captions_are_optional_and_added_from_a_csv(tmp_path, mn04, minilm):
-    from clapdemo.library import index_folder
-    from clapdemo.store import open_store
+    from clapdemo.search.folder_index import index_folder
+    from clapdemo.stores.store import open_store
 
     shutil.copy(esc50_file("cow"), tmp_path / "cow.flac")
     shutil.copy(esc50_file("cat"), tmp_path / "cat.flac")
@@ -172,8 +172,8 @@ def test_audio_to_audio_finds_the_same_class(esc50_store, mn04, minilm):
     the pool). Two spaces: the projection, and the raw mn04 AudioSet logits (never saw ESC-50 labels).
     Measured: projection 0.779, raw logits 0.801; the recipe shipped before (ESC-50 alone) trained on
     the same half, 0.643. Chance is about 7/413 = 1.7%."""
-    from clapdemo.runs import trained_clip_ids
-    from clapdemo.searchers import open_searcher
+    from clapdemo.training.runs import trained_clip_ids
+    from clapdemo.search.searchers import open_searcher
 
     run = REPO / "assets" / "projection"
     searcher = open_searcher(run, esc50_store, need_audio=False, need_text=False)
@@ -201,8 +201,8 @@ def test_audio_to_audio_finds_the_same_class(esc50_store, mn04, minilm):
 
 def test_cli_index_search_export(long_index, tmp_path, capsys):
     """`index` reruns as a no-op; `search` prints spans and exports CSV/JSON; `--clip` is audio-to-audio."""
-    from clapdemo.cli import main
-    from clapdemo.windows import format_span
+    from clapdemo.cli.main import main
+    from clapdemo.encoders.windows import format_span
 
     folder = long_index[0]
     assert main(["index", str(folder)]) == 0
@@ -224,8 +224,8 @@ def test_cli_index_search_export(long_index, tmp_path, capsys):
 
 
 def test_other_window_settings_recompute_everything(tmp_path, mn04, minilm):
-    from clapdemo.library import index_folder
-    from clapdemo.store import open_store
+    from clapdemo.search.folder_index import index_folder
+    from clapdemo.stores.store import open_store
 
     shutil.copy(esc50_file("cow"), tmp_path / "cow.flac")
     index_folder(tmp_path, mn04, minilm, progress=False)

@@ -10,9 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clapdemo import losses
-from clapdemo.losses import contrastive_loss, unit_contrastive_loss
-from clapdemo.model import AudioProjection, ProjectionConfig
+from clapdemo.training import losses
+from clapdemo.training.losses import contrastive_loss, unit_contrastive_loss
+from clapdemo.training.model import AudioProjection, ProjectionConfig
 
 
 def _log_softmax_at(row: list[float], target: int) -> float:

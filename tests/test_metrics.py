@@ -11,9 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clapdemo import metrics
-from clapdemo.embeddings import EmbeddingSet
-from clapdemo.model import AudioProjection, ProjectionConfig
+from clapdemo.evaluation import metrics
+from clapdemo.stores.embedding_set import EmbeddingSet
+from clapdemo.training.model import AudioProjection, ProjectionConfig
 
 
 def _random(seed: int, *shape) -> np.ndarray:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clapdemo import metrics
-from clapdemo.embeddings import EmbeddingSet
+from clapdemo.evaluation import metrics
+from clapdemo.stores.embedding_set import EmbeddingSet
 
 N_CLASSES, PER_CLASS, DIM = 4, 3, 16
 
@@ -90,8 +90,8 @@ def test_every_metrics_table_shows_the_ceiling_beside_the_figure():
     all show them (the Train tab showed t2a_acc@1 0.61 with no word that 0.61 was near its ceiling)."""
     import torch
 
-    from clapdemo.model import AudioProjection, ProjectionConfig
-    from clapdemo.evaluate import metrics_table
+    from clapdemo.training.model import AudioProjection, ProjectionConfig
+    from clapdemo.evaluation.evaluate import metrics_table
 
     n = N_CLASSES * PER_CLASS
     class_text = np.eye(N_CLASSES, DIM, dtype=np.float32)

@@ -14,7 +14,7 @@ US8K = SHARED / "data" / "urbansound8k-fold10"
 @pytest.fixture(scope="module")
 def label_store(tmp_path_factory, mn04, minilm):
     """The 2,530 AudioCaps train captions with labels in the default segments folder, as label pairs."""
-    from clapdemo.label_pairs import make_label_pairs, write_label_store
+    from clapdemo.data.label_pairs import make_label_pairs, write_label_store
     from conftest import AUDIOCAPS_META
 
     out = tmp_path_factory.mktemp("labels") / "train"
@@ -23,7 +23,7 @@ def label_store(tmp_path_factory, mn04, minilm):
 
 
 def test_urbansound8k_reads_both_layouts(tmp_path):
-    from clapdemo.datasets import guess_dataset_kind, load_dataset
+    from clapdemo.data.datasets import guess_dataset_kind, load_dataset
 
     flat = load_dataset("urbansound8k", US8K)
     assert flat.n_clips == 250 and not flat.missing and not flat.warnings
@@ -70,7 +70,7 @@ def test_benchmark_command_measures_a_run_beside_the_bridge_and_chance(tmp_path,
     bridge are both far above chance, the table names every measure, and --json holds the same figures."""
     import json
 
-    from clapdemo.cli import main
+    from clapdemo.cli.main import main
 
     folder = _small_us8k(tmp_path / "us8k")
     assert main(["benchmark", "--urbansound8k", str(folder), "--cache", str(tmp_path / "cache"),
@@ -92,8 +92,8 @@ def test_a_clip_the_encoder_hears_as_speech_gets_a_speech_caption(mn04):
     projection's top 5 among the caption pool and AudioSet's names hold a speech caption (issue 20: speech
     ranked 504-523 of 527 before), and the API shows the encoder's tags beside it."""
     import clapdemo
-    from clapdemo.caption_pool import with_caption_pool
-    from clapdemo.searchers import label_searcher
+    from clapdemo.search.caption_pool import with_caption_pool
+    from clapdemo.search.searchers import label_searcher
 
     clips = sorted((US8K / "audio").glob("101382-2-0-*.flac"))[:6] + sorted((US8K / "audio").glob("155262-2-0-*.flac"))[:2]
     clap = clapdemo.load()
@@ -112,7 +112,7 @@ def test_a_clip_the_encoder_hears_as_speech_gets_a_speech_caption(mn04):
 def test_the_caption_pool_is_compact_and_holds_minilms_vectors(minilm):
     """assets/caption-pool: 4,000 distinct AudioCaps train captions, int8 vectors within 1e-3 cosine of
     MiniLM's own (re-embedded here), and all of assets/ stays within its 15 MB budget."""
-    from clapdemo.caption_pool import SHIPPED_POOL, load_caption_pool, pool_problem
+    from clapdemo.search.caption_pool import SHIPPED_POOL, load_caption_pool, pool_problem
 
     captions, vectors, manifest = load_caption_pool(SHIPPED_POOL)
     assert len(captions) == 4000 == len(set(c.lower() for c in captions)) and vectors.shape == (4000, 384)
@@ -130,11 +130,11 @@ def test_recipes_are_decided_on_real_held_out_audio(tmp_path, label_store, esc50
     """`recipes` (one seed, one split, 16 UrbanSound8K clips): every figure is on real clips no recipe trained
     on; the probability recipe keeps more of what the encoder hears (tag overlap) than the logits recipe
     shipped before, and the untrained bridge row is there to compare with."""
-    from clapdemo.datasets import load_dataset
-    from clapdemo.precompute import precompute
-    from clapdemo.projection_init import DEFAULT_BRIDGE
-    from clapdemo.recipes import RECIPES, markdown, measure_recipes
-    from clapdemo.store import open_store
+    from clapdemo.data.datasets import load_dataset
+    from clapdemo.stores.precompute import precompute
+    from clapdemo.training.projection_init import DEFAULT_BRIDGE
+    from clapdemo.training.recipes import RECIPES, markdown, measure_recipes
+    from clapdemo.stores.store import open_store
 
     us8k = tmp_path / "us8k-store"
     precompute(load_dataset("urbansound8k", _small_us8k(tmp_path / "us8k")), mn04, minilm, us8k, progress=False)

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from clapdemo.cli import main as cli_main
-from clapdemo.metrics import evaluate, zero_shot_accuracy
-from clapdemo.search import Searcher, project_audio
-from clapdemo.store import open_store
-from clapdemo.train import TrainConfig, train
+from clapdemo.cli.main import main as cli_main
+from clapdemo.evaluation.metrics import evaluate, zero_shot_accuracy
+from clapdemo.search.searcher import Searcher, project_audio
+from clapdemo.stores.store import open_store
+from clapdemo.training.loop import TrainConfig, train
 
 HELD_OUT_CLASSES = ["dog", "rain", "rooster", "church bells", "crying baby",
                     "helicopter", "chainsaw", "sea waves", "clapping", "siren"]

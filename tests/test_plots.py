@@ -6,8 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from clapdemo import plots
-from clapdemo.train import EpochLog
+from clapdemo.evaluation import plots
+from clapdemo.training.loop import EpochLog
 
 
 def _history(n, with_val=True):

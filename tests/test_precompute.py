@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo.datasets import load_dataset
-from clapdemo.precompute import precompute
-from clapdemo.store import Store, StoreMismatch, open_store
+from clapdemo.data.datasets import load_dataset
+from clapdemo.stores.precompute import precompute
+from clapdemo.stores.store import Store, StoreMismatch, open_store
 from conftest import ESC50, REPO
 from floats import assert_rows_close
 
@@ -128,7 +128,7 @@ def test_a_store_made_by_other_encoders_is_not_reused(small_esc50, mn04, minilm,
 
 
 def test_course_pickle_export_has_the_course_layout(esc50_store, tmp_path):
-    from clapdemo.export import export_course_pickle
+    from clapdemo.stores.course_export import export_course_pickle
 
     n = export_course_pickle(esc50_store, tmp_path / "course.pkl")
     with open(tmp_path / "course.pkl", "rb") as f:
@@ -145,7 +145,7 @@ def test_caption_vectors_are_embedded_once_per_shard_and_not_kept_beyond_one():
     """Streaming: one text call per shard, and the cache holds one shard's captions however long the run."""
     import pandas as pd
 
-    from clapdemo.precompute import ShardWriter
+    from clapdemo.stores.precompute import ShardWriter
 
     class Text:
         dim, calls = 3, []

@@ -20,10 +20,10 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clapdemo import metrics
-from clapdemo.audio import fit_length
-from clapdemo.datasets import clean_captions, resolve_inside
-from clapdemo.losses import contrastive_loss
+from clapdemo.evaluation import metrics
+from clapdemo.data.audio import fit_length
+from clapdemo.data.datasets import clean_captions, resolve_inside
+from clapdemo.training.losses import contrastive_loss
 
 
 def _random(seed: int, *shape) -> np.ndarray:

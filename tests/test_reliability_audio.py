@@ -1,7 +1,7 @@
 """Hostile and odd audio files, built here (no binaries committed), through the library and the CLI.
 
 Each case either becomes the waveform the encoder expects (the policy in
-clapdemo/audio.py's docstring) or is refused with a message naming the file
+clapdemo/data/audio.py's docstring) or is refused with a message naming the file
 and the problem; over many clips the run goes on and the clip is listed.
 """
 
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo import cli
-from clapdemo.audio import AudioError, load_audio, load_clip, sound_warnings
+from clapdemo.cli import main as cli
+from clapdemo.data.audio import AudioError, load_audio, load_clip, sound_warnings
 
 SR, SECONDS = 32000, 10.0  # what mn04 hears
 N = int(SR * SECONDS)
@@ -159,7 +159,7 @@ def test_the_run_goes_on_and_lists_every_skipped_clip_via_the_cli(odd_folder, on
     """`python -m clapdemo precompute` over every case (the one-hour file too): each refused file
     named with its problem, the missing one listed, silence and clipping flagged, the rest embedded."""
     import clapdemo.encoders as encoders
-    from clapdemo.store import Store, open_store
+    from clapdemo.stores.store import Store, open_store
 
     odd_folder = Path(shutil.copytree(odd_folder, tmp_path / "data root"))
     (odd_folder / "one hour.flac").symlink_to(one_hour)

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from clapdemo import cli, weights
-from clapdemo.weights import WeightsError, read_state_dict
+from clapdemo.cli import main as cli
+
+from clapdemo.encoders import weights
+from clapdemo.encoders.weights import WeightsError, read_state_dict
 from conftest import ESC50, REPO, WEIGHTS
 
 # ----------------------------------------------------------------------------- the source scan
@@ -177,7 +179,7 @@ def test_written_files_follow_the_umask(umask, mode, tmp_path):
     import pandas as pd
 
     from clapdemo.files import atomic_write
-    from clapdemo.store import Store
+    from clapdemo.stores.store import Store
 
     old = os.umask(umask)
     try:
@@ -208,7 +210,7 @@ def test_a_crafted_projection_config_is_a_clear_error(change, tmp_path, capsys):
 
     from safetensors.torch import load_file, save
 
-    from clapdemo.model import AudioProjection, ProjectionConfig, load_projection, save_projection
+    from clapdemo.training.model import AudioProjection, ProjectionConfig, load_projection, save_projection
 
     config = ProjectionConfig(audio_dim=8, text_dim=4)
     path = save_projection(AudioProjection(config), config, tmp_path / "run")

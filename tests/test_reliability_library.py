@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo import cli
-from clapdemo.audio import AudioError
+from clapdemo.cli import main as cli
+from clapdemo.data.audio import AudioError
 from conftest import REPO
 from test_library import esc50_file
 
@@ -80,7 +80,7 @@ def bad_folder(tmp_path) -> Path:
 def test_index_lists_bad_and_special_files_and_indexes_the_rest(bad_folder, offline_encoders, capsys):
     """`index` over a FIFO, a /dev/zero link, a text .wav, a 0-byte .wav, a dangling link and a link
     loop: exit 0, each listed with its reason, the two real clips indexed; a rerun does the same."""
-    from clapdemo.store import open_store
+    from clapdemo.stores.store import open_store
 
     with deadline(240):
         code = cli.main(["index", str(bad_folder)])
@@ -134,7 +134,7 @@ def test_audio_path_wins_over_a_clip_id_of_the_same_name(tmp_path, offline_encod
 
 def test_a_crafted_hop_is_refused_before_any_work(tmp_path, mn04):
     """An index manifest with hop 0.0001 s would make `search --audio` embed 10,000 windows per second."""
-    from clapdemo.windows import MIN_HOP_SECONDS, embed_file, window_starts
+    from clapdemo.encoders.windows import MIN_HOP_SECONDS, embed_file, window_starts
 
     with pytest.raises(ValueError, match="hop"):
         window_starts(600.0, 10.0, 0.0001)
@@ -147,7 +147,7 @@ def test_a_crafted_hop_is_refused_before_any_work(tmp_path, mn04):
 
 
 def test_a_file_needing_too_many_windows_is_refused(tmp_path, mn04, monkeypatch):
-    import clapdemo.windows as windows
+    import clapdemo.encoders.windows as windows
 
     shutil.copy(esc50_file("cow"), tmp_path / "cow.flac")  # 5 s: 9 windows of 1 s every 0.5 s
     monkeypatch.setattr(windows, "MAX_WINDOWS", 4)
@@ -174,7 +174,7 @@ def eight_channels(tmp_path_factory) -> Path:
 def test_a_many_channel_high_rate_file_is_decoded_in_bounded_memory(eight_channels, mn04):
     """The index decodes block by block to mono at the encoder's rate: peak memory is a few blocks
     and one batch of windows, not the 123 MB the whole file takes at its own rate and channels."""
-    from clapdemo.windows import embed_file
+    from clapdemo.encoders.windows import embed_file
 
     embed_file(eight_channels, mn04)  # warm up imports and resampler tables outside the measurement
     tracemalloc.start()
@@ -192,7 +192,7 @@ def test_the_stream_gives_the_same_samples_as_a_whole_decode(eight_channels):
     """Block-wise mono + resampling is not an approximation: the samples equal a one-shot decode."""
     import librosa
 
-    from clapdemo.audio import load_audio
+    from clapdemo.data.audio import load_audio
 
     whole = sf.read(eight_channels, frames=192000 * 3, dtype="float32")[0].mean(axis=1)
     expected = librosa.resample(whole, orig_sr=192000, target_sr=32000)
@@ -200,7 +200,7 @@ def test_the_stream_gives_the_same_samples_as_a_whole_decode(eight_channels):
 
 
 def test_a_file_over_the_duration_limit_is_refused_while_decoding(eight_channels, mn04):
-    from clapdemo.windows import embed_file
+    from clapdemo.encoders.windows import embed_file
 
     with pytest.raises(AudioError, match="longer than 10 s"):
         embed_file(eight_channels, mn04, max_seconds=10)
@@ -215,10 +215,10 @@ class Crash(Exception):
 def test_a_killed_index_resumes_without_duplicates(tmp_path, mn04, minilm, monkeypatch):
     """A run that dies on the 3rd of 5 files keeps the 2 done; the rerun embeds only the other 3,
     leaves one shard per file and the same vectors as an uninterrupted index."""
-    import clapdemo.windows as windows
-    from clapdemo.library import index_folder
-    from clapdemo.store import open_store
-    from clapdemo.store import Store
+    import clapdemo.encoders.windows as windows
+    from clapdemo.search.folder_index import index_folder
+    from clapdemo.stores.store import open_store
+    from clapdemo.stores.store import Store
 
     folder = tmp_path / "sounds"
     folder.mkdir()
@@ -232,10 +232,10 @@ def test_a_killed_index_resumes_without_duplicates(tmp_path, mn04, minilm, monke
             raise Crash("killed")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr("clapdemo.library.embed_file", dies_on_the_third)
+    monkeypatch.setattr("clapdemo.search.folder_index.embed_file", dies_on_the_third)
     with pytest.raises(Crash):
         index_folder(folder, mn04, minilm, progress=False)
-    monkeypatch.setattr("clapdemo.library.embed_file", real)
+    monkeypatch.setattr("clapdemo.search.folder_index.embed_file", real)
     resumed = index_folder(folder, mn04, minilm, progress=False)
     assert sorted(resumed.resumed) == sorted(calls[:2]) and len(resumed.embedded) == 3, resumed
     store = Store(folder / ".clapdemo-index")
@@ -351,7 +351,7 @@ def test_find_similar_applies_the_upload_limits(tmp_path, server, eight_channels
 
 def test_two_sessions_open_the_same_folder(tmp_path, server, mn04, minilm):
     """While one session indexes a folder, another opening it sees what is indexed so far."""
-    from clapdemo.store import Store
+    from clapdemo.stores.store import Store
 
     data, _, _ = server
     first, second = _handlers(tmp_path, mn04, minilm, data_root=data), _handlers(tmp_path, mn04, minilm, data_root=data)
@@ -366,7 +366,7 @@ def test_two_sessions_open_the_same_folder(tmp_path, server, mn04, minilm):
 @pytest.mark.parametrize("block", [1, 777, 32000 * 3])
 def test_streamed_windows_equal_the_windows_of_the_whole_wave(seconds, block):
     """The cutter sees the file a block at a time and must give exactly what slicing it whole gives."""
-    from clapdemo.windows import WindowCutter, window_starts
+    from clapdemo.encoders.windows import WindowCutter, window_starts
 
     rate, window, hop = 100 if block == 1 else 32000, 10.0, 5.0
     wave = np.random.default_rng(0).standard_normal(int(round(seconds * rate))).astype(np.float32)
@@ -410,6 +410,6 @@ def test_index_killed_for_real_resumes(tmp_path):
     assert f"{8 - len(kept)} added" in rerun.stdout, rerun.stdout
     counts = sidecar_ids(index)
     assert sorted(counts) == sorted(p.name for p in folder.glob("*.flac")) and set(counts.values()) == {1}, counts
-    from clapdemo.store import Store
+    from clapdemo.stores.store import Store
 
     assert Store(index).leftovers() == []  # nothing half-written left behind

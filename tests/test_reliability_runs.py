@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clapdemo import cli
-from clapdemo.datasets import load_dataset
-from clapdemo.precompute import precompute
-from clapdemo.store import Store, StoreBusy, StoreWriteError, open_store
+from clapdemo.cli import main as cli
+from clapdemo.data.datasets import load_dataset
+from clapdemo.stores.precompute import precompute
+from clapdemo.stores.store import Store, StoreBusy, StoreWriteError, open_store
 from conftest import ESC50, REPO
 from floats import assert_rows_close
 
@@ -297,7 +297,7 @@ def test_a_second_precompute_on_the_same_job_is_refused_and_a_dead_holder_frees_
                                                                                   tmp_path):
     out = tmp_path / "store"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from clapdemo.store import Store\n"
+        [sys.executable, "-c", "import sys, time; from clapdemo.stores.store import Store\n"
          "with Store(sys.argv[1]).lock('all'):\n    print('held', flush=True); time.sleep(600)", str(out)],
         cwd=REPO, env=ENV, stdout=subprocess.PIPE, text=True)
     try:
@@ -351,7 +351,7 @@ def synthetic_store(folder: Path, n: int = 3000, audio_dim: int = 32, text_dim: 
 
 @pytest.mark.slow
 def test_training_killed_at_random_moments_leaves_a_readable_best_checkpoint(tmp_path):
-    from clapdemo.model import load_projection, read_projection_info
+    from clapdemo.training.model import load_projection, read_projection_info
 
     store = synthetic_store(tmp_path / "store")
     run = tmp_path / "run"
@@ -379,8 +379,8 @@ def test_training_killed_at_random_moments_leaves_a_readable_best_checkpoint(tmp
 
 
 def test_training_on_a_full_disk_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    from clapdemo.model import load_projection, read_projection_info
-    from clapdemo.train import TrainConfig, train
+    from clapdemo.training.model import load_projection, read_projection_info
+    from clapdemo.training.loop import TrainConfig, train
 
     data = open_store(synthetic_store(tmp_path / "store", n=400))
     run = tmp_path / "run"
@@ -455,19 +455,19 @@ def test_a_disk_full_before_the_run_starts_names_the_file_and_the_fix(mn04, mini
 
 
 def test_a_bare_full_disk_error_gets_its_path_and_the_fix(monkeypatch, tmp_path, capsys):
-    import clapdemo.datasets
+    import clapdemo.data.datasets
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "x"))
 
-    monkeypatch.setattr(clapdemo.datasets, "load_dataset", full)
+    monkeypatch.setattr(clapdemo.data.datasets, "load_dataset", full)
     assert cli.main(["precompute", "--dataset", "esc50", "--data-root", str(tmp_path), "--out", str(tmp_path)]) == 1
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'x'}: cannot write: the disk is full (or over quota)")
 
 
 def test_json_outputs_on_a_full_disk_leave_no_empty_file(tmp_path, monkeypatch, capsys):
     """The probe: `evaluate --json` / `search --json` left 0-byte files; an older file stays whole."""
-    from clapdemo.model import AudioProjection, ProjectionConfig, save_projection
+    from clapdemo.training.model import AudioProjection, ProjectionConfig, save_projection
 
     store = synthetic_store(tmp_path / "store", n=60)
     config = ProjectionConfig(audio_dim=32, text_dim=16)

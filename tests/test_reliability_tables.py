@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo import cli
-from clapdemo.datasets import load_dataset
+from clapdemo.cli import main as cli
+from clapdemo.data.datasets import load_dataset
 
 
 def clip(path: Path) -> None:
@@ -141,7 +141,7 @@ def test_cli_refuses_a_table_without_its_columns(tmp_path, capsys):
 
 def test_cli_prints_each_skipped_row_and_embeds_the_rest(tmp_path, mn04, minilm, monkeypatch, capsys):
     import clapdemo.encoders as encoders
-    from clapdemo.store import open_store
+    from clapdemo.stores.store import open_store
 
     text(tmp_path / "etc" / "passwd", "root:x:0:0")
     _, root, table, good, expected = folder_case(tmp_path)
@@ -191,7 +191,7 @@ def test_an_unclosed_quote_in_a_tsv_is_caught_too(tmp_path):
 def test_a_10_mb_caption_skips_its_row_and_the_run_goes_on(tmp_path, mn04, minilm, monkeypatch, capsys):
     """The probe: "field larger than field limit" stopped the whole run."""
     import clapdemo.encoders as encoders
-    from clapdemo.store import open_store
+    from clapdemo.stores.store import open_store
 
     table = three_clips(tmp_path / "data", "b.wav," + "noise " * 1_750_000)
     monkeypatch.setattr(encoders, "load_audio_encoder", lambda name, device="cpu": mn04)

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from clapdemo import report as R
-from clapdemo.cli import build_parser
-from clapdemo.metrics import normalise
+from clapdemo.cli.main import build_parser
+from clapdemo.evaluation.metrics import normalise
 
 N_CLASSES, PER_CLASS = 14, 3
 
@@ -95,7 +95,7 @@ def test_report_end_to_end_on_a_tiny_config(tmp_path):
 
 def test_label_bridge_init_starts_at_the_bridge():
     """With init='labels' the untrained projection of probabilities p is exactly p @ label_matrix."""
-    from clapdemo.model import AudioProjection, ProjectionConfig
+    from clapdemo.training.model import AudioProjection, ProjectionConfig
 
     rng = np.random.default_rng(1)
     probs = rng.random((30, 527)).astype(np.float32)
@@ -126,8 +126,8 @@ def test_variant_refuses_a_bridge_init_on_other_outputs():
 
 def test_report_sweep_has_the_train_cli_default():
     """The CLI's default recipe is a row of the table it is chosen from (issue #4)."""
-    from clapdemo.projection_init import DEFAULT_LR
-    from clapdemo.train import TrainConfig
+    from clapdemo.training.projection_init import DEFAULT_LR
+    from clapdemo.training.loop import TrainConfig
 
     rows = dict(R.sweep_variants("full", with_clip=False))
     cli = next(v for name, v in rows.items() if name.startswith("train CLI default"))

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo.audio import load_audio, load_clip
-from clapdemo.datasets import read_esc50
-from clapdemo.sample_set import (AUDIO_ENCODER, SAMPLE_ROOT, SAMPLE_STORE, TEXT_ENCODER, build_sample_set,
+from clapdemo.data.audio import load_audio, load_clip
+from clapdemo.data.datasets import read_esc50
+from clapdemo.data.sample_set import (AUDIO_ENCODER, SAMPLE_ROOT, SAMPLE_STORE, TEXT_ENCODER, build_sample_set,
                                  install_sample_store, sample_set_size)
-from clapdemo.store import Store
+from clapdemo.stores.store import Store
 from conftest import ESC50, copy_esc50_subset
 
 
@@ -145,7 +145,7 @@ def test_app_defaults_to_the_sample_set_and_searches_it(tmp_path, monkeypatch):
 
 
 def test_cli_builds_a_sample_set(tmp_path, capsys):
-    from clapdemo.cli import main
+    from clapdemo.cli.main import main
 
     source = copy_esc50_subset(tmp_path / "src", ["dog"], per_class=2)
     assert main(["sample-set", "build", "--from", str(source), "--out", str(tmp_path / "out")]) == 0

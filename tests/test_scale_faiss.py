@@ -11,12 +11,12 @@ pytest.importorskip("faiss")
 
 import torch  # noqa: E402
 
-from clapdemo import ann  # noqa: E402
-from clapdemo.datasets import load_dataset  # noqa: E402
-from clapdemo.model import AudioProjection, ProjectionConfig  # noqa: E402
-from clapdemo.precompute import precompute  # noqa: E402
-from clapdemo.search import Searcher  # noqa: E402
-from clapdemo.store import open_store  # noqa: E402
+from clapdemo.search import ann_index as ann
+from clapdemo.data.datasets import load_dataset  # noqa: E402
+from clapdemo.training.model import AudioProjection, ProjectionConfig  # noqa: E402
+from clapdemo.stores.precompute import precompute  # noqa: E402
+from clapdemo.search.searcher import Searcher  # noqa: E402
+from clapdemo.stores.store import open_store  # noqa: E402
 from conftest import ESC50  # noqa: E402
 
 
@@ -83,7 +83,7 @@ def test_small_store_searches_exactly_without_faiss(small_store, monkeypatch):
 
 def test_store_index_builds_ahead_and_search_then_uses_it(small_store, tmp_path, monkeypatch, capsys):
     """`store index --run` builds the index before any search; the first search then finds it current."""
-    from clapdemo.cli import main
+    from clapdemo.cli.main import main
 
     _, store = small_store
     run = tmp_path / "run"
@@ -102,7 +102,7 @@ def test_store_index_builds_ahead_and_search_then_uses_it(small_store, tmp_path,
 
 
 def test_store_index_without_run_names_what_is_missing(small_store, capsys):
-    from clapdemo.cli import main
+    from clapdemo.cli.main import main
 
     _, store = small_store
     assert main(["store", "index", str(store)]) != 0

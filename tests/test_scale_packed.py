@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clapdemo.datasets import load_dataset
-from clapdemo.precompute import precompute
-from clapdemo.store import open_store
+from clapdemo.data.datasets import load_dataset
+from clapdemo.stores.precompute import precompute
+from clapdemo.stores.store import open_store
 from conftest import ESC50
 
 
@@ -42,8 +42,8 @@ def test_a_changed_store_is_packed_again(store, mn04, minilm):
 
 
 def test_training_and_search_run_on_a_float16_memory_mapped_store(store, minilm):
-    from clapdemo.search import Searcher
-    from clapdemo.train import TrainConfig, split_validation, train
+    from clapdemo.search.searcher import Searcher
+    from clapdemo.training.loop import TrainConfig, split_validation, train
 
     data = open_store(store, dtype="float16")
     train_set, val_set = split_validation(data, 0.2, 0)
@@ -56,7 +56,7 @@ def test_cli_memmap_and_float16_give_the_numbers_of_the_store_in_ram(store, tmp_
     """train/evaluate/search with --memmap or --float16 read STORE/packed and agree with the in-RAM store."""
     import json
 
-    from clapdemo.cli import main
+    from clapdemo.cli.main import main
 
     run = tmp_path / "run"
     assert main(["train", "--train", str(store), "--out", str(run), "--epochs", "2", "--batch-size", "8",
@@ -96,7 +96,7 @@ class _CountingMap(np.memmap):
 def test_training_on_a_memory_mapped_set_reads_batches_and_equals_training_in_ram(store):
     """Bigger than RAM: train() reads a memmap batch by batch (never the whole set at once after
     one chunked pass for the input statistics) and ends where training in RAM ends."""
-    from clapdemo.train import TrainConfig, train
+    from clapdemo.training.loop import TrainConfig, train
 
     in_ram, mapped = open_store(store), open_store(store, memmap=True)
     mapped.audio, mapped.text = mapped.audio.view(_CountingMap), mapped.text.view(_CountingMap)

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from clapdemo.datasets import load_dataset  # noqa: E402
-from clapdemo.precompute import precompute  # noqa: E402
-from clapdemo.ray_engine import precompute_ray, worker_env  # noqa: E402
-from clapdemo.store import Store, open_store  # noqa: E402
+from clapdemo.data.datasets import load_dataset  # noqa: E402
+from clapdemo.stores.precompute import precompute  # noqa: E402
+from clapdemo.stores.ray_engine import precompute_ray, worker_env  # noqa: E402
+from clapdemo.stores.store import Store, open_store  # noqa: E402
 from conftest import ESC50, REPO  # noqa: E402
 from floats import assert_rows_close  # noqa: E402
 
@@ -79,7 +79,7 @@ def test_ray_pipeline_equals_the_single_process_store(local_ray, reference, mn04
 def test_killed_ray_run_resumes_and_completes(local_ray, reference, mn04, minilm, tmp_path):
     out = tmp_path / "killed"
     script = (f"import sys; from conftest import *; from test_scale_ray import subset; import ray; "
-              f"from clapdemo.ray_engine import precompute_ray, worker_env; "
+              f"from clapdemo.stores.ray_engine import precompute_ray, worker_env; "
               f"from clapdemo.encoders import load_audio_encoder, load_text_encoder; "
               f"ray.init(address='local', num_cpus=1, runtime_env=worker_env(), include_dashboard=False); "
               f"precompute_ray(subset(), load_audio_encoder('mn04_as'), load_text_encoder('minilm'), {str(out)!r}, "

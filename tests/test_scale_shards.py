@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from clapdemo.datasets import load_dataset
-from clapdemo.precompute import precompute
-from clapdemo.shards import parse_shard, select_shard, shard_of, shard_status
-from clapdemo.store import Store, open_store
+from clapdemo.data.datasets import load_dataset
+from clapdemo.stores.precompute import precompute
+from clapdemo.stores.work_split import parse_shard, select_shard, shard_of, shard_status
+from clapdemo.stores.store import Store, open_store
 from conftest import ESC50, REPO
 from floats import assert_rows_close
 
@@ -23,7 +23,7 @@ N_CLIPS = 30
 def test_shard_of_is_stable_across_processes_and_covers_every_clip():
     ids = [f"clip-{i}.wav" for i in range(200)]
     here = [shard_of(c, 3) for c in ids]
-    code = "from clapdemo.shards import shard_of; print([shard_of(f'clip-{i}.wav', 3) for i in range(200)])"
+    code = "from clapdemo.stores.work_split import shard_of; print([shard_of(f'clip-{i}.wav', 3) for i in range(200)])"
     other = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                            env=dict(os.environ, PYTHONPATH=str(REPO), PYTHONHASHSEED="123"), check=True)
     assert eval(other.stdout) == here  # noqa: S307 - our own subprocess's list literal

@@ -172,7 +172,7 @@ def test_no_server_path_or_session_id_is_shown(app, two, monkeypatch):
         def figure(self, *args):
             return None
 
-    monkeypatch.setattr("clapdemo.layout.plan_layout", lambda *args: Layout())
+    monkeypatch.setattr("clapdemo.evaluation.joint_layout.plan_layout", lambda *args: Layout())
     note = drain(app.joint_space(b, "modality", False))[0]
     assert "UMAP of 6 projected clips" in note and "/" not in note, note
 
@@ -303,9 +303,9 @@ def test_precompute_log_and_library_exports_name_no_server_path(tmp_path):
     """Item 3: the Data tab's precompute log and the Library's export files name the store and the
     files, never the server's folders (the CLI's own summary keeps the path: it is the user's)."""
     from clapdemo.app.tab_data import precompute_log
-    from clapdemo.library import export_hits
-    from clapdemo.precompute import PrecomputeReport
-    from clapdemo.search import Hit
+    from clapdemo.search.folder_index import export_hits
+    from clapdemo.stores.precompute import PrecomputeReport
+    from clapdemo.search.searcher import Hit
 
     store = tmp_path / "cache" / "stores" / "esc50-all-mn04"
     report = PrecomputeReport(store=str(store), total=3, computed=3)

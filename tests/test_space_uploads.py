@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo import library
+from clapdemo.search import folder_index as library
 from clapdemo.app import Handlers, Session, Settings
 from conftest import ESC50, REPO
 from test_library import esc50_file
@@ -128,7 +128,7 @@ def test_a_sessions_files_go_when_it_expires_and_stale_ones_at_start(tmp_path):
 # ---- 6. typed labels and queries ------------------------------------------------------------------
 
 def test_typed_labels_and_queries_are_capped(sample):
-    from clapdemo.search import MAX_LABELS, MAX_TEXT_CHARS, parse_labels
+    from clapdemo.search.searcher import MAX_LABELS, MAX_TEXT_CHARS, parse_labels
 
     assert len(parse_labels(", ".join(f"label {i}" for i in range(MAX_LABELS)))) == MAX_LABELS
     with pytest.raises(ValueError, match=f"10000 labels typed; at most {MAX_LABELS}"):
@@ -160,7 +160,7 @@ def test_a_long_many_channel_query_is_decoded_only_for_its_first_seconds(tmp_pat
                                                                           monkeypatch):
     """A query inside the upload caps (here 96 s of 8 channels at 48 kHz; the probe's was 590 s at
     192 kHz) is decoded only for its first QUERY_SECONDS: counted in decoded samples, not in time."""
-    import clapdemo.windows as windows
+    import clapdemo.encoders.windows as windows
 
     h, index = one_file_library
     long = tmp_path / "long eight channels.flac"
@@ -282,7 +282,7 @@ def test_own_clips_list_every_file_not_used_and_counts_agree(sample, tmp_path):
 # ---- 12. formula injection in results.csv ------------------------------------------------------
 
 def test_exported_csv_cells_never_start_a_formula(tmp_path):
-    from clapdemo.search import Hit
+    from clapdemo.search.searcher import Hit
 
     names = ['=HYPERLINK("http://x","click")', "+SUM(1+1)", "-2+3", "@cmd", "\tTAB", "\rCR", "dog.wav"]
     hits = [Hit(rank=i + 1, score=-0.5, relevance=0.1, clip_id=n, audio_path=n, caption=n)
@@ -339,7 +339,7 @@ def test_a_missing_upload_names_the_size_limit(tmp_path, mn04, minilm):
 
 def test_the_dataset_list_offers_only_kinds_that_work_with_the_data(tmp_path):
     from clapdemo.app import tab_data
-    from clapdemo.datasets import usable_kinds
+    from clapdemo.data.datasets import usable_kinds
 
     settings = Settings.from_env(["--cache", str(tmp_path / "cache")], env={})  # the sample set
     assert usable_kinds(settings.data_root, settings.dataset) == ["esc50"]

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clapdemo import cli
-from clapdemo.datasets import load_dataset
-from clapdemo.precompute import precompute
-from clapdemo.store import Store, StoreMismatch, open_store
+from clapdemo.cli import main as cli
+from clapdemo.data.datasets import load_dataset
+from clapdemo.stores.precompute import precompute
+from clapdemo.stores.store import Store, StoreMismatch, open_store
 from conftest import ESC50
 
 IDENTITY = {"name": "synthetic", "weights_sha256": "0" * 64}

@@ -72,7 +72,7 @@ def test_minilm_is_deterministic_and_batch_independent(minilm):
 
 
 def test_minilm_identity_is_the_packaged_weight_file(minilm):
-    from clapdemo.weights import sha256_file
+    from clapdemo.encoders.weights import sha256_file
 
     folder = text_mod._minilm_dir()
     assert minilm.identity.weights_sha256 == sha256_file(folder / "model.safetensors")

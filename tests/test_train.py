@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
 
-from clapdemo import train as train_module
-from clapdemo.embeddings import EmbeddingSet
-from clapdemo.losses import contrastive_loss
-from clapdemo.model import AudioProjection, ProjectionConfig, load_projection, read_projection_info, save_projection
-from clapdemo.train import EpochLog, TrainConfig, train
+from clapdemo.training import loop as train_module
+from clapdemo.stores.embedding_set import EmbeddingSet
+from clapdemo.training.losses import contrastive_loss
+from clapdemo.training.model import AudioProjection, ProjectionConfig, load_projection, read_projection_info, save_projection
+from clapdemo.training.loop import EpochLog, TrainConfig, train
 
 AUDIO_DIM, TEXT_DIM = 24, 16
 META = {"audio_encoder": {"name": "synthetic-audio"}, "text_encoder": {"name": "synthetic-text"}, "dataset": "toy"}
@@ -252,7 +252,7 @@ def test_interrupted_run_keeps_its_best_checkpoint(data, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(**FAST), *data, callbacks=[crash], run_dir=tmp_path)
-    from clapdemo.run_info import load_run_info
+    from clapdemo.training.run_record import load_run_info
 
     run = json.loads((tmp_path / "run.json").read_text())  # written once, at the first checkpoint
     assert run["status"] == "running" and run["best_epoch"] == 1
@@ -341,7 +341,7 @@ def test_one_run_record_read_back_by_one_function(data, tmp_path):
     when it is there, the projection file's own summary when the file was copied alone."""
     import shutil
 
-    from clapdemo.run_info import RunInfo, load_run_info
+    from clapdemo.training.run_record import RunInfo, load_run_info
 
     result = train(TrainConfig(**(FAST | {"epochs": 3})), *data, run_dir=tmp_path / "run")
     info = load_run_info(tmp_path / "run")
@@ -364,9 +364,9 @@ def test_one_run_record_read_back_by_one_function(data, tmp_path):
 def test_one_training_entry_point_lr_follows_the_init(data, tmp_path):
     """plan_training: the init resolved against the data, the lr given or the init's, the data's
     standardisation; start() trains and writes the run (as the CLI, the app, recipes and the report do)."""
-    from clapdemo.projection_init import DEFAULT_LR, ProjectionInit
-    from clapdemo.run_info import load_run_info
-    from clapdemo.training_data import assemble, plan_training
+    from clapdemo.training.projection_init import DEFAULT_LR, ProjectionInit
+    from clapdemo.training.run_record import load_run_info
+    from clapdemo.training.plan import assemble, plan_training
 
     clips = data[0].subset(np.arange(data[0].n_clips))
     clips.meta = {**META, "dataset": {"name": "toy"}}

@@ -18,7 +18,7 @@ import soundfile as sf
 
 from conftest import REPO, copy_esc50_subset
 from clapdemo.app import DEFAULT_PROJECTION, Handlers, Session, Settings, launch_options
-from clapdemo.datasets import guess_dataset_kind
+from clapdemo.data.datasets import guess_dataset_kind
 
 CLASSES = ("dog", "rain", "rooster", "cat")
 
@@ -56,8 +56,8 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.05):
 @pytest.fixture(scope="module")
 def ready(handlers, tiny_esc50):
     """A session whose store is half precomputed by the library, then finished by the app."""
-    from clapdemo.datasets import load_dataset
-    from clapdemo.precompute import precompute
+    from clapdemo.data.datasets import load_dataset
+    from clapdemo.stores.precompute import precompute
 
     audio, text = handlers.encoders()
     folder = handlers.store_dir("esc50", "all")
@@ -282,7 +282,7 @@ def test_two_sessions_do_not_see_or_stop_each_others_training(handlers, ready, m
 
 
 def test_joint_space_is_cached_per_store_and_projection(handlers, ready, monkeypatch):
-    from clapdemo import plots
+    from clapdemo.evaluation import plots
 
     session, _, _ = ready
     calls = []
@@ -304,7 +304,7 @@ def test_joint_space_is_cached_per_store_and_projection(handlers, ready, monkeyp
 
 def test_a_second_precompute_on_the_same_store_gets_a_clear_message(handlers, ready):
     """Another process (or session) holds the store: the app says so and keeps working."""
-    from clapdemo.store import Store
+    from clapdemo.stores.store import Store
 
     session, _, _ = ready
     with Store(handlers.store_dir("esc50", "all")).lock():
@@ -320,7 +320,7 @@ def test_learning_rate_zero_or_empty_follows_the_init(handlers, ready):
     """The lr box shows 0 when empty: 0 must not train at lr 0 (issue 12, defect 1)."""
     import json
 
-    from clapdemo.projection_init import DEFAULT_LR
+    from clapdemo.training.projection_init import DEFAULT_LR
 
     session, _, _ = ready
     for lr in (0, None):
@@ -374,9 +374,9 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
     """16 clips, 4 captions (one per class): t2a@1 cannot pass 4/16, a2t chance is 1/4 (defect 5)."""
     import shutil
 
-    from clapdemo.model import projection_file
-    from clapdemo.runs import trained_clip_ids
-    from clapdemo.store import open_store
+    from clapdemo.training.model import projection_file
+    from clapdemo.training.runs import trained_clip_ids
+    from clapdemo.stores.store import open_store
 
     session, _, _ = ready
     note, course, papers, *_ = handlers.evaluate(session, None)
@@ -411,8 +411,8 @@ def test_evaluate_shows_ceilings_tie_aware_chance_and_in_sample_clips(handlers, 
 
     import json
 
-    from clapdemo.train import CLIPS_FILE
-    from clapdemo.store import open_store
+    from clapdemo.training.loop import CLIPS_FILE
+    from clapdemo.stores.store import open_store
 
     ids = open_store(session.store_dir).clip_ids  # as if it had trained on another store sharing 12 clips
     Path(mine.projection, CLIPS_FILE).write_text(json.dumps({"train": ids[:10], "val": ids[10:12]}))
@@ -447,8 +447,8 @@ def test_typed_labels_are_ranked_among_themselves_and_shown_first(tiny_esc50, tm
     529 a typed "a barking dog" ranked 84-135 for ESC-50 dogs. So the typed labels get their own
     ranking, a choice between only them, shown first. Measured on the 206 held-out ESC-50 clips: the
     bare class name is top-1 among the 50 typed names for 85.9 %, among 527 AudioSet names + 50 for 13.6 %."""
-    from clapdemo.model import projection_file
-    from clapdemo.searchers import label_searcher
+    from clapdemo.training.model import projection_file
+    from clapdemo.search.searchers import label_searcher
 
     searcher = label_searcher(projection_file(handlers.settings.projection), *handlers.encoders())
     typed = "a barking dog, a car horn, rain falling, a cat meowing, a rooster crowing, a car horn"

@@ -140,7 +140,7 @@ def test_evaluate_names_every_figure_and_explains_the_ties(sample):
 
 def test_extreme_queries_rank_clips_among_distinct_captions(sample):
     """The library's record: the rank a CLI user sees with `evaluate --extremes` too."""
-    from clapdemo.evaluate import extreme_queries
+    from clapdemo.evaluation.evaluate import extreme_queries
 
     h, session = sample
     searcher = h.searcher(session)
@@ -173,8 +173,8 @@ def _text_to_own_audio(layout, xy) -> float:
 
 
 def test_centred_joint_space_puts_captions_by_their_clips(sample, tmp_path):
-    from clapdemo.layout import LAYOUT_KIND, plan_layout
-    from clapdemo.plots import umap_2d
+    from clapdemo.evaluation.joint_layout import LAYOUT_KIND, plan_layout
+    from clapdemo.evaluation.plots import umap_2d
 
     h, session = sample
     searcher = h.searcher(session)

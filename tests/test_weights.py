@@ -9,8 +9,8 @@ from urllib.error import URLError
 
 import pytest
 
-from clapdemo import weights
-from clapdemo.weights import WeightsHashMismatch, WeightsNotFound, find_weights, find_weights_with_hash, sha256_file
+from clapdemo.encoders import weights
+from clapdemo.encoders.weights import WeightsHashMismatch, WeightsNotFound, find_weights, find_weights_with_hash, sha256_file
 
 MN04 = weights.WEIGHTS["mn04_as"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clapdemo.windows import best_window_per_clip, format_span, window_starts
+from clapdemo.encoders.windows import best_window_per_clip, format_span, window_starts
 
 
 def test_every_second_lies_in_a_window():

@@ -19,8 +19,8 @@ from clapdemo.app.jobs import is_running
 from clapdemo.app.session import Session, SessionRegistry
 from clapdemo.app.settings import Settings, below_roots
 from clapdemo.app.warmup import WarmUp
-from clapdemo.datasets import SPLITS
-from clapdemo.sample_set import SAMPLE_ROOT, session_store
+from clapdemo.data.datasets import SPLITS
+from clapdemo.data.sample_set import SAMPLE_ROOT, session_store
 
 log = logging.getLogger("clapdemo.app")
 MAX_TRAININGS = 2  # trainings at once across all visitors (each takes a core); the next is told to wait
@@ -69,7 +69,7 @@ class AppCore:
     def store_roots(self, session: Session) -> list[Path]:
         """Folders whose stores this session may use: the Library's roots (data root,
         CLAPDEMO_LIBRARY_ROOTS), the cache's shared stores, the session's own clips, its active store."""
-        from clapdemo.library import library_roots
+        from clapdemo.search.folder_index import library_roots
 
         roots = library_roots(self.settings.data_root, os.environ) + [self.settings.cache / "stores",
                                                             self.settings.cache / "own-clips" / session.id]
@@ -94,14 +94,14 @@ class AppCore:
 
     def store_dir(self, kind: str, split: str) -> Path:
         """Where the store for (dataset, split, these encoders, this data root) lives in the cache."""
-        from clapdemo.store import cache_store_dir
+        from clapdemo.stores.store import cache_store_dir
 
         audio, text = self.encoders()
         return cache_store_dir(self.settings.cache, kind, split, audio.name, text.name, self.settings.data_root)
 
     def known_stores(self) -> list[tuple[str, str]]:
         """(label, path) of every store in the cache with at least one embedded clip."""
-        from clapdemo.store import Store
+        from clapdemo.stores.store import Store
 
         out = []
         for folder in sorted((self.settings.cache / "stores").glob("*")):
@@ -136,7 +136,7 @@ class AppCore:
 
     def store_problem(self, session: Session) -> str | None:
         """Why this session has no embeddings to use (None when it has)."""
-        from clapdemo.store import Store
+        from clapdemo.stores.store import Store
 
         self.ensure_open(session)
         if not session.store_dir or not Store(session.store_dir).exists():
@@ -155,9 +155,9 @@ class AppCore:
 
     def compatibility_problem(self, session: Session) -> str | None:
         """`search.compatibility_problem` for the session's projection and store (None if either is missing)."""
-        from clapdemo.runs import encoders_of, load_run_info
-        from clapdemo.search import compatibility_problem
-        from clapdemo.store import Store
+        from clapdemo.training.runs import encoders_of, load_run_info
+        from clapdemo.search.searcher import compatibility_problem
+        from clapdemo.stores.store import Store
 
         if not session.store_dir or not session.projection:
             return None
@@ -169,8 +169,8 @@ class AppCore:
 
     def searcher(self, session: Session):
         """The cached Searcher for this session's projection and store (`python -m clapdemo search`)."""
-        from clapdemo.model import projection_file
-        from clapdemo.searchers import cached_searcher
+        from clapdemo.training.model import projection_file
+        from clapdemo.search.searchers import cached_searcher
 
         store = self.need_store(session)
         problem = self.compatibility_problem(session)
@@ -249,7 +249,7 @@ class AppCore:
             lines.append(f"**Dataset:** {s.dataset}, {self.data_name()} — {s.why.get('CLAPDEMO_DATA_ROOT')}, "
                          f"kind {s.why.get('CLAPDEMO_DATASET')}")
         if session and session.store_dir:
-            from clapdemo.store import Store
+            from clapdemo.stores.store import Store
 
             st = Store(session.store_dir).status()
             lines.append(f"**Embeddings:** `{Path(session.store_dir).name}` — {st['done']}/{st['clips']} clips")
@@ -277,7 +277,7 @@ class AppCore:
         """The header's projection line: which one, why, what it was trained on, whether it fits."""
         if not session or not session.projection:
             return "**Projection:** none"
-        from clapdemo.runs import best_epoch_of, load_run_info, run_data
+        from clapdemo.training.runs import best_epoch_of, load_run_info, run_data
 
         try:
             info = load_run_info(session.projection)

@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clapdemo.datasets import DATASET_KINDS, guess_dataset_kind
-from clapdemo.sample_set import SAMPLE_ROOT
+from clapdemo.data.datasets import DATASET_KINDS, guess_dataset_kind
+from clapdemo.data.sample_set import SAMPLE_ROOT
+from clapdemo.shipped import ASSETS
 
-REPO = Path(__file__).resolve().parent.parent.parent
-DEFAULT_PROJECTION = REPO / "assets" / "projection"
+DEFAULT_PROJECTION = ASSETS / "projection"
 NO_DATA = (
     "**No dataset yet.** Point the app at a dataset folder: set `CLAPDEMO_DATA_ROOT=/path/to/data` "
     "(and optionally `CLAPDEMO_DATASET=esc50|audiocaps|clotho|folder`) or start it with "
@@ -31,7 +31,7 @@ class Settings:
     """Where the app reads and writes, from environment variables or command-line flags.
 
     data_root:   dataset folder (CLAPDEMO_DATA_ROOT, --data-root); default: the sample set that ships
-                 in assets/esc50-sample (ESC-50 clips, read with its shipped store; clapdemo.sample_set).
+                 in assets/esc50-sample (ESC-50 clips, read with its shipped store; clapdemo.data.sample_set).
     dataset:     reader kind (CLAPDEMO_DATASET, --dataset); guessed from the folder if unset.
     cache:       where stores, runs and UMAP layouts go (CLAPDEMO_CACHE, default ~/.cache/clapdemo).
     projection:  the projection active when a session opens (CLAPDEMO_PROJECTION, default
@@ -116,7 +116,7 @@ class Settings:
 
     def upload_quota(self, session_id: str):
         """The disk quotas for one session's uploads (`library.Quota`)."""
-        from clapdemo.library import Quota
+        from clapdemo.search.folder_index import Quota
 
         return Quota(self.cache, session_id, int(self.session_quota_mb * 1e6), int(self.total_quota_mb * 1e6))
 
@@ -174,7 +174,7 @@ def _encoders_of_projection(projection: Path) -> dict[str, str]:
     With no encoder asked for, the app uses these: otherwise "auto" would pick
     CLIP wherever the hub answers (a Space) and the shipped MiniLM projection
     would not fit it, so Search would fail before anyone trained."""
-    from clapdemo.run_info import load_run_info
+    from clapdemo.training.run_record import load_run_info
 
     try:  # run.json, not the weights: importing the app must stay free of torch
         data = load_run_info(projection, weights_file=False).data

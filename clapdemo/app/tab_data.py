@@ -17,7 +17,7 @@ from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import N_EXAMPLES, audio_update, progress_html, table, file_name
-from clapdemo.datasets import DATASET_KINDS, SPLITS, usable_kinds
+from clapdemo.data.datasets import DATASET_KINDS, SPLITS, usable_kinds
 
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # every split a reader knows ("fold1", "folds1-3", "val")
@@ -25,8 +25,8 @@ SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # every split a reader knows ("
 
 class DataTab(AppCore):
     def load_dataset(self, kind: str, split: str):
-        """`clapdemo.datasets.load_dataset`, as `python -m clapdemo precompute --dataset KIND --split SPLIT` reads it."""
-        from clapdemo.datasets import load_dataset
+        """`clapdemo.data.datasets.load_dataset`, as `python -m clapdemo precompute --dataset KIND --split SPLIT` reads it."""
+        from clapdemo.data.datasets import load_dataset
 
         if self.settings.data_problem:
             raise gr.Error(self.settings.data_problem.replace("**", ""), duration=None)
@@ -64,7 +64,7 @@ class DataTab(AppCore):
         return "  \n".join(lines), examples[columns], *players, self.store_status(kind, split)
 
     def store_status(self, kind: str, split: str) -> str:
-        from clapdemo.store import Store
+        from clapdemo.stores.store import Store
 
         try:
             folder = self.store_dir(kind, split)
@@ -92,7 +92,7 @@ class DataTab(AppCore):
         """Embed `dataset` into the store at `folder` in the session's own thread, which then becomes
         the session's store. Yields (progress bar, log, header, Evaluate's store list); the last
         two are `gr.skip()` until the store is done."""
-        from clapdemo.precompute import precompute
+        from clapdemo.stores.precompute import precompute
 
         if is_running(session.jobs.get("precompute")):
             raise gr.Error("A precompute is already running in this session; wait for it or press Stop.")

@@ -23,10 +23,10 @@ class EvaluateTab(AppCore):
 
         Each figure is shown beside its ceiling (`metrics.best_possible`: repeated captions cap
         text->audio) and chance; `held_out` leaves out the clips the projection was trained on."""
-        from clapdemo import plots
-        from clapdemo.model import projection_file
-        from clapdemo.evaluate import evaluate_run, extreme_queries, metrics_table
-        from clapdemo.held_out import one_caption_per_clip
+        from clapdemo.evaluation import plots
+        from clapdemo.training.model import projection_file
+        from clapdemo.evaluation.evaluate import evaluate_run, extreme_queries, metrics_table
+        from clapdemo.evaluation.held_out import one_caption_per_clip
 
         store = self.store_by_name(session, store_choice) if store_choice else None  # a name, never a path
         if store and store != session.store_dir:
@@ -58,7 +58,7 @@ class EvaluateTab(AppCore):
 
     def sample_note(self, session: Session, emb, held_out: bool) -> str:
         """Which of these clips the projection was trained on: in-sample numbers are marked as such."""
-        from clapdemo.held_out import sample_status
+        from clapdemo.evaluation.held_out import sample_status
 
         status = sample_status(session.projection, emb)  # by id or identical audio
         if status.recorded:
@@ -82,7 +82,7 @@ class EvaluateTab(AppCore):
 
     def held_out_searcher(self, session: Session, searcher):
         """A Searcher over the clips the projection never saw (neither trained nor validated on)."""
-        from clapdemo.held_out import TooFewHeldOut, held_out_searcher
+        from clapdemo.evaluation.held_out import TooFewHeldOut, held_out_searcher
 
         try:
             return held_out_searcher(session.projection, searcher)
@@ -94,7 +94,7 @@ class EvaluateTab(AppCore):
 
 def legend(table_: pd.DataFrame, metrics: dict, emb) -> str:
     """What each row and column means, one line each, and why clip → caption top 3 may equal top 1."""
-    from clapdemo.metrics import COLUMN_MEANINGS, describe_metric, first_caption_of_each_clip
+    from clapdemo.evaluation.metrics import COLUMN_MEANINGS, describe_metric, first_caption_of_each_clip
 
     lines = ["**What the figures mean** (all are shares of queries, 0 to 1):"]
     lines += [f"- *{name}* (`{key}`): {describe_metric(key)[1]}" for name, key in zip(table_[NAME], table_["metric"])]

@@ -1,6 +1,6 @@
 """The "Joint space" tab: a UMAP picture of the store's projected clips and captions.
 
-Same library calls as `python -m clapdemo joint-space` (`clapdemo.layout`): the layout is
+Same library calls as `python -m clapdemo joint-space` (`clapdemo.evaluation.joint_layout`): the layout is
 computed once per (store, projection), in the session's own thread, and cached as .npy.
 """
 
@@ -19,7 +19,7 @@ from clapdemo.app.session import Session
 class JointTab(AppCore):
     def joint_space(self, session: Session, color_by: str, pair_lines: bool):
         """UMAP of projected audio and text, computed once per (store, projection) and cached as .npy."""
-        from clapdemo.layout import CENTRED_NOTE, plan_layout
+        from clapdemo.evaluation.joint_layout import CENTRED_NOTE, plan_layout
 
         layout = plan_layout(self.searcher(session), session.projection, session.store_dir)
         n = len(layout.rows) + len(layout.used)

@@ -32,7 +32,7 @@ from clapdemo.app.errors import on  # errors go to this tab's status lines, neve
 from clapdemo.app.served import served
 from clapdemo.app.settings import below_roots
 from clapdemo.app.widgets import SHARE, file_name
-from clapdemo.library import ROOTS_SETTING  # named in the messages
+from clapdemo.search.folder_index import ROOTS_SETTING  # named in the messages
 
 N_HITS = 5  # results with a player and buttons
 COLUMNS = ("rank", "score", SHARE, "file", "span", "caption")  # SHARE: as Try it names the percentage
@@ -43,7 +43,7 @@ class LibraryHandlers:
     What may be opened, played and served is `library.LibraryAccess`'s to decide."""
 
     def __init__(self, settings, encoders, env=None):
-        from clapdemo.library import LibraryAccess
+        from clapdemo.search.folder_index import LibraryAccess
 
         self.settings = settings
         self.encoders = encoders  # () -> (audio encoder, text encoder), loaded once per process
@@ -55,7 +55,7 @@ class LibraryHandlers:
     def allowed_folder(self, folder_text: str):
         """The typed folder, resolved, if it lies below a library root; else a gr.Error (checked
         before anything is looked at, so a refusal says nothing about what exists)."""
-        from clapdemo.library import FolderRefused
+        from clapdemo.search.folder_index import FolderRefused
 
         try:
             return self.access.open_folder(folder_text)
@@ -102,7 +102,7 @@ class LibraryHandlers:
         """A visitor's library: the uploaded files (or zip) into the session's own folder
         (library-uploads/SESSION/..., deleted with the session), within the upload limits and the disk
         quotas, indexed beside it. A second upload adds to the same folder. Returns (index, folder, status)."""
-        from clapdemo.library import ServerBusy, upload_index_slot
+        from clapdemo.search.folder_index import ServerBusy, upload_index_slot
 
         s = self.settings
         if not paths:
@@ -118,8 +118,8 @@ class LibraryHandlers:
 
     def _import_and_index(self, paths, target):
         """`upload_library`'s work, done while it holds an index slot."""
-        from clapdemo.audio import check_upload
-        from clapdemo.library import holds_files, import_uploads, upload_index_dir
+        from clapdemo.data.audio import check_upload
+        from clapdemo.search.folder_index import holds_files, import_uploads, upload_index_dir
 
         s = self.settings
         imported, skipped = import_uploads(
@@ -135,8 +135,8 @@ class LibraryHandlers:
     def _index(self, folder, index, max_seconds: float | None = None) -> str:
         """Index `folder` into `index`; the status line, with every skipped file and why. When another
         session is updating the same index, its files indexed so far are opened as they are."""
-        from clapdemo.library import index_folder
-        from clapdemo.store import Store, StoreBusy
+        from clapdemo.search.folder_index import index_folder
+        from clapdemo.stores.store import Store, StoreBusy
 
         audio, text = self.encoders()
         try:
@@ -155,7 +155,7 @@ class LibraryHandlers:
     def _searcher(self, index: str | None, projection: str):
         if not index:
             raise gr.Error("Open a folder first (type its path and press “Open / update index”).")
-        from clapdemo.searchers import cached_searcher
+        from clapdemo.search.searchers import cached_searcher
 
         try:
             return cached_searcher(projection or self.settings.projection, index)
@@ -179,8 +179,8 @@ class LibraryHandlers:
         if not path:
             raise gr.Error(f"Upload a clip or record one with the microphone first ({s.upload_limits()}).",
                            duration=None)
-        from clapdemo.audio import AudioError
-        from clapdemo.library import QUERY_SECONDS, ServerBusy, audio_query
+        from clapdemo.data.audio import AudioError
+        from clapdemo.search.folder_index import QUERY_SECONDS, ServerBusy, audio_query
 
         searcher, name = self._searcher(index, projection), file_name(path)
         try:  # a visitor's file: the upload limits, then its first seconds decoded as a stream
@@ -208,8 +208,8 @@ class LibraryHandlers:
 
     def _show(self, index, hits, note):
         """Table, players (the matched span cut out), hits for the buttons, export files."""
-        from clapdemo.library import export_hits
-        from clapdemo.windows import format_span
+        from clapdemo.search.folder_index import export_hits
+        from clapdemo.encoders.windows import format_span
 
         table = pd.DataFrame([{"rank": h.rank, "score": round(h.score, 3), SHARE: f"{h.relevance:.0%}",
                                "file": h.clip_id, "span": format_span(h.start, h.end), "caption": h.caption}

@@ -23,23 +23,23 @@ from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import file_name
-from clapdemo.datasets import FOLDER_CAPTIONS
+from clapdemo.data.datasets import FOLDER_CAPTIONS
 
-CAPTIONS = FOLDER_CAPTIONS  # the folder reader's table: file,caption (clapdemo.datasets.read_folder)
+CAPTIONS = FOLDER_CAPTIONS  # the folder reader's table: file,caption (clapdemo.data.datasets.read_folder)
 DATASET = "dataset"  # the active-data choice for the dataset above (an upload's choice is its folder's name)
 
 
 class OwnClipsTab(AppCore):
     def __init__(self, settings):
         super().__init__(settings)
-        from clapdemo.library import remove_session_files, remove_stale_uploads
+        from clapdemo.search.folder_index import remove_session_files, remove_stale_uploads
 
         self.expiry_hooks.append(lambda session: remove_session_files(settings.cache, session.id))
         remove_stale_uploads(settings.cache)  # sessions of an earlier run of the app are gone
 
     def own_clips_folder(self, session: Session):
         """A new folder of this session's own for one upload (a second upload is a new dataset)."""
-        from clapdemo.library import own_clips_folder
+        from clapdemo.search.folder_index import own_clips_folder
 
         return own_clips_folder(self.settings.cache, session.id)
 
@@ -49,9 +49,9 @@ class OwnClipsTab(AppCore):
         and deleted; the counts shown are those of the finished store.
 
         Yields (progress bar, log, header, Evaluate's store list)."""
-        from clapdemo.audio import check_upload
-        from clapdemo.datasets import folder_dataset_root, load_dataset
-        from clapdemo.library import (discard_upload, import_uploads, only_tables, own_store_dir, remove_files,
+        from clapdemo.data.audio import check_upload
+        from clapdemo.data.datasets import folder_dataset_root, load_dataset
+        from clapdemo.search.folder_index import (discard_upload, import_uploads, only_tables, own_store_dir, remove_files,
                                       remove_unused)
 
         s = self.settings
@@ -86,15 +86,15 @@ class OwnClipsTab(AppCore):
 
     def own_stores(self, session: Session) -> list:
         """(choice, store) of each upload of this session that has a store, oldest first."""
-        from clapdemo.library import own_stores
+        from clapdemo.search.folder_index import own_stores
 
         return own_stores(self.settings.cache, session.id)
 
     def data_choices(self, session: Session):
         """The active-data control: the dataset above and this session's uploads, the active one selected
         (names only: no server path reaches the page)."""
-        from clapdemo.library import same_folder
-        from clapdemo.store import Store
+        from clapdemo.search.folder_index import same_folder
+        from clapdemo.stores.store import Store
 
         choices, active = [("the dataset above", DATASET)], DATASET
         for n, (choice, store) in enumerate(self.own_stores(session), 1):
@@ -110,7 +110,7 @@ class OwnClipsTab(AppCore):
     def use_data(self, session: Session, choice: str, kind: str, split: str):
         """Make `choice` the session's data: the dataset above (its store for the kind and split chosen
         there) or one of its uploads. Returns (header, Evaluate's store list, note)."""
-        from clapdemo.store import Store
+        from clapdemo.stores.store import Store
 
         self.ensure_open(session)
         if choice == DATASET:

@@ -23,7 +23,7 @@ def weak_note(searcher, query: str, hits) -> str:
     """Why hits are marked weak (empty when none is)."""
     if not any(h.weak for h in hits):
         return ""
-    from clapdemo.search import WEAK_SHARE, WEAK_TEXT_COSINE
+    from clapdemo.search.searcher import WEAK_SHARE, WEAK_TEXT_COSINE
 
     m = searcher.match_strength(query)
     why = (f"no caption of this store is close to it: the nearest, “{html.escape(m.nearest_caption)}”, has a "

@@ -16,7 +16,7 @@ from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import EVAL_COLUMNS, NAME, TIMES, plain_table, table, file_name
-from clapdemo.projection_init import DEFAULT_INIT, INITS
+from clapdemo.training.projection_init import DEFAULT_INIT, INITS
 
 STOP_REASONS = {"finished": "finished all epochs", "early_stopping": "stopped early (no better validation loss)",
                 "callback": "stopped by you"}
@@ -30,9 +30,9 @@ class TrainTab(AppCore):
         """`python -m clapdemo train --train STORE --out RUN [--init INIT] [--lr LR]`: yields (curve, status,
         metrics table). An empty learning rate follows the init, as the CLI's default does. `label_pairs`:
         a label-pair store folder trained on beside the active store (`--train LABELS --train STORE`)."""
-        from clapdemo.runs import new_run_dir
-        from clapdemo.training_data import load_training_data, plan_training
-        from clapdemo.training_request import check_training_request
+        from clapdemo.training.runs import new_run_dir
+        from clapdemo.training.plan import load_training_data, plan_training
+        from clapdemo.training.request import check_training_request
 
         if is_running(session.jobs.get("train")):
             raise gr.Error("This session is already training; press Stop first.")
@@ -73,8 +73,8 @@ class TrainTab(AppCore):
 
         Also called on page load: training goes on when the page is closed or reloaded (the
         session comes back with the browser, see `SessionRegistry`), and the new page shows it."""
-        from clapdemo import plots
-        from clapdemo.evaluate import metrics_table
+        from clapdemo.evaluation import plots
+        from clapdemo.evaluation.evaluate import metrics_table
 
         job = job or session.jobs.get("train")
         if job is None:
@@ -111,9 +111,9 @@ class TrainTab(AppCore):
         """The Train tab's list of this session's past runs of the active store: (label, run name).
         A run run.json calls "running" that no training of this app is writing was cut off (the app
         stopped or crashed): "interrupted"; its best checkpoint so far can still be made active."""
-        from clapdemo.model import projection_file
-        from clapdemo.runs import best_epoch_of, load_run_info
-        from clapdemo.store import Store
+        from clapdemo.training.model import projection_file
+        from clapdemo.training.runs import best_epoch_of, load_run_info
+        from clapdemo.stores.store import Store
 
         if not session.store_dir or not Store(session.store_dir).exists():
             return gr.update(choices=[], value=None)
@@ -134,7 +134,7 @@ class TrainTab(AppCore):
 
     def use_run(self, session: Session, run: str | None):
         """"Make active": a past run of this session (finished or cut short: its best checkpoint)."""
-        from clapdemo.model import projection_file
+        from clapdemo.training.model import projection_file
 
         mine = {p.name: p for p in self.own_runs(session)}
         if not run or str(run) not in mine or not projection_file(mine[str(run)]).is_file():

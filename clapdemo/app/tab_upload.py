@@ -22,7 +22,7 @@ from clapdemo.app.widgets import N_EXTREMES, SCORES, SHARE, audio_update, table
 class UploadTab(AppCore):
     def check_upload(self, path: str | None):
         """The uploaded clip as the encoder hears it, or a message that says what is wrong with it."""
-        from clapdemo.audio import UploadRefused, check_visitor_clip
+        from clapdemo.data.audio import UploadRefused, check_visitor_clip
 
         s = self.settings
         if not path:  # also what a file over the size limit looks like: the page refused it
@@ -45,11 +45,11 @@ class UploadTab(AppCore):
         in the big table below they compete with names worded as the projection trained.
         Candidates there: the store's captions, the 527 AudioSet label names and the caption pool of
         4,000 AudioCaps captions people wrote (`audioset`, a ready vocabulary; always, when there is no
-        store; clapdemo.caption_pool) and the labels typed in."""
-        from clapdemo.caption_pool import pool_captions, with_caption_pool
-        from clapdemo.model import projection_file
-        from clapdemo.searchers import label_searcher, with_label_pool
-        from clapdemo.search import parse_labels
+        store; clapdemo.search.caption_pool) and the labels typed in."""
+        from clapdemo.search.caption_pool import pool_captions, with_caption_pool
+        from clapdemo.training.model import projection_file
+        from clapdemo.search.searchers import label_searcher, with_label_pool
+        from clapdemo.search.searcher import parse_labels
 
         wave, note = self.check_upload(path)
         extra = tuple(parse_labels(labels or ""))

@@ -25,7 +25,7 @@ ONE_AT_5 = "zero_shot_acc@5"  # left out: one clip → caption @5 figure (a2t_R@
 def plain_table(table_: pd.DataFrame) -> pd.DataFrame:
     """`runs.metrics_table` for a visitor: a plain name first (`metrics.describe_metric`), the CLI's
     key beside it (so the number is found in `python -m clapdemo evaluate`), one a2t @5 figure."""
-    from clapdemo.metrics import describe_metric
+    from clapdemo.evaluation.metrics import describe_metric
 
     table_ = table_[table_["metric"] != ONE_AT_5].rename(columns={"x random": TIMES})
     table_.insert(0, NAME, [describe_metric(key)[0] for key in table_["metric"]])

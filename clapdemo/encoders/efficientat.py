@@ -307,10 +307,10 @@ def load_efficientat(model_name: str = "mn04_as", output: str = DEFAULT_OUTPUT, 
                      weights_path: str | Path | None = None) -> EfficientATEncoder:
     """Build `model_name`, load its official weights strictly, freeze it.
 
-    Weights come from `clapdemo.weights.find_weights` (CLAPDEMO_WEIGHTS_DIR ->
+    Weights come from `clapdemo.encoders.weights.find_weights` (CLAPDEMO_WEIGHTS_DIR ->
     user cache -> official URL, sha256-checked) unless `weights_path` is given.
     """
-    from clapdemo.weights import find_weights_with_hash, read_state_dict, sha256_file
+    from clapdemo.encoders.weights import find_weights_with_hash, read_state_dict, sha256_file
 
     if model_name not in WIDTHS:
         raise ValueError(f"unknown EfficientAT model {model_name!r}; valid: {', '.join(WIDTHS)}")

@@ -31,7 +31,7 @@ deterministic): mono 48 kHz, quantised to int16 and back, 10 s windows
 instead of LAION's random crop), STFT n_fft 1024 / hop 480 / Hann, 64 mel bins
 50-14000 Hz, log-mel in dB (torchlibrosa), then the model's own BatchNorm.
 
-Checkpoints: `load_*(checkpoint=path)`, else `clapdemo.weights.find_weights`
+Checkpoints: `load_*(checkpoint=path)`, else `clapdemo.encoders.weights.find_weights`
 (CLAPDEMO_WEIGHTS_DIR -> user cache -> official URL). LAION checkpoints hold
 the whole CLAP under `state_dict` with keys `module.audio_branch.*`,
 `module.audio_projection.*`, `module.text_branch.*`, ...; we keep the audio
@@ -223,7 +223,7 @@ def audio_state_dict(checkpoint: dict, model_state: dict) -> dict:
 
 def _read_checkpoint(path: Path) -> dict:
     """Tensors from a .safetensors or a torch checkpoint (never unpickling arbitrary objects)."""
-    from clapdemo.weights import read_state_dict
+    from clapdemo.encoders.weights import read_state_dict
 
     return read_state_dict(path)
 
@@ -241,8 +241,8 @@ def _load_weights(tower, path: Path) -> None:
 
 
 def _resolve_checkpoint(checkpoint, weights_name: str) -> tuple[Path, str]:
-    """(path, sha256) of an explicit file, or of the official one via clapdemo.weights."""
-    from clapdemo.weights import find_weights_with_hash, sha256_file
+    """(path, sha256) of an explicit file, or of the official one via clapdemo.encoders.weights."""
+    from clapdemo.encoders.weights import find_weights_with_hash, sha256_file
 
     if checkpoint is None:
         return find_weights_with_hash(weights_name)

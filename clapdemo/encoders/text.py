@@ -63,7 +63,7 @@ def _sha256_state_dict(model) -> str:
 
 def _sha256_files(paths: list[Path]) -> str:
     """sha256 of one file, or of the files' hashes in name order when there are several shards."""
-    from clapdemo.weights import sha256_file
+    from clapdemo.encoders.weights import sha256_file
 
     hashes = [sha256_file(p) for p in sorted(paths)]
     return hashes[0] if len(hashes) == 1 else hashlib.sha256("".join(hashes).encode()).hexdigest()

@@ -41,7 +41,7 @@ from clapdemo.report.render import markdown, topk_figure, write_report
 from clapdemo.report.running import (Clips, Runner, TextBank, embed_all_outputs, fit, label_bridge, load_clips,
                                      load_text_encoders, run_report, stratified_folds, zero_shot_scores,
                                      zero_shot_splits)
-from clapdemo.projection_init import label_bridge_init  # noqa: F401  (the report's label-bridge rows start here)
+from clapdemo.training.projection_init import label_bridge_init  # noqa: F401  (the report's label-bridge rows start here)
 
 __all__ = ["AUDIO_OUTPUTS", "BASE", "CLI_ROWS", "CLIP_RANDOM", "INITS", "MAX_EPOCHS", "TEMPLATES", "WINDOWS",
            "ReportConfig", "Variant", "combined_variants", "sweep_variants", "markdown", "topk_figure",

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from clapdemo.projection_init import DEFAULT_LR
+from clapdemo.training.projection_init import DEFAULT_LR
 
 TEMPLATES = (
     "the sound of {}",
@@ -19,7 +19,7 @@ AUDIO_OUTPUTS = ("pooled", "head", "logits", "probs")  # probs = sigmoid(logits)
 WINDOWS = ("10s", "clip")  # 10s: padded to the encoder's window (what precompute does); clip: the clip's own length
 CLIP_RANDOM = "clip-random"  # CLIP's text tower with random weights: a plumbing row, not a comparison
 MAX_EPOCHS = 300
-INITS = ("random", "labels")  # labels: start from the AudioSet-label bridge (clapdemo.projection_init)
+INITS = ("random", "labels")  # labels: start from the AudioSet-label bridge (clapdemo.training.projection_init)
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Variant:
                        (prompt ensembling); None = the training templates.
     caption_sampling:  TrainConfig's: "random" (one caption per clip per epoch) or "all".
     batch_size:        pairs per step; 0 = every training pair in one batch.
-    init:              "random" or "labels": the AudioSet-label bridge (clapdemo.projection_init),
+    init:              "random" or "labels": the AudioSet-label bridge (clapdemo.training.projection_init),
                        centred on the training mean for logits, on zero for probabilities.
     max_epochs:        this row's cap on epochs (None: the report's `max_epochs`); 50 with batch
                        256 is the `python -m clapdemo train` budget.

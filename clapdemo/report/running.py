@@ -16,8 +16,8 @@ import numpy as np
 
 from clapdemo import logs
 from clapdemo.files import atomic_write
-from clapdemo.metrics import normalise
-from clapdemo.projection_init import AUDIOSET_OUTPUTS, LABEL_TEMPLATE, label_bridge_init, label_text_matrix
+from clapdemo.evaluation.metrics import normalise
+from clapdemo.training.projection_init import AUDIOSET_OUTPUTS, LABEL_TEMPLATE, label_bridge_init, label_text_matrix
 from clapdemo.report.config import (BASE, CLIP_RANDOM, TEMPLATES, WINDOWS, ReportConfig, Variant, combined_variants,
                                     sweep_variants, variant_args)
 from clapdemo.report.render import write_report
@@ -54,7 +54,7 @@ def load_clips(cfg: ReportConfig, audio_encoder=None, log: Callable[[str], None]
     """Every clip of the ESC-50 folder embedded with `cfg.audio_encoder`: all outputs, both windows.
 
     Read from OUT/cache when its key (encoder identity, clip ids, windows) matches."""
-    from clapdemo.datasets import esc50_class_names, read_esc50
+    from clapdemo.data.datasets import esc50_class_names, read_esc50
 
     dataset = read_esc50(cfg.data_root)
     table = dataset.clips
@@ -92,7 +92,7 @@ def embed_all_outputs(encoder, paths: list[str], log: Callable[[str], None] = lo
 
     "10s": each clip zero-padded to the encoder's window, as precompute does; "clip": the
     clip as long as it is (ESC-50: 5 s), batched with clips of the same length."""
-    from clapdemo.audio import fit_length, load_audio
+    from clapdemo.data.audio import fit_length, load_audio
 
     window = int(round(encoder.clip_seconds * encoder.sample_rate))
     waves = [load_audio(p, encoder.sample_rate, encoder.clip_seconds) for p in paths]
@@ -170,7 +170,7 @@ class TextBank:
 
 def _training_set(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray):
     """An EmbeddingSet of `rows`: each clip with one caption per training template."""
-    from clapdemo.embeddings import EmbeddingSet
+    from clapdemo.stores.embedding_set import EmbeddingSet
 
     rows = np.asarray(rows)
     audio = clips.features(v.output, v.window)[rows]
@@ -187,8 +187,8 @@ def _training_set(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray):
 def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, cfg: ReportConfig):
     """Train a projection on the clips at `rows` (early stopping on a held-out share of them),
     through the one training entry point (training_data). Returns (model, RunResult)."""
-    from clapdemo.projection_init import ProjectionInit
-    from clapdemo.training_data import TrainingRun, assemble, training_config
+    from clapdemo.training.projection_init import ProjectionInit
+    from clapdemo.training.plan import TrainingRun, assemble, training_config
 
     data = assemble([_training_set(clips, bank, v, rows)], ["report clips"], val_fraction=cfg.val_fraction, seed=seed)
     n_pairs = data.train_set.n_clips * (len(v.train_templates) if v.caption_sampling == "all" else 1)
@@ -206,7 +206,7 @@ def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, c
 
 
 def project(model, audio: np.ndarray) -> np.ndarray:
-    from clapdemo.metrics import project_audio
+    from clapdemo.evaluation.metrics import project_audio
 
     return project_audio(model, audio)
 
@@ -220,7 +220,7 @@ def zero_shot_splits(n_classes: int, n_splits: int, n_unseen: int, seed: int) ->
 def zero_shot_scores(audio_proj: np.ndarray, labels: np.ndarray, class_vectors: np.ndarray,
                      unseen: np.ndarray, ks=(1, 3, 5, 10)) -> dict:
     """Top-k accuracy of the clips of `unseen` classes among the unseen names and among all names."""
-    from clapdemo.metrics import zero_shot_accuracy
+    from clapdemo.evaluation.metrics import zero_shot_accuracy
 
     remap = {c: i for i, c in enumerate(unseen)}
     among_unseen = zero_shot_accuracy(audio_proj, class_vectors[unseen], [remap[c] for c in labels], ks)
@@ -267,7 +267,7 @@ def _zero_shot_job(job) -> dict:
 
 def _retrieval_job(job) -> dict:
     """Train on every class's clips outside one fold; the course metrics on the fold."""
-    from clapdemo.metrics import course_accuracy, course_random_baseline, zero_shot_accuracy
+    from clapdemo.evaluation.metrics import course_accuracy, course_random_baseline, zero_shot_accuracy
 
     v, seed, f = job
     clips, bank, cfg = _WORKER["clips"], _WORKER["bank"], _WORKER["cfg"]

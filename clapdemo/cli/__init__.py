@@ -1,0 +1,1 @@
+"""The command line: `python -m clapdemo <command>`; each command calls the library."""
