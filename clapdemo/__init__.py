@@ -7,6 +7,7 @@ package is cheap: models, torch-heavy code and optional libraries load lazily.
 The public surface (README "Python API"):
 
     clapdemo.load(run)         -> CLAP: a trained projection with its encoders
+    clapdemo.ASSETS            the shipped files (projection, sample clips), in a checkout or installed
     CLAP.get_audio_embeddings  files or waveforms -> unit vectors in the joint space
     CLAP.get_text_embeddings   captions -> unit vectors
     CLAP.compute_similarity    cosine matrix, audio x text
@@ -15,6 +16,7 @@ The public surface (README "Python API"):
 """
 
 from clapdemo.api import CLAP, load
+from clapdemo.shipped import ASSETS
 
-__all__ = ["CLAP", "load", "__version__"]
+__all__ = ["CLAP", "load", "ASSETS", "__version__"]
 __version__ = "0.1.0"

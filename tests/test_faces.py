@@ -14,7 +14,7 @@ The rule, per tab module, read with `ast` (no import of the app needed):
 
 Before issue 18 the tabs held copies of library rules this catches: Try it's
 upload checks (numpy, os.path.getsize: audio.check_upload's copy), Evaluate's
-held-out filtering (numpy.flatnonzero on runs.in_sample_mask), the Library's
+held-out filtering (numpy.flatnonzero on evaluation.evaluate.in_sample_mask), the Library's
 roots, index location, serving policy and span cutting (pathlib, os, hashlib,
 soundfile), your own clips' dataset root and clean-up (shutil, Path.rglob), and
 file names for display (Path(p).name). Now those live in the library (audio,
@@ -69,6 +69,6 @@ def test_the_check_catches_what_it_should():
     bad = ("import numpy as np\nimport os\nfrom pathlib import Path\nimport soundfile as sf\n"
            "from os.path import getsize\nx = Path('a').name\nopen('f')\n")
     assert len(rule_breaks(bad)) == 7
-    good = ("import html\nimport gradio as gr\nfrom clapdemo.search.folder_index import LibraryAccess\n"
+    good = ("import html\nimport gradio as gr\nfrom clapdemo.search.library_access import LibraryAccess\n"
             "def f(path):\n    return gr.Error(html.escape(str(path)))\n")
     assert rule_breaks(good) == []

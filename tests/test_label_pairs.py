@@ -1,5 +1,5 @@
 """Label pairs (clapdemo.data.label_pairs): AudioCaps captions against AudioSet labels, no audio; mixed
-training and the leakage check (clapdemo.training.plan, runs.evaluate_run)."""
+training and the leakage check (clapdemo.training.plan, evaluation.evaluate.evaluate_run)."""
 
 from __future__ import annotations
 

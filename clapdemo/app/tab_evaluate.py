@@ -1,7 +1,7 @@
 """The "Evaluate" tab: the active projection's metrics on a store, beside ceilings and chance.
 
 Same library calls as `python -m clapdemo evaluate --run PROJECTION --store STORE` (in-sample on
-purpose when asked: the note says so), plus `runs.extreme_queries` (`--extremes N` there).
+purpose when asked: the note says so), plus `evaluation.evaluate.extreme_queries` (`--extremes N` there).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ RANK = "rank of right answer (1 = first)"
 
 
 def extremes_table(records: list[dict]) -> tuple[pd.DataFrame, list]:
-    """`runs.extreme_queries` as the tab's table, and a player for each audio query."""
+    """`evaluation.evaluate.extreme_queries` as the tab's table, and a player for each audio query."""
     rows, players = [], []
     for r in records:
         audio = r["direction"] == "audio→text"

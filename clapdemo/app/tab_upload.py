@@ -2,8 +2,8 @@
 
 Same library calls as `python -m clapdemo search --audio FILE --labels ...`: your labels first,
 ranked among themselves (`Searcher.rank_labels`); then every candidate in one table: with no store,
-your captions and the 527 AudioSet label names (`runs.label_searcher`); with one, the store's
-captions, and AudioSet's names too when ticked (`runs.with_label_pool`).
+your captions and the 527 AudioSet label names (`search.searchers.label_searcher`); with one, the store's
+captions, and AudioSet's names too when ticked (`search.searchers.with_label_pool`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ ONE_AT_5 = "zero_shot_acc@5"  # left out: one clip → caption @5 figure (a2t_R@
 
 
 def plain_table(table_: pd.DataFrame) -> pd.DataFrame:
-    """`runs.metrics_table` for a visitor: a plain name first (`metrics.describe_metric`), the CLI's
+    """`evaluation.evaluate.metrics_table` for a visitor: a plain name first (`metrics.describe_metric`), the CLI's
     key beside it (so the number is found in `python -m clapdemo evaluate`), one a2t @5 figure."""
     from clapdemo.evaluation.metrics import describe_metric
 

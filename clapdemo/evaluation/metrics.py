@@ -26,7 +26,7 @@ import numpy as np
 _PAD = 1 << 40  # rank given to padding slots: never inside any top k
 _MAP_CUTOFF = 10
 _TIE = 1e-5  # scores this close to the relevant item's count as ties (float32 matmul rounding)
-TIE = _TIE  # the same, for a caller that ranks by hand (runs.distinct_caption_ranks)
+TIE = _TIE  # the same, for a caller that ranks by hand (evaluation.evaluate.distinct_caption_ranks)
 _CHUNK_ELEMENTS = 1 << 24  # score entries compared per step (bounds memory on large splits)
 
 
@@ -368,7 +368,7 @@ def zero_shot_accuracy(audio_proj, class_text_emb, labels_idx, ks=(1, 5)) -> dic
 # ----------------------------------------------------------------------------- names in plain words
 
 _SIDES = {"a2t": "clip → caption", "t2a": "caption → clip"}
-COLUMN_MEANINGS = {  # the metrics table's columns (runs.metrics_table), in plain words
+COLUMN_MEANINGS = {  # the metrics table's columns (evaluation.evaluate.metrics_table), in plain words
     "best possible": "the highest any model could score here: identical captions score alike, so only one of "
                      "the clips they share can come first",
     "random (exact)": "what a random ranking scores on average (the formula; ties counted as the metric counts them)",

@@ -74,7 +74,7 @@ def metric_keys(metrics: dict) -> list[str]:
 def metrics_vs_random(metrics: dict, keys: Sequence[str] | None = None, title: str = "Model vs random") -> go.Figure:
     """Grouped bars per metric: the model, the exact random baseline, the empirical one.
 
-    `metrics` is what `metrics.evaluate` / `runs.evaluate_run` return; `keys`
+    `metrics` is what `metrics.evaluate` / `evaluation.evaluate.evaluate_run` return; `keys`
     picks and orders the metrics shown (default: all the model's metrics)."""
     keys = list(keys) if keys is not None else metric_keys(metrics)
     fig = go.Figure()

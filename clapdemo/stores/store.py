@@ -514,7 +514,7 @@ def audio_sha256(path) -> str | None:
     """sha256 of the audio file at `path`, or None where there is no such file (label pairs have
     none). Hashed once per process for each (path, size, mtime): precompute records it per clip
     (the shards' sidecars), and a run records its training clips' (train_clips.json) so that the
-    same audio under another name still counts as trained on (`runs.in_sample_mask`)."""
+    same audio under another name still counts as trained on (`evaluation.evaluate.in_sample_mask`)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError, TypeError):
@@ -537,7 +537,7 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str | None:
 def content_hashes(embeddings: EmbeddingSet) -> list[str | None]:
     """The sha256 of each clip's audio file, in clip order (None where there is no file): what a run
     records of its training clips (train_clips.json "sha256"), so the same audio under another
-    name still counts as trained on (`runs.in_sample_mask`)."""
+    name still counts as trained on (`evaluation.evaluate.in_sample_mask`)."""
     recorded = embeddings.meta.get("audio_sha256") or {}  # from the shards' sidecars (`attach_audio_hashes`)
     return [recorded.get(c) or (audio_sha256(p) if p else None) for c, p in zip(embeddings.clip_ids, embeddings.audio_paths)]
 

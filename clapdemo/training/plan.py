@@ -19,7 +19,7 @@ none): the run stops on how it does on real audio, not on labels.
 
 `record` goes into run.json ("training"): the stores, the held-out clip ids, and a
 digest of the training clip ids (written in full to train_clips.json), which
-`runs.evaluate_run` uses to refuse measuring a run on clips it learned from.
+`evaluation.evaluate.evaluate_run` uses to refuse measuring a run on clips it learned from.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def overlap_problem(run_info, embeddings: EmbeddingSet, seen) -> str | None:
     """Why measuring the run (its `RunInfo`) on `embeddings` would measure clips it trained on, or None.
 
     `seen`: the run's training and validation clip ids (a set), or the clips' in-sample mask
-    (`runs.in_sample_mask`: by id or by the audio's sha256)."""
+    (`evaluation.evaluate.in_sample_mask`: by id or by the audio's sha256)."""
     n_seen = (len(set(seen) & set(embeddings.clip_ids)) if isinstance(seen, (set, frozenset))
               else int(np.count_nonzero(seen)))
     if n_seen:
