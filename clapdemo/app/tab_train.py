@@ -100,31 +100,25 @@ class TrainTab(AppCore):
                       "metrics below; press **Use this projection** to make it the active one.")
             yield plots.loss_curve(result.history), status, plain_table(metrics_table(result.metrics))
 
-    def own_runs(self, session: Session) -> list:
-        """This session's run folders (`runs.new_run_dir`: <date>-<time>-<session id>[-n]), newest first.
-        Another visitor's runs are never listed: their folders hold what that visitor trained on."""
-        folder = self.settings.cache / "runs"
-        return [p for p in sorted(folder.glob(f"*-{session.id}*"), reverse=True)
-                if p.name.split("-")[2:3] == [session.id]]
+    def own_runs(self, session: Session, store_manifest: dict | None = None) -> list:
+        """(run folder, record) of this session's runs with a checkpoint, newest first (`runs_with_checkpoints`
+        tagged with the session id). Another visitor's runs are never listed: their folders hold what that
+        visitor trained on."""
+        from clapdemo.training.runs import runs_with_checkpoints
+
+        return runs_with_checkpoints(self.settings.cache / "runs", store_manifest, tag=session.id)
 
     def run_choices(self, session: Session):
         """The Train tab's list of this session's past runs of the active store: (label, run name).
         A run run.json calls "running" that no training of this app is writing was cut off (the app
         stopped or crashed): "interrupted"; its best checkpoint so far can still be made active."""
-        from clapdemo.training.model import projection_file
-        from clapdemo.training.runs import best_epoch_of, load_run_info
+        from clapdemo.training.runs import best_epoch_of
         from clapdemo.stores.store import Store
 
         if not session.store_dir or not Store(session.store_dir).exists():
             return gr.update(choices=[], value=None)
-        manifest, live, runs = Store(session.store_dir).manifest(), self.live_runs(), []
-        for run in self.own_runs(session):
-            try:
-                info = load_run_info(run)
-            except (OSError, ValueError):
-                continue
-            if not projection_file(run).is_file() or any(manifest.get(k) != v for k, v in info.data.items()):
-                continue
+        live, runs = self.live_runs(), []
+        for run, info in self.own_runs(session, Store(session.store_dir).manifest()):
             state = RUN_STATES.get(info.status, info.status or "?")
             if info.status == "running" and str(run) not in live:
                 state = "interrupted"
@@ -136,7 +130,7 @@ class TrainTab(AppCore):
         """"Make active": a past run of this session (finished or cut short: its best checkpoint)."""
         from clapdemo.training.model import projection_file
 
-        mine = {p.name: p for p in self.own_runs(session)}
+        mine = {p.name: p for p, _ in self.own_runs(session)}
         if not run or str(run) not in mine or not projection_file(mine[str(run)]).is_file():
             raise gr.Error("Pick a past run of yours first (this session's trained runs of the active store "
                            "are listed here).")

@@ -95,20 +95,35 @@ def new_run_dir(runs_folder, tag: str) -> Path:
     return run_dir
 
 
-def past_runs(runs_folder, store_manifest: dict | None = None) -> list[tuple[str, str]]:
-    """(label, run folder) of every run under `runs_folder` with a checkpoint, newest first, finished
+def runs_with_checkpoints(runs_folder, store_manifest: dict | None = None, tag: str | None = None
+                          ) -> list[tuple[Path, RunInfo]]:
+    """(run folder, its record) of every run under `runs_folder` with a checkpoint, newest first, finished
     or cut short (a run keeps its best checkpoint as it goes). With `store_manifest`, only runs on
-    vectors of the same dataset and encoders (run.json "data" against the store's manifest)."""
+    vectors of the same dataset and encoders (run.json "data" against the store's manifest); with `tag`,
+    only the runs `new_run_dir` made with that tag (the app's: one session's runs, never another's)."""
     out = []
     for run_json in sorted(Path(runs_folder).glob("*/run.json"), reverse=True):
-        if not (run_json.parent / FILENAME).is_file():
+        run = run_json.parent
+        if tag is not None and not made_with_tag(run.name, tag):
+            continue
+        if not (run / FILENAME).is_file():
             continue
         try:
-            info = load_run_info(run_json.parent)
+            info = load_run_info(run)
         except (OSError, ValueError):
             continue
         if store_manifest is not None and any(store_manifest.get(k) != v for k, v in info.data.items()):
             continue
-        out.append((f"{run_json.parent.name} — {info.status or '?'}, {len(info.history)} epochs, best epoch "
-                    f"{best_epoch_of(info)}", str(run_json.parent)))
+        out.append((run, info))
     return out
+
+
+def made_with_tag(run_name: str, tag: str) -> bool:
+    """Whether `new_run_dir` named this folder for `tag` (<date>-<time>-<tag>[-n])."""
+    return run_name.split("-")[2:3] == [tag]
+
+
+def past_runs(runs_folder, store_manifest: dict | None = None) -> list[tuple[str, str]]:
+    """(label, run folder) of `runs_with_checkpoints`, for the CLI's list."""
+    return [(f"{run.name} — {info.status or '?'}, {len(info.history)} epochs, best epoch {best_epoch_of(info)}",
+             str(run)) for run, info in runs_with_checkpoints(runs_folder, store_manifest)]
