@@ -303,7 +303,7 @@ def test_precompute_log_and_library_exports_name_no_server_path(tmp_path):
     """Item 3: the Data tab's precompute log and the Library's export files name the store and the
     files, never the server's folders (the CLI's own summary keeps the path: it is the user's)."""
     from clapdemo.app.tab_data import precompute_log
-    from clapdemo.search.folder_index import export_hits
+    from clapdemo.search.hit_export import export_hits
     from clapdemo.stores.precompute import PrecomputeReport
     from clapdemo.search.searcher import Hit
 

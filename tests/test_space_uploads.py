@@ -22,7 +22,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clapdemo.search import folder_index as library
+from clapdemo.search import hit_export
+from clapdemo.search import visitor_uploads as uploads
+from clapdemo.search import visitor_work as work
 from clapdemo.app import Handlers, Session, Settings
 from conftest import ESC50, REPO
 from test_library import esc50_file
@@ -66,11 +68,11 @@ def test_repeated_zips_of_zeros_stop_at_the_session_quota(tmp_path):
     imported_per_upload, reasons = [], {}
     for n in range(5):
         folder = cache / "own-clips" / "visitor" / f"upload-{n}" / "clips"
-        imported, skipped = library.import_uploads(
-            [bomb], folder, 20 * MB, quota=library.Quota(cache, "visitor", quota, 2000 * MB))
+        imported, skipped = uploads.import_uploads(
+            [bomb], folder, 20 * MB, quota=uploads.Quota(cache, "visitor", quota, 2000 * MB))
         imported_per_upload.append(len(imported))
         reasons |= skipped
-        assert library.folder_bytes(cache / "own-clips" / "visitor") <= quota
+        assert uploads.folder_bytes(cache / "own-clips" / "visitor") <= quota
     assert imported_per_upload == [3, 0, 0, 0, 0]  # 57 MB, then nothing fits
     assert all("session's quota" in why and "CLAPDEMO_SESSION_QUOTA_MB" in why for why in reasons.values())
     assert not [p for p in cache.rglob("*.tmp")]  # nothing half-copied left behind
@@ -81,14 +83,14 @@ def test_the_total_quota_counts_every_session(tmp_path):
     upload = _zip(tmp_path / "five.zip", {f"z{i}.wav": bytes(5 * MB) for i in range(3)})
 
     def quota(sid):
-        return library.Quota(cache, sid, 12 * MB, 18 * MB)
+        return uploads.Quota(cache, sid, 12 * MB, 18 * MB)
 
-    first, _ = library.import_uploads([upload], cache / "own-clips" / "a" / "1", 20 * MB, quota=quota("a"))
-    second, skipped = library.import_uploads([upload], cache / "library-uploads" / "b" / "1", 20 * MB,
+    first, _ = uploads.import_uploads([upload], cache / "own-clips" / "a" / "1", 20 * MB, quota=quota("a"))
+    second, skipped = uploads.import_uploads([upload], cache / "library-uploads" / "b" / "1", 20 * MB,
                                              quota=quota("b"))
     assert len(first) == 2 and len(second) == 1  # 10 MB for a; 5 MB more for b, then the 18 MB are full
     assert all("all visitors' uploads is full" in why and "CLAPDEMO_TOTAL_QUOTA_MB" in why for why in skipped.values())
-    assert sum(library.folder_bytes(cache / name) for name in library.UPLOAD_FOLDERS) <= 18 * MB
+    assert sum(uploads.folder_bytes(cache / name) for name in uploads.UPLOAD_FOLDERS) <= 18 * MB
 
 
 def test_the_quota_is_in_the_settings_and_refuses_in_the_status_line(tmp_path):
@@ -108,17 +110,17 @@ def test_a_sessions_files_go_when_it_expires_and_stale_ones_at_start(tmp_path):
     h = Handlers(Settings(cache=cache))
     gone, kept = Session(), Session()
     for session in (gone, kept):
-        for top in library.UPLOAD_FOLDERS:
+        for top in uploads.UPLOAD_FOLDERS:
             (cache / top / session.id / "x").mkdir(parents=True)
             (cache / top / session.id / "x" / "a.wav").write_bytes(b"RIFF")
     h.session_expired(gone)  # what SessionRegistry calls (on_expire) for an expired or forgotten session
-    assert not any((cache / top / gone.id).exists() for top in library.UPLOAD_FOLDERS)
-    assert all((cache / top / kept.id / "x" / "a.wav").is_file() for top in library.UPLOAD_FOLDERS)
-    library.remove_session_files(cache, "../..")  # not a session id: nothing outside is touched
+    assert not any((cache / top / gone.id).exists() for top in uploads.UPLOAD_FOLDERS)
+    assert all((cache / top / kept.id / "x" / "a.wav").is_file() for top in uploads.UPLOAD_FOLDERS)
+    uploads.remove_session_files(cache, "../..")  # not a session id: nothing outside is touched
     assert cache.is_dir()
 
-    assert library.remove_stale_uploads(cache) == []  # fresh: kept
-    old = time.time() - library.UPLOAD_TTL_SECONDS - 60
+    assert uploads.remove_stale_uploads(cache) == []  # fresh: kept
+    old = time.time() - uploads.UPLOAD_TTL_SECONDS - 60
     for path in [*(cache / "own-clips" / kept.id).rglob("*"), cache / "own-clips" / kept.id]:
         os.utime(path, (old, old))
     Handlers(Settings(cache=cache))  # a start of the app
@@ -180,34 +182,34 @@ def test_a_long_many_channel_query_is_decoded_only_for_its_first_seconds(tmp_pat
     monkeypatch.setattr(windows, "stream_audio", counting)
     note, table, hits, *_ = h.search_audio(index, PROJECTION, str(long), 3)
     encoder_rate = 32000
-    assert sum(decoded) <= (library.QUERY_SECONDS + 1) * encoder_rate, sum(decoded) / encoder_rate
-    assert f"first {library.QUERY_SECONDS:g} s heard" in note and [x["clip_id"] for x in hits] == ["cow.flac"]
+    assert sum(decoded) <= (work.QUERY_SECONDS + 1) * encoder_rate, sum(decoded) / encoder_rate
+    assert f"first {work.QUERY_SECONDS:g} s heard" in note and [x["clip_id"] for x in hits] == ["cow.flac"]
 
 
 def test_audio_queries_beyond_the_slots_are_told_the_app_is_busy(one_file_library, monkeypatch):
     h, index = one_file_library
-    monkeypatch.setattr(library, "audio_query_slot", functools.partial(library.audio_query_slot, wait=0.1))
-    held = [library._query_slots.acquire(timeout=5) for _ in range(library.AUDIO_QUERY_SLOTS)]
+    monkeypatch.setattr(work, "audio_query_slot", functools.partial(work.audio_query_slot, wait=0.1))
+    held = [work._query_slots.acquire(timeout=5) for _ in range(work.AUDIO_QUERY_SLOTS)]
     try:
         assert all(held)
         with pytest.raises(gr.Error, match="busy"):
             h.search_audio(index, PROJECTION, str(esc50_file("dog")), 3)
     finally:
         for _ in held:
-            library._query_slots.release()
+            work._query_slots.release()
     assert h.search_audio(index, PROJECTION, str(esc50_file("dog")), 3)[2]  # a free slot: answered
 
 
 def test_uploads_beyond_the_index_slots_are_told_the_app_is_busy(tmp_path, mn04, minilm, monkeypatch):
     h = _library_handlers(tmp_path, mn04, minilm)
-    monkeypatch.setattr(library, "upload_index_slot", functools.partial(library.upload_index_slot, wait=0.1))
-    held = [library._index_slots.acquire(timeout=5) for _ in range(library.UPLOAD_INDEX_SLOTS)]
+    monkeypatch.setattr(work, "upload_index_slot", functools.partial(work.upload_index_slot, wait=0.1))
+    held = [work._index_slots.acquire(timeout=5) for _ in range(work.UPLOAD_INDEX_SLOTS)]
     try:
         with pytest.raises(gr.Error, match="busy indexing"):
             h.upload_library([str(esc50_file("cow"))], None)
     finally:
         for _ in held:
-            library._index_slots.release()
+            work._index_slots.release()
     assert not list((tmp_path / "cache").rglob("*.flac"))  # refused before anything was unpacked
     assert "1 added" in h.upload_library([str(esc50_file("cow"))], None)[2]
 
@@ -238,7 +240,7 @@ def test_bad_zip_members_are_skipped_one_by_one_and_leave_nothing(tmp_path):
     with pytest.raises(RuntimeError):  # what the old import let through whole
         zipfile.ZipFile(archive).read("secret.flac")
     folder = tmp_path / "cache" / "own-clips" / "s" / "u" / "clips"
-    imported, skipped = library.import_uploads([archive], folder, 20 * MB)
+    imported, skipped = uploads.import_uploads([archive], folder, 20 * MB)
     assert sorted(imported) == ["good/cat.flac", "good/cow.flac", "x.flac"]
     assert set(skipped) == {long_name, "x.flac/y.flac", "secret.flac"}
     assert "too long" in skipped[long_name] and "encrypted" in skipped["secret.flac"]
@@ -251,7 +253,7 @@ def test_bad_zip_members_are_skipped_one_by_one_and_leave_nothing(tmp_path):
 def test_a_zip_that_is_no_zip_is_listed_not_raised(tmp_path):
     fake = tmp_path / "clips.zip"
     fake.write_bytes(b"PK\x03\x04 not really a zip")
-    imported, skipped = library.import_uploads([fake, esc50_file("cow")], tmp_path / "out", 20 * MB)
+    imported, skipped = uploads.import_uploads([fake, esc50_file("cow")], tmp_path / "out", 20 * MB)
     assert imported == [esc50_file("cow").name] and "not a readable zip" in skipped["clips.zip"]
 
 
@@ -287,11 +289,11 @@ def test_exported_csv_cells_never_start_a_formula(tmp_path):
     names = ['=HYPERLINK("http://x","click")', "+SUM(1+1)", "-2+3", "@cmd", "\tTAB", "\rCR", "dog.wav"]
     hits = [Hit(rank=i + 1, score=-0.5, relevance=0.1, clip_id=n, audio_path=n, caption=n)
             for i, n in enumerate(names)]
-    path = library.export_hits({"clips": hits}, tmp_path / "results.csv")
+    path = hit_export.export_hits({"clips": hits}, tmp_path / "results.csv")
     rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8"), newline="")))
     assert [r["clip_id"] for r in rows] == ["'" + n for n in names[:-1]] + ["dog.wav"]
     assert all(r["caption"] == r["clip_id"] for r in rows) and rows[0]["score"] == "-0.5"  # numbers stay numbers
-    as_json = library.export_hits({"clips": hits}, tmp_path / "results.json").read_text(encoding="utf-8")
+    as_json = hit_export.export_hits({"clips": hits}, tmp_path / "results.json").read_text(encoding="utf-8")
     assert '"=HYPERLINK' in as_json  # JSON is data, not a spreadsheet: kept as it is
 
 

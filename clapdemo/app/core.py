@@ -69,7 +69,7 @@ class AppCore:
     def store_roots(self, session: Session) -> list[Path]:
         """Folders whose stores this session may use: the Library's roots (data root,
         CLAPDEMO_LIBRARY_ROOTS), the cache's shared stores, the session's own clips, its active store."""
-        from clapdemo.search.folder_index import library_roots
+        from clapdemo.search.library_access import library_roots
 
         roots = library_roots(self.settings.data_root, os.environ) + [self.settings.cache / "stores",
                                                             self.settings.cache / "own-clips" / session.id]

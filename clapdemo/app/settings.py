@@ -116,7 +116,7 @@ class Settings:
 
     def upload_quota(self, session_id: str):
         """The disk quotas for one session's uploads (`library.Quota`)."""
-        from clapdemo.search.folder_index import Quota
+        from clapdemo.search.visitor_uploads import Quota
 
         return Quota(self.cache, session_id, int(self.session_quota_mb * 1e6), int(self.total_quota_mb * 1e6))
 

@@ -32,7 +32,7 @@ from clapdemo.app.errors import on  # errors go to this tab's status lines, neve
 from clapdemo.app.served import served
 from clapdemo.app.settings import below_roots
 from clapdemo.app.widgets import SHARE, file_name
-from clapdemo.search.folder_index import ROOTS_SETTING  # named in the messages
+from clapdemo.search.library_access import ROOTS_SETTING  # named in the messages
 
 N_HITS = 5  # results with a player and buttons
 COLUMNS = ("rank", "score", SHARE, "file", "span", "caption")  # SHARE: as Try it names the percentage
@@ -43,7 +43,7 @@ class LibraryHandlers:
     What may be opened, played and served is `library.LibraryAccess`'s to decide."""
 
     def __init__(self, settings, encoders, env=None):
-        from clapdemo.search.folder_index import LibraryAccess
+        from clapdemo.search.library_access import LibraryAccess
 
         self.settings = settings
         self.encoders = encoders  # () -> (audio encoder, text encoder), loaded once per process
@@ -55,7 +55,7 @@ class LibraryHandlers:
     def allowed_folder(self, folder_text: str):
         """The typed folder, resolved, if it lies below a library root; else a gr.Error (checked
         before anything is looked at, so a refusal says nothing about what exists)."""
-        from clapdemo.search.folder_index import FolderRefused
+        from clapdemo.search.library_access import FolderRefused
 
         try:
             return self.access.open_folder(folder_text)
@@ -102,7 +102,7 @@ class LibraryHandlers:
         """A visitor's library: the uploaded files (or zip) into the session's own folder
         (library-uploads/SESSION/..., deleted with the session), within the upload limits and the disk
         quotas, indexed beside it. A second upload adds to the same folder. Returns (index, folder, status)."""
-        from clapdemo.search.folder_index import ServerBusy, upload_index_slot
+        from clapdemo.search.visitor_work import ServerBusy, upload_index_slot
 
         s = self.settings
         if not paths:
@@ -119,7 +119,8 @@ class LibraryHandlers:
     def _import_and_index(self, paths, target):
         """`upload_library`'s work, done while it holds an index slot."""
         from clapdemo.data.audio import check_upload
-        from clapdemo.search.folder_index import holds_files, import_uploads, upload_index_dir
+        from clapdemo.search.library_access import holds_files, upload_index_dir
+        from clapdemo.search.visitor_uploads import import_uploads
 
         s = self.settings
         imported, skipped = import_uploads(
@@ -180,7 +181,7 @@ class LibraryHandlers:
             raise gr.Error(f"Upload a clip or record one with the microphone first ({s.upload_limits()}).",
                            duration=None)
         from clapdemo.data.audio import AudioError
-        from clapdemo.search.folder_index import QUERY_SECONDS, ServerBusy, audio_query
+        from clapdemo.search.visitor_work import QUERY_SECONDS, ServerBusy, audio_query
 
         searcher, name = self._searcher(index, projection), file_name(path)
         try:  # a visitor's file: the upload limits, then its first seconds decoded as a stream
@@ -208,7 +209,7 @@ class LibraryHandlers:
 
     def _show(self, index, hits, note):
         """Table, players (the matched span cut out), hits for the buttons, export files."""
-        from clapdemo.search.folder_index import export_hits
+        from clapdemo.search.hit_export import export_hits
         from clapdemo.encoders.windows import format_span
 
         table = pd.DataFrame([{"rank": h.rank, "score": round(h.score, 3), SHARE: f"{h.relevance:.0%}",

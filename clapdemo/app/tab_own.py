@@ -32,14 +32,14 @@ DATASET = "dataset"  # the active-data choice for the dataset above (an upload's
 class OwnClipsTab(AppCore):
     def __init__(self, settings):
         super().__init__(settings)
-        from clapdemo.search.folder_index import remove_session_files, remove_stale_uploads
+        from clapdemo.search.visitor_uploads import remove_session_files, remove_stale_uploads
 
         self.expiry_hooks.append(lambda session: remove_session_files(settings.cache, session.id))
         remove_stale_uploads(settings.cache)  # sessions of an earlier run of the app are gone
 
     def own_clips_folder(self, session: Session):
         """A new folder of this session's own for one upload (a second upload is a new dataset)."""
-        from clapdemo.search.folder_index import own_clips_folder
+        from clapdemo.search.own_clips import own_clips_folder
 
         return own_clips_folder(self.settings.cache, session.id)
 
@@ -51,8 +51,8 @@ class OwnClipsTab(AppCore):
         Yields (progress bar, log, header, Evaluate's store list)."""
         from clapdemo.data.audio import check_upload
         from clapdemo.data.datasets import folder_dataset_root, load_dataset
-        from clapdemo.search.folder_index import (discard_upload, import_uploads, only_tables, own_store_dir, remove_files,
-                                      remove_unused)
+        from clapdemo.search.own_clips import discard_upload, only_tables, own_store_dir, remove_files, remove_unused
+        from clapdemo.search.visitor_uploads import import_uploads
 
         s = self.settings
         if not paths:
@@ -86,14 +86,14 @@ class OwnClipsTab(AppCore):
 
     def own_stores(self, session: Session) -> list:
         """(choice, store) of each upload of this session that has a store, oldest first."""
-        from clapdemo.search.folder_index import own_stores
+        from clapdemo.search.own_clips import own_stores
 
         return own_stores(self.settings.cache, session.id)
 
     def data_choices(self, session: Session):
         """The active-data control: the dataset above and this session's uploads, the active one selected
         (names only: no server path reaches the page)."""
-        from clapdemo.search.folder_index import same_folder
+        from clapdemo.search.own_clips import same_folder
         from clapdemo.stores.store import Store
 
         choices, active = [("the dataset above", DATASET)], DATASET

@@ -407,7 +407,7 @@ def _add_search(commands) -> None:
 
 
 def run_search(args) -> int:
-    from clapdemo.search.folder_index import export_hits
+    from clapdemo.search.hit_export import export_hits
     from clapdemo.search.searchers import open_searcher
     from clapdemo.search.searcher import parse_labels
     from clapdemo.encoders.windows import format_span
