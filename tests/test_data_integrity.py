@@ -63,7 +63,8 @@ def test_copies_of_training_clips_under_new_names_are_in_sample(tmp_path, capsys
     store = tmp_path / "store"
     assert cli.main(["precompute", "--dataset", "folder", "--data-root", str(folder), "--out", str(store),
                      "--audio-encoder", sample_set.AUDIO_ENCODER, "--text-encoder", sample_set.TEXT_ENCODER]) == 0
-    from clapdemo.stores.store import Store, attach_audio_hashes, open_store
+    from clapdemo.stores.audio_hashes import attach_audio_hashes
+    from clapdemo.stores.store import Store, open_store
     from clapdemo.encoders.weights import sha256_file
 
     recorded = Store(store).audio_hashes()  # precompute keeps each clip's sha256 in its shard's sidecar

@@ -26,7 +26,8 @@ def evaluate_run(run, store, batch_size: int | None = None, memmap: bool = False
     A store with classes (ESC-50) also gets zero-shot accuracy among all its classes."""
     from clapdemo.evaluation.metrics import evaluate
     from clapdemo.training.runs import encoders_of, load_run
-    from clapdemo.stores.store import attach_audio_hashes, open_store
+    from clapdemo.stores.audio_hashes import attach_audio_hashes
+    from clapdemo.stores.store import open_store
     from clapdemo.training.plan import overlap_problem
 
     model, info = load_run(run)
@@ -57,7 +58,7 @@ def in_sample_mask(run, embeddings: EmbeddingSet) -> np.ndarray:
     """(n_clips,) bool: True for each clip of `embeddings` the run at `run` trained or validated on,
     by clip id or by the sha256 of its audio file (hashed only when the run records hashes)."""
     from clapdemo.training.runs import trained_audio_hashes, trained_clip_ids
-    from clapdemo.stores.store import content_hashes
+    from clapdemo.stores.audio_hashes import content_hashes
 
     ids = trained_clip_ids(run)
     mask = np.asarray([c in ids for c in embeddings.clip_ids], dtype=bool)

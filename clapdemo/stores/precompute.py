@@ -31,7 +31,8 @@ import pandas as pd
 
 from clapdemo import __version__, logs
 from clapdemo.data.audio import AudioError, fit_length, load_audio, sound_warnings
-from clapdemo.stores.store import Store, StoreWriteError, audio_sha256
+from clapdemo.stores.audio_hashes import audio_sha256
+from clapdemo.stores.store import Store, StoreWriteError
 
 log = logs.get(__name__)
 

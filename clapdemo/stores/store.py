@@ -32,12 +32,10 @@ import json
 import os
 import re
 import socket
-import stat
 import time
 import uuid
 import warnings
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -376,7 +374,7 @@ class Store:
 
     def audio_hashes(self) -> dict[str, str]:
         """{clip id: sha256 of its audio file} as precompute recorded them in the shards' sidecars
-        (stores made before that record none: `training_data.content_hashes` hashes the files)."""
+        (stores made before that record none: `audio_hashes.content_hashes` hashes the files)."""
         out: dict[str, str] = {}
         for sidecar in self.sidecars():
             try:
@@ -508,52 +506,6 @@ def _checked_manifest(manifest, path: Path) -> dict:
         raise ValueError(f"{path}: damaged or edited manifest: {'; '.join(problems)}. Restore it, or compute the "
                          "store anew in another --out")
     return manifest
-
-
-def audio_sha256(path) -> str | None:
-    """sha256 of the audio file at `path`, or None where there is no such file (label pairs have
-    none). Hashed once per process for each (path, size, mtime): precompute records it per clip
-    (the shards' sidecars), and a run records its training clips' (train_clips.json) so that the
-    same audio under another name still counts as trained on (`evaluation.evaluate.in_sample_mask`)."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError, TypeError):
-        return None
-    return _file_sha256(os.fspath(path), st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
-
-
-@lru_cache(maxsize=None)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
-def content_hashes(embeddings: EmbeddingSet) -> list[str | None]:
-    """The sha256 of each clip's audio file, in clip order (None where there is no file): what a run
-    records of its training clips (train_clips.json "sha256"), so the same audio under another
-    name still counts as trained on (`evaluation.evaluate.in_sample_mask`)."""
-    recorded = embeddings.meta.get("audio_sha256") or {}  # from the shards' sidecars (`attach_audio_hashes`)
-    return [recorded.get(c) or (audio_sha256(p) if p else None) for c, p in zip(embeddings.clip_ids, embeddings.audio_paths)]
-
-
-def attach_audio_hashes(embeddings: EmbeddingSet, store_dir) -> EmbeddingSet:
-    """`embeddings` with the audio sha256 its store recorded at precompute (`Store.audio_hashes`) in
-    its meta, so `content_hashes` need not read the clips' files again; returns it."""
-    recorded = Store(store_dir).audio_hashes()
-    if recorded:
-        embeddings.meta = dict(embeddings.meta, audio_sha256=recorded)
-    return embeddings
-
-
-def recorded_hashes(*sets: EmbeddingSet) -> list[str]:
-    """Sorted distinct audio sha256 of the clips of `sets` (train_clips.json "sha256")."""
-    return sorted({h for s in sets if s is not None for h in content_hashes(s) if h})
 
 
 def describe_key(manifest: dict) -> str:

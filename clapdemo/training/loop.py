@@ -34,7 +34,7 @@ from clapdemo.training.losses import contrastive_loss, unit_contrastive_loss
 from clapdemo.evaluation.metrics import course_accuracy, evaluate, first_caption_of_each_clip
 from clapdemo.training.model import AudioProjection, ProjectionConfig, save_projection
 from clapdemo.training.run_record import CLIPS_FILE, RUN_FILE, RunInfo
-from clapdemo.stores.store import recorded_hashes
+from clapdemo.stores.audio_hashes import recorded_hashes
 from clapdemo.training.threads import TRAINING_THREADS, default_threads
 
 CAPTION_SAMPLING = ("random", "all")

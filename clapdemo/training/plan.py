@@ -35,7 +35,7 @@ from clapdemo.stores.embedding_set import EmbeddingSet
 from clapdemo.encoders.identity import check_same_encoders
 from clapdemo.data.label_pairs import is_label_store
 from clapdemo.training.projection_init import ProjectionInit, make_init
-from clapdemo.stores.store import attach_audio_hashes
+from clapdemo.stores.audio_hashes import attach_audio_hashes
 from clapdemo.training.loop import RunResult, TrainConfig, split_validation, train
 
 SPLIT_DATASETS = ("audiocaps", "clotho")  # datasets whose named splits are disjoint sets of clips
