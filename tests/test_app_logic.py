@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, copy_esc50_subset
-from clapdemo.data.datasets import DATASET_KINDS, SPLITS, guess_dataset_kind, load_dataset
+from clapdemo.data.dataset import DATASET_KINDS, SPLITS
+from clapdemo.data.datasets import guess_dataset_kind, load_dataset
 
 PROJECTION = REPO / "assets" / "projection"
 

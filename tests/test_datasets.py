@@ -18,14 +18,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from clapdemo.data.datasets import (
-    DEFAULT_TEMPLATES,
-    Dataset,
-    esc50_class_names,
-    load_dataset,
-    parse_folds,
-    resolve_inside,
-)
+from clapdemo.data.dataset import Dataset, resolve_inside
+from clapdemo.data.datasets import load_dataset
+from clapdemo.data.esc50 import DEFAULT_TEMPLATES, esc50_class_names, parse_folds
 from conftest import AUDIOCAPS_META, ESC50
 
 COURSE = AUDIOCAPS_META / "course-format"

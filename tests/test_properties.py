@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 
 from clapdemo.evaluation import metrics
 from clapdemo.data.audio import fit_length
-from clapdemo.data.datasets import clean_captions, resolve_inside
+from clapdemo.data.dataset import resolve_inside
+from clapdemo.data.tables import clean_captions
 from clapdemo.training.losses import contrastive_loss
 
 

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from clapdemo.data.audio import load_audio, load_clip
-from clapdemo.data.datasets import read_esc50
+from clapdemo.data.esc50 import read_esc50
 from clapdemo.data.sample_set import (AUDIO_ENCODER, SAMPLE_ROOT, SAMPLE_STORE, TEXT_ENCODER, build_sample_set,
                                  install_sample_store, sample_set_size)
 from clapdemo.stores.store import Store

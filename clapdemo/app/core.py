@@ -19,7 +19,7 @@ from clapdemo.app.jobs import is_running
 from clapdemo.app.session import Session, SessionRegistry
 from clapdemo.app.settings import Settings, below_roots
 from clapdemo.app.warmup import WarmUp
-from clapdemo.data.datasets import SPLITS
+from clapdemo.data.dataset import SPLITS
 from clapdemo.data.sample_set import SAMPLE_ROOT, session_store
 
 log = logging.getLogger("clapdemo.app")

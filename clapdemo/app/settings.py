@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clapdemo.data.datasets import DATASET_KINDS, guess_dataset_kind
+from clapdemo.data.dataset import DATASET_KINDS
+from clapdemo.data.datasets import guess_dataset_kind
 from clapdemo.data.sample_set import SAMPLE_ROOT
 from clapdemo.shipped import ASSETS
 

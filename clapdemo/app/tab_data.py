@@ -17,7 +17,8 @@ from clapdemo.app.errors import on, user_errors
 from clapdemo.app.jobs import Job, is_running, watch
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import N_EXAMPLES, audio_update, progress_html, table, file_name
-from clapdemo.data.datasets import DATASET_KINDS, SPLITS, usable_kinds
+from clapdemo.data.dataset import DATASET_KINDS, SPLITS
+from clapdemo.data.datasets import usable_kinds
 
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")  # every split a reader knows ("fold1", "folds1-3", "val")

@@ -23,9 +23,9 @@ from clapdemo.app.core import AppCore
 from clapdemo.app.errors import on, user_errors
 from clapdemo.app.session import Session
 from clapdemo.app.widgets import file_name
-from clapdemo.data.datasets import FOLDER_CAPTIONS
+from clapdemo.data.folder import FOLDER_CAPTIONS
 
-CAPTIONS = FOLDER_CAPTIONS  # the folder reader's table: file,caption (clapdemo.data.datasets.read_folder)
+CAPTIONS = FOLDER_CAPTIONS  # the folder reader's table: file,caption (clapdemo.data.folder.read_folder)
 DATASET = "dataset"  # the active-data choice for the dataset above (an upload's choice is its folder's name)
 
 
@@ -50,7 +50,8 @@ class OwnClipsTab(AppCore):
 
         Yields (progress bar, log, header, Evaluate's store list)."""
         from clapdemo.data.audio import check_upload
-        from clapdemo.data.datasets import folder_dataset_root, load_dataset
+        from clapdemo.data.datasets import load_dataset
+        from clapdemo.data.folder import folder_dataset_root
         from clapdemo.search.own_clips import discard_upload, only_tables, own_store_dir, remove_files, remove_unused
         from clapdemo.search.visitor_uploads import import_uploads
 

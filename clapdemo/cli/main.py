@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from clapdemo import logs
-from clapdemo.data.datasets import DATASET_KINDS, guess_dataset_kind
+from clapdemo.data.dataset import DATASET_KINDS
+from clapdemo.data.datasets import guess_dataset_kind
 from clapdemo.encoders import DEFAULT_AUDIO_ENCODER, DEFAULT_TEXT_ENCODER
 from clapdemo.training.projection_init import DEFAULT_INIT, INITS
 

@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from clapdemo.data.datasets import (clean_captions, existing_dir, find_meta, group_rows, original_rows, read_table,
-                               read_text_file)
+from clapdemo.data.audiocaps import original_rows
+from clapdemo.data.dataset import existing_dir, find_meta
+from clapdemo.data.tables import clean_captions, group_rows, read_table, read_text_file
 
 PRESENT_LOGIT = 1.0
 ABSENT_LOGIT = -9.0

@@ -85,7 +85,7 @@ def build_sample_set(source, out, per_class: int | None = None,
     import soundfile as sf
 
     from clapdemo.data.audio import AudioError, load_audio
-    from clapdemo.data.datasets import read_esc50
+    from clapdemo.data.esc50 import read_esc50
 
     source, out = Path(source), Path(out)
     if out.exists() and any(out.iterdir()):
@@ -135,7 +135,7 @@ def _source_rows(source: Path, found: dict[str, Path], per_class: int | None) ->
 def build_sample_store(sample_root, out, progress: bool = True):
     """Precompute the sample folder's store with the default encoders into `out`, with its audio
     paths made relative to `sample_root` (so the store does not name this machine's folders)."""
-    from clapdemo.data.datasets import read_esc50
+    from clapdemo.data.esc50 import read_esc50
     from clapdemo.encoders import load_audio_encoder, load_text_encoder
     from clapdemo.stores.precompute import precompute
     from clapdemo.stores.store import Store, atomic_write_bytes

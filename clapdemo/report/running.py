@@ -54,7 +54,7 @@ def load_clips(cfg: ReportConfig, audio_encoder=None, log: Callable[[str], None]
     """Every clip of the ESC-50 folder embedded with `cfg.audio_encoder`: all outputs, both windows.
 
     Read from OUT/cache when its key (encoder identity, clip ids, windows) matches."""
-    from clapdemo.data.datasets import esc50_class_names, read_esc50
+    from clapdemo.data.esc50 import esc50_class_names, read_esc50
 
     dataset = read_esc50(cfg.data_root)
     table = dataset.clips
