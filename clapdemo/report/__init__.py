@@ -30,17 +30,17 @@ Writes OUT/report.md, OUT/report.json and the chart of model vs random across k
 (report_topk.html, report_topk.png). `quick=True` is a plumbing check on a few clips;
 its numbers mean nothing.
 
-The package: `config` (ReportConfig, the sweep's Variant rows), `running` (clips, training
-through training_data's entry point, worker processes, run_report), `render` (markdown,
-the plotly chart, the files).
+The package: `config` (ReportConfig, the sweep's Variant rows), `embeddings` (the clips and
+the text vectors, embedded once), `running` (training through training_data's entry point,
+worker processes, run_report), `render` (markdown, the plotly chart, the files).
 """
 
 from clapdemo.report.config import (AUDIO_OUTPUTS, BASE, CLI_ROWS, CLIP_RANDOM, INITS, MAX_EPOCHS, TEMPLATES,
                                     WINDOWS, ReportConfig, Variant, combined_variants, sweep_variants)
 from clapdemo.report.render import markdown, topk_figure, write_report
-from clapdemo.report.running import (Clips, Runner, TextBank, embed_all_outputs, fit, label_bridge, load_clips,
-                                     load_text_encoders, run_report, stratified_folds, zero_shot_scores,
-                                     zero_shot_splits)
+from clapdemo.report.embeddings import Clips, TextBank, embed_all_outputs, load_clips
+from clapdemo.report.running import (Runner, fit, label_bridge, load_text_encoders, run_report, stratified_folds,
+                                     zero_shot_scores, zero_shot_splits)
 from clapdemo.training.projection_init import label_bridge_init  # noqa: F401  (the report's label-bridge rows start here)
 
 __all__ = ["AUDIO_OUTPUTS", "BASE", "CLI_ROWS", "CLIP_RANDOM", "INITS", "MAX_EPOCHS", "TEMPLATES", "WINDOWS",
