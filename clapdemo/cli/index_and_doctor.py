@@ -1,7 +1,7 @@
 """The library's commands: `index FOLDER` (a folder that stays indexed) and `doctor` (self-check).
 
-Kept apart from cli.py so each command's flags sit beside the handler that reads
-them; cli.py registers both. Flags become plain arguments; `args` never reaches
+Kept apart from cli/main.py so each command's flags sit beside the handler that reads
+them; cli/main.py registers both. Flags become plain arguments; `args` never reaches
 the library.
 """
 
