@@ -90,6 +90,8 @@ def main() -> int:
     setup_seconds: list[float] = []
 
     def clapdemo_train(threads: int, pairs: EmbeddingSet = data, epochs: int = args.epochs):
+        """The loop itself (`training.loop.train`, what `plan_training(...).start()` runs for every face),
+        with no validation split, so an epoch does the same work as the course loop's it is compared with."""
         start, ends = time.perf_counter(), []
         result = train(TrainConfig(epochs=epochs, batch_size=BATCH, lr=1e-3, patience=0, seed=0,
                                    threads=threads), pairs, callbacks=[lambda log: ends.append(time.process_time())])

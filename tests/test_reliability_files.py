@@ -96,10 +96,10 @@ def test_the_scan_catches_each_way_to_unpickle():
 
 
 def test_the_course_pickle_export_is_write_only():
-    source = (REPO / "clapdemo" / "export.py").read_text(encoding="utf-8")
-    assert "pickle.dumps(" in source and unpickling_calls(source, "export.py") == []
+    source = (REPO / "clapdemo" / "stores" / "course_export.py").read_text(encoding="utf-8")
+    assert "pickle.dumps(" in source and unpickling_calls(source, "course_export.py") == []
     importers = [p for p in product_sources() if "import pickle" in p.read_text(encoding="utf-8")]
-    assert [p.name for p in importers] == ["export.py"]
+    assert [p.name for p in importers] == ["course_export.py"]
 
 
 # ----------------------------------------------------------------------------- hostile weight files

@@ -9,6 +9,8 @@ from urllib.error import URLError
 
 import pytest
 
+from conftest import REPO
+
 from clapdemo.encoders import weights
 from clapdemo.encoders.weights import WeightsHashMismatch, WeightsNotFound, find_weights, find_weights_with_hash, sha256_file
 
@@ -145,7 +147,7 @@ def no_env_no_cache_no_sockets(tmp_path, monkeypatch):
 def test_mn04_loads_offline_from_assets(shared, no_env_no_cache_no_sockets):
     from clapdemo.encoders.efficientat import load_efficientat
 
-    assert weights.ASSETS_DIR == weights.REPO / "assets" / "weights"
+    assert weights.ASSETS_DIR == REPO / "assets" / "weights"  # a checkout: the repository's assets/
     shipped = weights.ASSETS_DIR / MN04.filename
     assert shipped.stat().st_size == 4_066_513
     path, sha = find_weights_with_hash("mn04_as")

@@ -16,7 +16,7 @@ import numpy as np
 
 from clapdemo import logs
 from clapdemo.files import atomic_write
-from clapdemo.training.projection_init import AUDIOSET_OUTPUTS, label_bridge_init
+from clapdemo.training.projection_init import AUDIOSET_OUTPUTS
 from clapdemo.report.config import (BASE, CLIP_RANDOM, TEMPLATES, WINDOWS, ReportConfig, Variant, combined_variants,
                                     sweep_variants, variant_args)
 from clapdemo.report.embeddings import Clips, TextBank, load_clips
@@ -47,21 +47,20 @@ def _training_set(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray):
 def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, cfg: ReportConfig):
     """Train a projection on the clips at `rows` (early stopping on a held-out share of them),
     through the one training entry point (training_data). Returns (model, RunResult)."""
-    from clapdemo.training.projection_init import ProjectionInit
-    from clapdemo.training.plan import TrainingRun, assemble, training_config
+    from clapdemo.training.projection_init import bridge_from_labels
+    from clapdemo.training.plan import assemble, plan_training
 
     data = assemble([_training_set(clips, bank, v, rows)], ["report clips"], val_fraction=cfg.val_fraction, seed=seed)
     n_pairs = data.train_set.n_clips * (len(v.train_templates) if v.caption_sampling == "all" else 1)
+    init = "random"
     if v.init == "labels":
         centre = AUDIOSET_OUTPUTS.get(v.output, "zero")  # logits: centred on the training mean
-        init = ProjectionInit("audioset-labels", label_bridge_init(bank.label_matrix(v.text_encoder), centre),
-                              {"name": "audioset-labels", "centre": centre, "text_encoder": v.text_encoder})
-    else:
-        init = ProjectionInit("random", None, {"name": "random"})
-    config = training_config(init, v.lr, epochs=v.max_epochs or cfg.max_epochs, batch_size=max(2, v.batch_size or n_pairs),
-                             weight_decay=v.weight_decay, learn_temperature=v.learn_temperature, seed=seed,
-                             patience=cfg.patience, caption_sampling=v.caption_sampling)
-    result = TrainingRun(data, init, config).start()
+        init = bridge_from_labels(bank.label_matrix(v.text_encoder), centre, v.text_encoder)
+    run = plan_training(data, init, lr=v.lr, epochs=v.max_epochs or cfg.max_epochs,
+                        batch_size=max(2, v.batch_size or n_pairs), weight_decay=v.weight_decay,
+                        learn_temperature=v.learn_temperature, seed=seed, patience=cfg.patience,
+                        caption_sampling=v.caption_sampling)
+    result = run.start()
     return result.model, result
 
 

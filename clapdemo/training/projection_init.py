@@ -196,6 +196,14 @@ def audioset_problem(meta: dict) -> str | None:
     return None
 
 
+def bridge_from_labels(label_matrix: np.ndarray, centre: str, text_encoder: str) -> ProjectionInit:
+    """The label bridge from label-name vectors a caller has already embedded (the quality report keeps
+    one text bank per text encoder), with no training recipe: what `make_init` builds once it has
+    embedded the names itself. Goes to `training.plan.plan_training` like any init."""
+    return ProjectionInit("audioset-labels", label_bridge_init(label_matrix, centre),
+                          {"name": "audioset-labels", "centre": centre, "text_encoder": text_encoder})
+
+
 def resolve_init(name: str, meta: dict, where: str = "the store") -> str:
     """"random" or "audioset-labels" for `name` (one of INITS) and a store's manifest `meta`.
 
