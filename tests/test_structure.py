@@ -69,3 +69,14 @@ def test_the_import_graph_has_no_cycle():
     for node in sorted(graph):
         visit(node, [], done)
     assert not cycles, "\n".join(cycles)
+
+
+def test_the_developer_notes_list_every_module_once():
+    """docs/developer.md's package tree (one line per module, issue 18) names every module under
+    clapdemo/ and nothing that is gone: a module added or moved without its line fails here."""
+    import re
+
+    notes = (REPO / "docs" / "developer.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^([\w/]+\.py) ", notes, re.M)
+    present = sorted(p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py"))
+    assert sorted(listed) == present, (set(present) - set(listed), set(listed) - set(present))
