@@ -15,6 +15,7 @@ from clapdemo.data.dataset import DATASET_KINDS
 from clapdemo.data.datasets import guess_dataset_kind
 from clapdemo.data.sample_set import SAMPLE_ROOT
 from clapdemo.shipped import ASSETS
+from clapdemo.stores.store import DEFAULT_CACHE
 
 DEFAULT_PROJECTION = ASSETS / "projection"
 NO_DATA = (
@@ -85,7 +86,7 @@ class Settings:
         kind = pick(args.dataset, "CLAPDEMO_DATASET", None, "--dataset")
         settings = cls(
             data_root=_abs(root) if root else None,
-            cache=_abs(pick(args.cache, "CLAPDEMO_CACHE", Path.home() / ".cache" / "clapdemo", "--cache")),
+            cache=_abs(pick(args.cache, "CLAPDEMO_CACHE", DEFAULT_CACHE, "--cache")),
             projection=_abs(pick(args.projection, "CLAPDEMO_PROJECTION", DEFAULT_PROJECTION, "--projection")),
             text_encoder=pick(args.text_encoder, "CLAPDEMO_TEXT_ENCODER", "auto", "--text-encoder"),
             audio_encoder=pick(args.audio_encoder, "CLAPDEMO_AUDIO_ENCODER", "mn04_as", "--audio-encoder"),

@@ -142,14 +142,13 @@ def run_benchmark(args) -> int:
     from clapdemo.api import SHIPPED_PROJECTION
     from clapdemo.evaluation.benchmark import open_benchmark_store, render
     from clapdemo.evaluation.benchmark import run_benchmark as benchmark
+    from clapdemo.stores.store import default_cache
     from clapdemo.training.run_record import load_run_info
 
     run = args.run or SHIPPED_PROJECTION
     if args.urbansound8k is None and args.esc50 is None:
         raise SystemExit("benchmark: give --urbansound8k and/or --esc50 (a dataset folder or its store)")
-    import os
-
-    cache = args.cache or Path(os.environ.get("CLAPDEMO_CACHE", Path.home() / ".cache" / "clapdemo"))
+    cache = args.cache or default_cache()
     info = load_run_info(run)
     stores = {kind: open_benchmark_store(path, kind, info, cache) if path else None
               for kind, path in (("urbansound8k", args.urbansound8k), ("esc50", args.esc50))}

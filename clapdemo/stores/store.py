@@ -524,6 +524,15 @@ def fingerprint(store_dir) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+DEFAULT_CACHE = Path.home() / ".cache" / "clapdemo"  # the app's and the CLI's cache when CLAPDEMO_CACHE is unset
+
+
+def default_cache() -> Path:
+    """Where stores, runs and layouts are cached: $CLAPDEMO_CACHE, else ~/.cache/clapdemo (the app's
+    Settings and `benchmark` share it, so a dataset embedded by one is found by the other)."""
+    return Path(os.environ.get("CLAPDEMO_CACHE") or DEFAULT_CACHE)
+
+
 def cache_store_dir(cache, kind: str, split: str, audio_encoder: str, text_encoder: str, data_root=None) -> Path:
     """Where a cache keeps the store of (dataset kind, split, encoder names, data root): one folder
     each, so the app finds a split's store again after a restart. The data root enters as a short
