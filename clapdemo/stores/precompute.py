@@ -102,8 +102,11 @@ def precompute(dataset, audio_encoder, text_encoder, store_dir, *, batch_size: i
                                   decode_workers, progress, on_progress, should_stop, select, job)
 
 
-def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, checkpoint_every,
-                       decode_workers, progress, on_progress, should_stop, select, job) -> PrecomputeReport:
+def plan_job(store, dataset, audio_encoder, text_encoder, select, job: str):
+    """What a precompute run (local or on Ray) has to do, decided the same way for both: the store
+    created or checked against this dataset and these encoders, then (clips of this job, those not
+    done yet, the failed.json entries this run may rewrite or None, earlier failures kept, the report
+    so far)."""
     store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
     for problem in store.verify():
         log.warning("%s", problem)
@@ -115,6 +118,12 @@ def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, 
                               missing=list(dataset.missing))
     report.flagged = earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
     failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
+    return clips, todo, owned, failed, report
+
+
+def _precompute_locked(store, dataset, audio_encoder, text_encoder, batch_size, checkpoint_every,
+                       decode_workers, progress, on_progress, should_stop, select, job) -> PrecomputeReport:
+    clips, todo, owned, failed, report = plan_job(store, dataset, audio_encoder, text_encoder, select, job)
     start = time.perf_counter()
     writer = ShardWriter(store, checkpoint_every, text_encoder)
     bar = progress_bar(progress, len(clips), report.already_done)

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from clapdemo import logs
-from clapdemo.stores.precompute import (PrecomputeReport, earlier_flagged, progress_bar, save_finished, ShardWriter,
-                                 write_report, build_manifest, report_file)
+from clapdemo.stores.precompute import (PrecomputeReport, ShardWriter, plan_job, progress_bar, save_finished,
+                                        write_report)
 from clapdemo.stores.store import Store, StoreWriteError
 from clapdemo.shipped import PACKAGE
 
@@ -130,17 +130,7 @@ def precompute_ray(dataset, audio_encoder, text_encoder, store_dir, *, address: 
     connect(address)
     store = Store(store_dir)
     with store.lock(job):
-        store.create_or_check(build_manifest(audio_encoder, text_encoder, dataset), dataset.clips)
-        for problem in store.verify():
-            log.warning("%s", problem)
-        clips = dataset.clips if select is None else select(dataset.clips)
-        owned = None if select is None else set(clips["clip_id"].astype(str))
-        done = store.done_clip_ids()
-        todo = clips[~clips["clip_id"].isin(done)].reset_index(drop=True)
-        report = PrecomputeReport(store=str(store.root), total=len(clips), already_done=len(clips) - len(todo),
-                                  missing=list(dataset.missing))
-        report.flagged = earlier_flagged(report_file(store.root, job), done & set(clips["clip_id"]))
-        failed = {k: v for k, v in store.failed().items() if k not in set(todo["clip_id"]) and k not in done}
+        _, todo, owned, failed, report = plan_job(store, dataset, audio_encoder, text_encoder, select, job)
         if len(todo):
             _run(todo, audio_encoder, text_encoder, store, report, failed, owned, batch_size, checkpoint_every,
                  actors or _default_actors(), progress)
