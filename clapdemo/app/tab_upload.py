@@ -3,7 +3,7 @@
 Same library calls as `python -m clapdemo search --audio FILE --labels ...`: your labels first,
 ranked among themselves (`Searcher.rank_labels`); then every candidate in one table: with no store,
 your captions and the 527 AudioSet label names (`search.searchers.label_searcher`); with one, the store's
-captions, and AudioSet's names too when ticked (`search.searchers.with_label_pool`).
+captions, and AudioSet's names and the caption pool too when ticked (`search.searchers.with_describing_vocabulary`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class UploadTab(AppCore):
         store; clapdemo.search.caption_pool) and the labels typed in."""
         from clapdemo.search.caption_pool import pool_captions, with_caption_pool
         from clapdemo.training.model import projection_file
-        from clapdemo.search.searchers import label_searcher, with_label_pool
+        from clapdemo.search.searchers import label_searcher, with_describing_vocabulary
         from clapdemo.search.searcher import parse_labels
 
         wave, note = self.check_upload(path)
@@ -65,7 +65,7 @@ class UploadTab(AppCore):
             searcher = self.searcher(session)
             dataset = set(map(str, searcher.pool_captions))
             if audioset:
-                searcher = with_caption_pool(with_label_pool(searcher, self.encoders()[1]), self.encoders()[1])
+                searcher = with_describing_vocabulary(searcher, self.encoders()[1])
         with user_errors("Describing the clip"):
             yours = searcher.rank_labels(wave, extra)
             captions = searcher.audio_to_text(wave, int(k), extra)

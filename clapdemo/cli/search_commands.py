@@ -44,10 +44,9 @@ def run_search(args) -> int:
     else:
         labels = parse_labels(args.labels or "")
         if not args.store_captions_only and searcher.text_encoder is not None:
-            from clapdemo.search.caption_pool import with_caption_pool
-            from clapdemo.search.searchers import with_label_pool
+            from clapdemo.search.searchers import with_describing_vocabulary
 
-            searcher = with_caption_pool(with_label_pool(searcher, searcher.text_encoder), searcher.text_encoder)
+            searcher = with_describing_vocabulary(searcher, searcher.text_encoder)
         results = {"labels": searcher.rank_labels(str(args.audio), labels)} if labels else {}
         results |= {"captions": searcher.audio_to_text(str(args.audio), args.k, labels),
                     "clips": searcher.audio_to_audio(args.audio, args.k)}  # a Path: the file, even if a clip has its name

@@ -73,6 +73,15 @@ def with_label_pool(searcher: Searcher, text_encoder) -> Searcher:
     return searcher.with_captions(*audioset_label_pool(text_encoder))
 
 
+def with_describing_vocabulary(searcher: Searcher, text_encoder) -> Searcher:
+    """What describing a clip offers besides the store's captions, the same in the CLI (`search --audio`)
+    and the app's Upload panel: the 527 AudioSet label names (`with_label_pool`) and the captions people
+    wrote (`caption_pool.with_caption_pool`)."""
+    from clapdemo.search.caption_pool import with_caption_pool
+
+    return with_caption_pool(with_label_pool(searcher, text_encoder), text_encoder)
+
+
 @lru_cache(maxsize=2)
 def audioset_label_pool(text_encoder) -> tuple:
     """(captions, their normalised text vectors) of the 527 AudioSet label names, embedded once per encoder."""
