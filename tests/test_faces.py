@@ -72,3 +72,18 @@ def test_the_check_catches_what_it_should():
     good = ("import html\nimport gradio as gr\nfrom clapdemo.search.library_access import LibraryAccess\n"
             "def f(path):\n    return gr.Error(html.escape(str(path)))\n")
     assert rule_breaks(good) == []
+
+
+CLI_MODULES = sorted((APP.parent / "cli").glob("*.py"))
+
+
+@pytest.mark.parametrize("module", CLI_MODULES, ids=lambda p: p.name)
+def test_command_line_modules_compute_nothing_themselves(module):
+    """The CLI's commands take paths (argparse gives Path) but never arrays or tables: a command that
+    imports numpy or pandas computes something the library should (the seeded label-pair sample of
+    `recipes --label-pairs-limit` did; now `recipes.label_pair_sample`)."""
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    found = [f"line {n.lineno}" for n in ast.walk(tree)
+             if (isinstance(n, ast.Import) and any(a.name.split(".")[0] in {"numpy", "pandas"} for a in n.names))
+             or (isinstance(n, ast.ImportFrom) and (n.module or "").split(".")[0] in {"numpy", "pandas"})]
+    assert not found, found

@@ -101,17 +101,12 @@ def add_recipes(commands) -> None:
 
 
 def run_recipes(args) -> int:
-    import numpy as np
-
-    from clapdemo.training.recipes import RECIPES, markdown, measure_recipes, measure_run
+    from clapdemo.training.recipes import RECIPES, label_pair_sample, markdown, measure_recipes, measure_run
     from clapdemo.stores.store import open_store
 
     esc, us8k = open_store(args.esc50), open_store(args.urbansound8k)
     audiocaps = open_store(args.audiocaps) if args.audiocaps else None
-    labels = open_store(args.label_pairs)
-    if args.label_pairs_limit and args.label_pairs_limit < labels.n_clips:
-        labels = labels.subset(np.sort(np.random.default_rng(0).choice(labels.n_clips, args.label_pairs_limit,
-                                                                         replace=False)))
+    labels = label_pair_sample(open_store(args.label_pairs), args.label_pairs_limit)
     baseline = measure_run(args.baseline, us8k, esc, audiocaps) if args.baseline else None
     recipes = RECIPES if not args.recipe else tuple(RECIPES[i] for i in args.recipe)
     results = measure_recipes(esc, labels, us8k, audiocaps, recipes=recipes, seeds=tuple(range(args.seeds)))

@@ -107,6 +107,14 @@ def splits_of(esc: EmbeddingSet, n_splits: int, n_unseen: int, split_seed: int) 
     return [[names[i] for i in s] for s in zero_shot_splits(len(names), n_splits, n_unseen, split_seed)]
 
 
+def label_pair_sample(labels: EmbeddingSet, limit: int | None, seed: int = 0) -> EmbeddingSet:
+    """A seeded sample of `limit` label pairs, in store order (`recipes --label-pairs-limit`: screens on
+    a part of the 49,838); all of them when `limit` is None or not smaller."""
+    if not limit or limit >= labels.n_clips:
+        return labels
+    return labels.subset(np.sort(np.random.default_rng(seed).choice(labels.n_clips, limit, replace=False)))
+
+
 def measure_recipes(esc: EmbeddingSet, labels: EmbeddingSet, us8k: EmbeddingSet, audiocaps: EmbeddingSet | None = None,
                     recipes=RECIPES, seeds=(0, 1, 2), n_splits: int = 5, n_unseen: int = 10, split_seed: int = 0,
                     log: Callable[[str], None] = logger.info) -> dict:
