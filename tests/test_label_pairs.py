@@ -210,3 +210,20 @@ def test_app_train_tab_mixes_in_a_label_pair_store(test_split_store, tmp_path):
     with pytest.raises(gr.Error, match="not a store this app may use"):
         for _ in handlers.train(session, 2, 8, 0, 1e-4, True, 0, 0.25, "auto", str(tmp_path / "nothing")):
             pass
+
+
+def test_recipes_screen_on_a_seeded_sample_of_label_pairs_in_store_order():
+    """`recipes --label-pairs-limit N`: the same N pairs every run, kept in store order; no limit keeps all."""
+    import numpy as np
+
+    from clapdemo.stores.embedding_set import EmbeddingSet
+    from clapdemo.training.recipes import label_pair_sample
+
+    n = 40
+    ids = [f"c{i:02d}" for i in range(n)]
+    pairs = EmbeddingSet(np.eye(n, dtype=np.float32), np.eye(n, dtype=np.float32), np.arange(n), ids, [""] * n,
+                         [f"caption {i}" for i in ids])
+    first, again = label_pair_sample(pairs, 10), label_pair_sample(pairs, 10)
+    assert first.clip_ids == again.clip_ids and first.clip_ids == sorted(first.clip_ids)
+    assert len(set(first.clip_ids)) == 10 and first.clip_ids != ids[:10]
+    assert label_pair_sample(pairs, None) is pairs and label_pair_sample(pairs, n) is pairs
