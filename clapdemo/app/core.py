@@ -154,7 +154,7 @@ class AppCore:
         return session.store_dir
 
     def compatibility_problem(self, session: Session) -> str | None:
-        """`search.compatibility_problem` for the session's projection and store (None if either is missing)."""
+        """`search.searcher.compatibility_problem` for the session's projection and store (None if either is missing)."""
         from clapdemo.training.runs import encoders_of, load_run_info
         from clapdemo.search.searcher import compatibility_problem
         from clapdemo.stores.store import Store

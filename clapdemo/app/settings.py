@@ -117,7 +117,7 @@ class Settings:
                 "file is refused by the page before it reaches the app")
 
     def upload_quota(self, session_id: str):
-        """The disk quotas for one session's uploads (`library.Quota`)."""
+        """The disk quotas for one session's uploads (`search.visitor_uploads.Quota`)."""
         from clapdemo.search.visitor_uploads import Quota
 
         return Quota(self.cache, session_id, int(self.session_quota_mb * 1e6), int(self.total_quota_mb * 1e6))

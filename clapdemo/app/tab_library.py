@@ -40,7 +40,7 @@ COLUMNS = ("rank", "score", SHARE, "file", "span", "caption")  # SHARE: as Try i
 
 class LibraryHandlers:
     """The Library tab's buttons; the per-session state is the index path, the upload folder and the shown hits.
-    What may be opened, played and served is `library.LibraryAccess`'s to decide."""
+    What may be opened, played and served is `search.library_access.LibraryAccess`'s to decide."""
 
     def __init__(self, settings, encoders, env=None):
         from clapdemo.search.library_access import LibraryAccess

@@ -3,7 +3,7 @@ captions.csv, become the session's own dataset, embedded with a progress bar, th
 evaluable and trainable like any other.
 
 Same library calls as `python -m clapdemo precompute --dataset folder --data-root FOLDER`, on a
-folder of the session's own below the cache (`library.import_uploads` copies the upload there,
+folder of the session's own below the cache (`search.visitor_uploads.import_uploads` copies the upload there,
 within the upload limits: bad files are listed and skipped, zip entries that leave the folder are
 refused, and a zip's total is capped while it is unpacked; the session's and all sessions' uploads
 count against disk quotas). The store goes beside that folder, not among the cache's shared stores,

@@ -47,7 +47,7 @@ def add_train(commands) -> None:
 
 def train_settings(args) -> dict:
     """Flags -> TrainConfig fields; None (a flag left out) keeps the dataclass default. The
-    learning rate is not here: it follows the init unless --lr is given (training_data.training_config)."""
+    learning rate is not here: it follows the init unless --lr is given (training.plan.training_config)."""
     return {"epochs": args.epochs, "batch_size": args.batch_size, "weight_decay": args.weight_decay,
             "patience": args.patience, "seed": args.seed, "init_temperature": args.temperature,
             "threads": getattr(args, "threads", None), "learn_temperature": False if args.no_learn_temperature else None}

@@ -256,7 +256,7 @@ def check_shipped(path) -> None:
     """Raise DamagedAsset when `path` is a file listed in the SHA256SUMS of a folder above it (the
     repository's assets/, or a copy of it) and its bytes no longer match; anything else passes.
 
-    Called where shipped files are read: the projection and its run record (`runs.load_run`), the
+    Called where shipped files are read: the projection and its run record (`training.runs.load_run`), the
     sample store before it is installed, so a flipped byte is named instead of served."""
     path = Path(path).resolve()
     for folder in path.parents:

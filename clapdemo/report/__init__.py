@@ -31,7 +31,7 @@ Writes OUT/report.md, OUT/report.json and the chart of model vs random across k
 its numbers mean nothing.
 
 The package: `config` (ReportConfig, the sweep's Variant rows), `embeddings` (the clips and
-the text vectors, embedded once), `running` (training through training_data's entry point,
+the text vectors, embedded once), `running` (training through training.plan's entry point,
 worker processes, run_report), `render` (markdown, the plotly chart, the files).
 """
 

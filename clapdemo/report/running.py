@@ -1,4 +1,4 @@
-"""Running the quality report: training through the one entry point (training_data), jobs in
+"""Running the quality report: training through the one entry point (training.plan), jobs in
 worker processes, the sweep and the label bridge, the results dict (the clips and the text vectors,
 embedded once, come from embeddings.py)."""
 
@@ -46,7 +46,7 @@ def _training_set(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray):
 
 def fit(clips: Clips, bank: TextBank, v: Variant, rows: np.ndarray, seed: int, cfg: ReportConfig):
     """Train a projection on the clips at `rows` (early stopping on a held-out share of them),
-    through the one training entry point (training_data). Returns (model, RunResult)."""
+    through the one training entry point (training.plan). Returns (model, RunResult)."""
     from clapdemo.training.projection_init import bridge_from_labels
     from clapdemo.training.plan import assemble, plan_training
 

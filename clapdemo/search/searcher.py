@@ -66,8 +66,8 @@ class MatchStrength:
 
 def compatibility_problem(store_meta: dict, trained_encoders: dict) -> str | None:
     """Why a projection trained with `trained_encoders` ({"audio_encoder": identity, "text_encoder":
-    identity}, see `run_info.RunInfo.encoders`) does not fit vectors made with the encoders in `store_meta`
-    (a store's manifest); None when it fits (`encoder_identity.encoder_mismatch`). The CLI refuses, the app warns."""
+    identity}, see `training.run_record.RunInfo.encoders`) does not fit vectors made with the encoders in `store_meta`
+    (a store's manifest); None when it fits (`encoders.identity.encoder_mismatch`). The CLI refuses, the app warns."""
     return encoder_mismatch(trained_encoders, store_meta, "the projection", "the store")
 
 

@@ -64,7 +64,7 @@ class TrainConfig:
     min_input_std:     lower bound of the per-dimension std used to standardise (0: none). Label
                        pairs (clapdemo.data.label_pairs) give a rare AudioSet class almost no spread;
                        standardised by it, real logits of that class (spread ~1.4 on ESC-50) would be
-                       blown up, and silence lands on "rain". training_data sets 1.0 for them.
+                       blown up, and silence lands on "rain". training.plan sets 1.0 for them.
     input_transform:   applied to the audio vectors inside the model, before standardising
                        (model.INPUT_TRANSFORMS): "sigmoid" trains on AudioSet probabilities
                        from a store of logits.
@@ -72,7 +72,7 @@ class TrainConfig:
                        init): anchor * squared distance of weight and bias from their start, added to
                        the loss each step; 0: none. Keeps what the label bridge knows (docs/training.md).
     threads:           torch CPU threads while `train` runs (the previous count is restored
-                       after; concurrent runs share the process-wide count, see train_threads.ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
+                       after; concurrent runs share the process-wide count, see training.threads.ThreadSetting). None: 1 when training on the CPU of a machine with at most 2
                        cores, else torch's own setting. Measured at AudioCaps scale on 2 shared
                        cores (BENCHMARKS.md, bench_train.py): a second thread could at best halve
                        the matrix work, but with other processes running, OpenMP threads waiting
@@ -526,7 +526,7 @@ class _RunWriter:
             history=[asdict(log) for log in history],
             metrics=metrics,
             init=self.init_record,  # what the start was (None: the seeded random init, or a caller's own)
-            training=train_set.meta.get("training"),  # several stores, held-out clips (training_data)
+            training=train_set.meta.get("training"),  # several stores, held-out clips (training.plan)
         )
 
 

@@ -52,7 +52,7 @@ class BridgeRecipe:
     input_transform: what the map reads (model.INPUT_TRANSFORMS): "sigmoid" = mn04's AudioSet
                      probabilities from a store of logits; "none" = the logits themselves.
     standardize:     standardise the inputs by the training set (None: as the data asks, see
-                     training_data.TrainingData: yes with real audio mixed in, no on label pairs alone).
+                     training.plan.TrainingData: yes with real audio mixed in, no on label pairs alone).
     anchor:          L2 pull of the map toward the bridge (TrainConfig.anchor); 0: none.
     lr:              AdamW learning rate (None: DEFAULT_LR).
     name_pairs:      also train on the 527 AudioSet label names as pairs of their own (`name_pair_set`:

@@ -4,7 +4,7 @@ A recipe is training data (label pairs: AudioCaps captions against their AudioSe
 half of the ESC-50 clips) plus how the map starts and trains from the label bridge
 (`projection_init.BridgeRecipe`: logits or probabilities, standardised or not, pulled toward the
 bridge or not, learning rate). Each goes through the one training entry point
-(`training_data.plan_training`) with `train`'s other defaults, over several seeds, and is measured
+(`training.plan.plan_training`) with `train`'s other defaults, over several seeds, and is measured
 on real audio nobody trained it on (issue 20):
 
 - UrbanSound8K (fold 10): zero-shot among its 10 classes, and the overlap of the projection's top-5

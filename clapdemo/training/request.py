@@ -3,7 +3,7 @@
 The app's Train tab hands over what a visitor typed (numbers may be None, the learning rate 0 or
 empty); this module says what is wrong with it, in the order a visitor reads the form, before a
 background job starts, so a mistake is told at once rather than minutes later in a thread. The
-CLI parses the same settings with argparse; both end in `training_data.plan_training`.
+CLI parses the same settings with argparse; both end in `training.plan.plan_training`.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class RunInfo:
     history:      one EpochLog dict per epoch.
     metrics:      `metrics.evaluate` of the best model on the validation set.
     init:         the start (projection_init.ProjectionInit.record); None: the seeded random init.
-    training:     the training_data record (stores, held-out clips, named splits), or None.
+    training:     the training.plan record (stores, held-out clips, named splits), or None.
     clips_file:   the file beside run.json listing the training and validation clip ids.
     """
 
@@ -64,7 +64,7 @@ class RunInfo:
 
     @property
     def named_splits(self) -> list:
-        """[dataset, split] pairs the run trained on (training_data.named_splits), for the leakage check."""
+        """[dataset, split] pairs the run trained on (training.plan.named_splits), for the leakage check."""
         return (self.training or {}).get("splits") or []
 
     def to_json(self) -> bytes:

@@ -72,7 +72,7 @@ def _clips_record(run) -> dict:
 
 def encoders_for_store(manifest: dict, need_audio: bool = True, need_text: bool = True, what: str = "the store"):
     """Load the encoders a store (or a run: its `RunInfo.encoders`) was made with, and check they are
-    the same (`encoder_identity.check_same_encoders`)."""
+    the same (`encoders.identity.check_same_encoders`)."""
     audio = text = None
     if need_audio:
         audio = cached_audio_encoder(manifest["audio_encoder"]["name"])
